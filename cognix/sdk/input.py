@@ -1,0 +1,55 @@
+"""``Input(...)``: per-parameter metadata and constraints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    default: Any = None
+    description: str | None = None
+    ge: float | None = None
+    le: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    regex: str | None = None
+    choices: list[str | int] | None = None
+    deprecated: bool | None = None
+    accept: str | None = None
+
+
+def Input(  # noqa: N802 - Cog's public name
+    default: Any = None,
+    *,
+    default_factory: Callable[..., Any] | None = None,
+    description: str | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+    min_length: int | None = None,
+    max_length: int | None = None,
+    regex: str | None = None,
+    choices: list[str | int] | None = None,
+    deprecated: bool | None = None,
+    accept: str | None = None,
+) -> Any:
+    """Describe a predictor input: default, description and constraints."""
+    if default_factory is not None:
+        raise TypeError(
+            "default_factory is not supported in Input(). Use a literal default value "
+            "instead: Input(default=...)."
+        )
+    return FieldInfo(
+        default=default,
+        description=description,
+        ge=ge,
+        le=le,
+        min_length=min_length,
+        max_length=max_length,
+        regex=regex,
+        choices=list(choices) if choices is not None else None,
+        deprecated=deprecated,
+        accept=accept,
+    )

@@ -1,0 +1,453 @@
+"""Read a predictor's ``run``/``predict``/``train`` signature into a plain description.
+
+Everything downstream (OpenAPI schema, input validation, output encoding, the server)
+works from :class:`Signature`, never from raw annotations, so Cog's typing rules live
+here once. Invalid signatures raise :class:`SignatureError` with Cog's wording.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import os
+import re
+import typing
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from types import NoneType, UnionType
+from typing import Any, Literal
+
+from .sdk.input import FieldInfo
+from .sdk.model import BaseModel as CogBaseModel
+from .sdk.opaque import Opaque
+from .sdk.types import AsyncConcatenateIterator, ConcatenateIterator, File, Path, Secret
+
+try:  # pydantic is optional for model code; cognix itself depends on it
+    from pydantic import BaseModel as PydanticBaseModel
+except ImportError:  # pragma: no cover
+    PydanticBaseModel = None  # type: ignore[assignment,misc]
+
+
+class SignatureError(ValueError):
+    """A predictor signature Cog would refuse to build."""
+
+
+class Kind(str, enum.Enum):
+    STRING = "str"
+    INTEGER = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    PATH = "Path"
+    FILE = "File"
+    SECRET = "Secret"
+    OBJECT = "dict"  # dict, Dict[str, X], Any, TypedDict, Opaque
+    UNION = "Union"
+
+
+PRIMITIVES: dict[Any, Kind] = {
+    str: Kind.STRING,
+    int: Kind.INTEGER,
+    float: Kind.FLOAT,
+    bool: Kind.BOOL,
+    Path: Kind.PATH,
+    File: Kind.FILE,
+    Secret: Kind.SECRET,
+    Any: Kind.OBJECT,
+    dict: Kind.OBJECT,
+}
+JSON_NATIVE = {Kind.STRING, Kind.INTEGER, Kind.FLOAT, Kind.BOOL, Kind.OBJECT}
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """One input or output field type, flattened to what Cog can express."""
+
+    kind: Kind
+    is_list: bool = False
+    nullable: bool = False
+    members: tuple[TypeSpec, ...] = ()  # for UNION
+    literal: tuple[Any, ...] = ()  # for Literal[...]
+    properties: tuple[tuple[str, TypeSpec, bool], ...] = ()  # TypedDict: (name, type, required)
+    opaque: bool = False
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind in (Kind.PATH, Kind.FILE)
+
+    def describe(self) -> str:
+        base = " | ".join(m.describe() for m in self.members) if self.kind is Kind.UNION else self.kind.value
+        base = f"list[{base}]" if self.is_list else base
+        return f"{base} | None" if self.nullable else base
+
+
+class Missing:
+    """Sentinel: the input has no default (it is required)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = Missing()
+
+
+@dataclass(frozen=True)
+class InputField:
+    name: str
+    order: int
+    type: TypeSpec
+    default: Any = MISSING
+    description: str | None = None
+    ge: float | None = None
+    le: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    regex: str | None = None
+    choices: tuple[Any, ...] | None = None
+    deprecated: bool | None = None
+    accept: str | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is MISSING and not self.type.nullable
+
+
+class OutputKind(str, enum.Enum):
+    SINGLE = "single"
+    LIST = "list"
+    ITERATOR = "iterator"
+    CONCAT_ITERATOR = "concatenate_iterator"
+    OBJECT = "object"
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    kind: OutputKind
+    type: TypeSpec | None = None  # element type; None for OBJECT and Any
+    fields: tuple[tuple[str, TypeSpec, bool], ...] = ()  # OBJECT: (name, type, required)
+    model: type | None = None
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What a predictor takes and returns, plus how it must be called."""
+
+    inputs: tuple[InputField, ...]
+    output: OutputSpec
+    is_async: bool
+    is_generator: bool
+    streaming: bool = False
+    concurrency: int | None = None
+    setup_takes_weights: bool = False
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    def input(self, name: str) -> InputField | None:
+        return next((f for f in self.inputs if f.name == name), None)
+
+
+def _name(tpe: Any) -> str:
+    return getattr(tpe, "__name__", None) or repr(tpe).replace("typing.", "")
+
+
+def _is_union(tpe: Any) -> bool:
+    return typing.get_origin(tpe) in (typing.Union, UnionType)
+
+
+def _is_typeddict(tpe: Any) -> bool:
+    return isinstance(tpe, type) and typing.is_typeddict(tpe)
+
+
+def _unwrap_annotated(tpe: Any) -> tuple[Any, bool]:
+    """Strip ``Annotated``; report whether it carried ``Opaque``."""
+    if typing.get_origin(tpe) is typing.Annotated:
+        base, *meta = typing.get_args(tpe)
+        return base, any(m is Opaque or isinstance(m, Opaque) for m in meta)
+    return tpe, False
+
+
+def _primitive(tpe: Any) -> TypeSpec:
+    if tpe in PRIMITIVES:
+        return TypeSpec(PRIMITIVES[tpe])
+    origin = typing.get_origin(tpe)
+    if origin is dict or tpe is typing.Dict:  # noqa: UP006
+        return TypeSpec(Kind.OBJECT)
+    if origin is Literal:
+        values = typing.get_args(tpe)
+        kinds = {PRIMITIVES.get(type(v)) for v in values}
+        if len(kinds) != 1 or kinds - {Kind.STRING, Kind.INTEGER}:
+            raise SignatureError(f"Literal values must all be str or all int: {_name(tpe)}")
+        return TypeSpec(kinds.pop(), literal=values)  # type: ignore[arg-type]
+    if _is_typeddict(tpe):
+        hints = typing.get_type_hints(tpe, include_extras=True)
+        required = getattr(tpe, "__required_keys__", frozenset(hints))
+        props = tuple((n, parse_type(t), n in required) for n, t in hints.items())
+        return TypeSpec(Kind.OBJECT, properties=props)
+    if isinstance(tpe, type):
+        if issubclass(tpe, Secret):
+            return TypeSpec(Kind.SECRET)
+        if issubclass(tpe, os.PathLike):
+            return TypeSpec(Kind.PATH)
+        if issubclass(tpe, enum.Enum):
+            return _primitive(Literal[tuple(m.value for m in tpe)])  # type: ignore[misc]
+    raise SignatureError(f"unsupported Cog type {_name(tpe)}")
+
+
+def parse_type(tpe: Any) -> TypeSpec:
+    """Map a Python annotation to a :class:`TypeSpec` (Cog's input type rules)."""
+    tpe, opaque = _unwrap_annotated(tpe)
+    nullable = False
+    if _is_union(tpe):
+        args = typing.get_args(tpe)
+        nullable = NoneType in args
+        rest = [a for a in args if a is not NoneType]
+        if len(rest) > 1:
+            members = tuple(parse_type(a) for a in rest)
+            for arg, m in zip(rest, members, strict=True):
+                if m.kind not in JSON_NATIVE or m.nullable or (m.is_list and m.kind not in JSON_NATIVE):
+                    raise SignatureError(f"unsupported union member {_name(arg)} in union {_name(tpe)}")
+            return TypeSpec(Kind.UNION, nullable=nullable, members=members)
+        tpe, inner_opaque = _unwrap_annotated(rest[0])
+        opaque = opaque or inner_opaque
+        if _is_union(tpe):
+            raise SignatureError("Optional cannot have nested type Optional")
+    if opaque:
+        is_list = typing.get_origin(tpe) in (list, typing.List)  # noqa: UP006
+        return TypeSpec(Kind.OBJECT, is_list=is_list, nullable=nullable, opaque=True)
+    if typing.get_origin(tpe) in (list, typing.List) or tpe in (list, typing.List):  # noqa: UP006
+        args = typing.get_args(tpe)
+        if len(args) > 1:
+            raise SignatureError("List must have one type argument")
+        elem, elem_opaque = _unwrap_annotated(args[0] if args else Any)
+        if elem_opaque:
+            return TypeSpec(Kind.OBJECT, is_list=True, nullable=nullable, opaque=True)
+        inner = typing.get_origin(elem)
+        if inner in (list, typing.List) or _is_union(elem):  # noqa: UP006
+            raise SignatureError(f"List cannot have nested type {_name(inner)}")
+        spec = _primitive(elem)
+        return dataclasses.replace(spec, is_list=True, nullable=nullable)
+    return dataclasses.replace(_primitive(tpe), nullable=nullable)
+
+
+# --- inputs -----------------------------------------------------------------------------
+
+
+def _check_default(spec: TypeSpec, value: Any) -> Any:
+    """Normalise a default to its JSON form, refusing one of the wrong type."""
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if spec.is_list:
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        return [_check_default(dataclasses.replace(spec, is_list=False), v) for v in value]
+    kind = spec.kind
+    ok = {
+        Kind.STRING: lambda v: isinstance(v, str),
+        Kind.INTEGER: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        Kind.FLOAT: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        Kind.BOOL: lambda v: isinstance(v, bool),
+        Kind.PATH: lambda v: isinstance(v, (str, os.PathLike)),
+        Kind.FILE: lambda v: isinstance(v, str),
+        Kind.SECRET: lambda v: isinstance(v, (str, Secret)),
+        Kind.OBJECT: lambda v: True,
+        Kind.UNION: lambda v: True,
+    }[kind]
+    if not ok(value):
+        raise SignatureError(f"failed to normalize value as {kind.value}")
+    if kind is Kind.FLOAT:
+        return float(value)
+    if kind in (Kind.PATH,):
+        return str(value)
+    if kind is Kind.SECRET and isinstance(value, Secret):
+        return value.get_secret_value()
+    return value
+
+
+def _check_constraints(f: InputField) -> None:
+    """Cog's static checks on Input() options (same wording as Cog's inspector)."""
+    t = f.type
+    shown = f"{f.name}: {t.describe()}"
+    defaults = [] if f.default in (MISSING, None) else (f.default if t.is_list else [f.default])
+    if f.accept is not None and not t.is_file:
+        raise SignatureError(f"accept is only valid on Path or File inputs: {shown}")
+    if f.ge is not None or f.le is not None:
+        if t.kind not in (Kind.INTEGER, Kind.FLOAT) or t.is_list:
+            raise SignatureError(f"incompatible input type for ge/le: {shown}")
+        if f.ge is not None and any(d < f.ge for d in defaults):
+            raise SignatureError(f"invalid default for {shown}: must be at minimum {f.ge}")
+        if f.le is not None and any(d > f.le for d in defaults):
+            raise SignatureError(f"invalid default for {shown}: must be at maximum {f.le}")
+    if f.min_length is not None or f.max_length is not None:
+        if t.kind is not Kind.STRING:
+            raise SignatureError(f"incompatible input type for min_length/max_length: {shown}")
+        if f.min_length is not None and any(len(d) < f.min_length for d in defaults):
+            raise SignatureError(f"default conflicts with min_length={f.min_length} for input: {shown}")
+        if f.max_length is not None and any(len(d) > f.max_length for d in defaults):
+            raise SignatureError(f"default conflicts with max_length={f.max_length} for input: {shown}")
+    if f.regex is not None:
+        if t.kind is not Kind.STRING:
+            raise SignatureError(f"incompatible input type for regex: {shown}")
+        if any(not re.match(f.regex, d) for d in defaults):
+            raise SignatureError(f"default not a regex match for input: {shown}")
+    if f.choices is not None:
+        if t.kind not in (Kind.STRING, Kind.INTEGER) or t.is_list:
+            raise SignatureError(f"incompatible input type for choices: {shown}")
+        if len(f.choices) < 2:
+            raise SignatureError(f"choices={list(f.choices)!r} must have >= 2 elements: {shown}")
+        if f.ge is not None or f.le is not None:
+            raise SignatureError(f"choices and ge/le are mutually exclusive: {shown}")
+        if f.min_length is not None or f.max_length is not None:
+            raise SignatureError(f"choices and min_length/max_length are mutually exclusive: {shown}")
+        if any(PRIMITIVES.get(type(c)) is not t.kind for c in f.choices):
+            raise SignatureError(f"not all choices have the same type as input: {shown}")
+        if any(d not in f.choices for d in defaults):
+            raise SignatureError(f"default is not one of the choices for input: {shown}")
+
+
+def _input_field(order: int, name: str, annotation: Any, default: Any) -> InputField:
+    try:
+        spec = parse_type(annotation)
+    except SignatureError as e:
+        raise SignatureError(f"invalid input field {name}: {e}") from None
+    info = default if isinstance(default, FieldInfo) else FieldInfo(default=default)
+    value = info.default
+    if value is inspect.Parameter.empty or (value is None and not spec.nullable and spec.kind is not Kind.SECRET):
+        value = MISSING  # Cog: Input(default=None) on a non-Optional type is no default
+    elif value is None:
+        spec = dataclasses.replace(spec, nullable=True)
+    else:
+        try:
+            value = _check_default(spec, value)
+        except SignatureError as e:
+            raise SignatureError(f"invalid default for input {name}: {e}") from None
+    choices = info.choices
+    if spec.literal:
+        choices = list(spec.literal)
+    f = InputField(
+        name=name,
+        order=order,
+        type=spec,
+        default=value,
+        description=info.description,
+        ge=info.ge,
+        le=info.le,
+        min_length=info.min_length,
+        max_length=info.max_length,
+        regex=info.regex,
+        choices=tuple(c.value if isinstance(c, enum.Enum) else c for c in choices) if choices is not None else None,
+        deprecated=info.deprecated,
+        accept=info.accept,
+    )
+    _check_constraints(f)
+    return f
+
+
+# --- outputs ----------------------------------------------------------------------------
+
+_ITERATORS = {
+    typing.get_origin(Iterator[int]),
+    typing.get_origin(AsyncIterator[int]),
+    typing.get_origin(typing.Generator[int, None, None]),
+    typing.get_origin(typing.AsyncGenerator[int, None]),
+}
+
+
+def _object_fields(tpe: type) -> tuple[tuple[str, TypeSpec, bool], ...]:
+    hints = typing.get_type_hints(tpe, include_extras=True)
+    if PydanticBaseModel is not None and issubclass(tpe, PydanticBaseModel):
+        names = list(tpe.model_fields)
+        required = {n for n, fi in tpe.model_fields.items() if fi.is_required()}
+    elif dataclasses.is_dataclass(tpe):
+        fields = dataclasses.fields(tpe)
+        names = [f.name for f in fields]
+        required = {
+            f.name for f in fields if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
+    else:  # TypedDict
+        names = list(hints)
+        required = set(getattr(tpe, "__required_keys__", names))
+    out = []
+    for n in names:
+        try:
+            spec = parse_type(hints[n])
+        except SignatureError as e:
+            raise SignatureError(f"invalid output field {n}: {e}") from None
+        out.append((n, spec, n in required and not spec.nullable))
+    return tuple(out)
+
+
+def parse_output(tpe: Any) -> OutputSpec:
+    """Map a return annotation to an :class:`OutputSpec` (Cog's output rules)."""
+    if tpe is Any:
+        return OutputSpec(OutputKind.SINGLE, None)
+    if isinstance(tpe, type) and (
+        issubclass(tpe, CogBaseModel)
+        or (PydanticBaseModel is not None and issubclass(tpe, PydanticBaseModel))
+        or _is_typeddict(tpe)
+    ):
+        return OutputSpec(OutputKind.OBJECT, fields=_object_fields(tpe), model=tpe)
+    origin = typing.get_origin(tpe)
+    concat = origin in (ConcatenateIterator, AsyncConcatenateIterator) or tpe in (
+        ConcatenateIterator,
+        AsyncConcatenateIterator,
+    )
+    if concat or origin in _ITERATORS:
+        args = typing.get_args(tpe)
+        if not args:
+            raise SignatureError("iterator type must have a type argument")
+        elem = parse_type(args[0])
+        if elem.nullable or elem.is_list:
+            raise SignatureError("iterator element type must not be Optional or List")
+        if concat and elem.kind is not Kind.STRING:
+            raise SignatureError(f"{_name(origin or tpe)} must have str element")
+        return OutputSpec(OutputKind.CONCAT_ITERATOR if concat else OutputKind.ITERATOR, elem)
+    if _is_union(tpe):
+        if NoneType in typing.get_args(tpe):
+            raise SignatureError("output must not be Optional")
+        raise SignatureError(f"unsupported output type {_name(tpe)}: unions are not allowed as outputs")
+    try:
+        spec = parse_type(tpe)
+    except SignatureError as e:
+        raise SignatureError(f"unsupported output type: {e}") from None
+    if spec.kind is Kind.SECRET and not spec.is_list:
+        pass
+    return OutputSpec(OutputKind.LIST if spec.is_list else OutputKind.SINGLE, dataclasses.replace(spec, is_list=False))
+
+
+# --- the whole callable -----------------------------------------------------------------
+
+
+def inspect_callable(fn: Callable[..., Any], *, method: bool, what: str = "run") -> Signature:
+    """Describe ``fn`` (an unbound method when ``method``; else a plain function)."""
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except NameError as e:
+        raise SignatureError(f"cannot resolve type annotation of {what}(): {e}") from None
+    params = list(inspect.signature(fn).parameters.values())
+    if method:
+        params = params[1:]
+    inputs = []
+    for order, p in enumerate(params):
+        if p.kind is p.VAR_POSITIONAL:
+            raise SignatureError(f"{what}() must not have *args")
+        if p.kind is p.VAR_KEYWORD:
+            raise SignatureError(f"{what}() must not have **kwargs")
+        if p.name not in hints:
+            raise SignatureError(f"missing type annotation for input: {p.name}")
+        inputs.append(_input_field(order, p.name, hints[p.name], p.default))
+    if "return" not in hints:
+        raise SignatureError(f"missing return type annotation for {what} method")
+    output = parse_output(hints["return"])
+    is_gen = inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
+    if output.kind in (OutputKind.ITERATOR, OutputKind.CONCAT_ITERATOR) and not is_gen:
+        pass  # returning an iterator object is allowed
+    streaming = bool(getattr(fn, "__cog_streaming__", False))
+    if streaming and output.kind not in (OutputKind.ITERATOR, OutputKind.CONCAT_ITERATOR):
+        raise SignatureError("@streaming requires an iterator return type (Iterator[T] or ConcatenateIterator[str])")
+    return Signature(
+        inputs=tuple(inputs),
+        output=output,
+        is_async=inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn),
+        is_generator=is_gen,
+        streaming=streaming,
+        concurrency=getattr(fn, "__cog_concurrent_max__", None),
+    )
