@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import tempfile
@@ -108,13 +107,11 @@ def _run_once(mode: str, input_args: list[str], json_input: str | None, output: 
                 result = loaded.call(py_inputs)
             except Exception as e:
                 raise CognixError(f"prediction failed: {type(e).__name__}: {e}", details=_user_traceback(e)) from None
-        writer = cli_io.OutputWriter(sig, output or ("weights" if mode == "train" and _is_file_output(sig) else None), cwd, sys.stdout)
+        # Cog's `train` writes the trained weights to ./weights unless -o says otherwise
+        default_output = "weights" if mode == "train" else None
+        writer = cli_io.OutputWriter(sig, output or default_output, cwd, sys.stdout)
         encoded = outputs.encode_output(result, sig.output, writer)
         writer.emit(encoded, sig.output.kind)
-
-
-def _is_file_output(sig: Any) -> bool:
-    return sig.output.type is not None and sig.output.type.is_file
 
 
 def _user_traceback(e: BaseException) -> str:
@@ -158,6 +155,7 @@ def train_cmd(
 def schema_cmd(
     config_file: ConfigFile = None,
     train: Annotated[bool, typer.Option("--train", help="Schema of the 'train:' entry.")] = False,
+    compact: Annotated[bool, typer.Option("--compact", help="Cog's exact bytes (as in image labels).")] = False,
 ) -> None:
     """Print the OpenAPI schema of the predictor, as Cog generates it."""
     project = _project(config_file)
@@ -165,7 +163,7 @@ def schema_cmd(
     with _stdout_to_stderr(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         loaded = predictor.load(project.dir, _ref(project, mode), mode=mode)
-    print(json.dumps(schema.openapi(loaded.signature, mode=mode), indent=2))
+    print(schema.dumps(schema.openapi(loaded.signature, mode=mode), indent=None if compact else 2))
 
 
 @app.command("init")

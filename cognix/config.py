@@ -7,12 +7,15 @@ a :class:`ConfigIssue` with the line it sits on, so the user fixes them all in o
 
 from __future__ import annotations
 
+import difflib
 import re
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from .errors import CognixError
@@ -20,9 +23,8 @@ from .errors import CognixError
 CONFIG_NAME = "cog.yaml"
 MAX_SEARCH_DEPTH = 100
 MIN_PYTHON = (3, 10)
-MAX_PYTHON = (3, 13)
 DEFAULT_PYTHON = "3.13"
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=.*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=.*$", re.DOTALL)
 RESERVED_ENV = {
     "PATH",
     "LD_LIBRARY_PATH",
@@ -155,7 +157,8 @@ class ConfigError(CognixError):
         lines = []
         for i in self.issues:
             where = f"{path.name}:{i.line}" if i.line else path.name
-            lines.append(f"{where}: {i.field}: {i.message}" if i.field else f"{where}: {i.message}")
+            named = not i.field or f"{i.field}" in i.message
+            lines.append(f"{where}: {i.message}" if named else f"{where}: {i.field}: {i.message}")
             if i.hint:
                 lines.append(f"  hint: {i.hint}")
         super().__init__("\n".join(lines))
@@ -184,7 +187,7 @@ def find_config(start: Path, explicit: str | None = None) -> Path:
             break
         here = here.parent
     raise ConfigNotFound(
-        f"{CONFIG_NAME} not found in {start.resolve()} or its parent directories",
+        f"{CONFIG_NAME} not found in {start.resolve()} (or in any parent directories)",
         hint="run 'cognix init' to create one, or pass -f PATH",
     )
 
@@ -222,35 +225,24 @@ _JSON_TYPE = {
     "bool_type": "boolean",
     "int_type": "integer",
     "float_type": "number",
-    "list_type": "list",
+    "list_type": "list or null",
     "dict_type": "mapping",
     "model_type": "mapping",
     "model_attributes_type": "mapping",
 }
-
-
-def _given(value: Any) -> str:
-    if value is None:
-        return "null"
-    for py, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "list")):
-        if isinstance(value, py):
-            return name
-    return "mapping" if isinstance(value, dict) else type(value).__name__
+_UNION_TAGS = {"str", "float", "int", "bool", "list", "dict"}
 
 
 def _expected_at(loc: tuple[Any, ...]) -> str | None:
-    """The type the schema wants at ``loc`` (for messages about union fields)."""
+    """The type the schema wants at ``loc`` where pydantic sees a union."""
     names = [p for p in loc if isinstance(p, str)]
     if names[-1:] == ["python_version"]:
         return "string or number"
     if names[-1:] == ["source"]:
         return "mapping or list"
-    if len(names) >= 2 and names[-2:] == ["build", "run"] and isinstance(loc[-1], int):
+    if names[-2:] == ["build", "run"] and isinstance(loc[-1], int):
         return "string or mapping"
     return None
-
-
-_UNION_TAGS = {"str", "float", "int", "bool", "list", "dict"}
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -260,227 +252,279 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     )
 
 
-def _schema_issues(err_list: list[dict[str, Any]]) -> list[tuple[tuple[Any, ...], str]]:
-    """Pydantic errors as Cog's JSON-schema messages, one per location.
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model describing the mapping at ``loc`` (for key suggestions)."""
+    model: type[BaseModel] = Config
+    for part in (p for p in loc if isinstance(p, str)):
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        found = [t for t in _walk_types(field.annotation) if isinstance(t, type) and issubclass(t, BaseModel)]
+        if not found:
+            return None
+        model = found[0]
+    return model
+
+
+def _walk_types(tpe: Any) -> list[Any]:
+    return [tpe, *(t for arg in typing.get_args(tpe) for t in _walk_types(arg))]
+
+
+def _schema_hint(msg: str, loc: tuple[Any, ...]) -> str | None:
+    if msg.startswith("Additional property "):
+        key = msg.split()[2]
+        model = _model_at(loc)
+        known = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(key, known, n=1)
+        return f"did you mean '{close[0]}'?" if close else f"remove it; allowed keys: {', '.join(known)}"
+    if msg.startswith("must be a "):
+        return f"write a {msg.removeprefix('must be a ')} here"
+    if msg.endswith(" is required"):
+        return f"add {msg.split()[0]}: to {_field_name(loc) or 'the top level'}"
+    if "must be one of the following" in msg:
+        return "use one of the allowed values"
+    return None
+
+
+def _schema_issues(err_list: list[dict[str, Any]]) -> list[tuple[tuple[Any, ...], str, tuple[Any, ...]]]:
+    """Pydantic errors as Cog's JSON-schema messages (gojsonschema wording), one per location.
 
     Like Cog, the deepest error wins: a union value that matched one member's type is
     reported by that member's own errors, not by "wrong type" for the other members.
+    Unknown and missing keys are reported on the mapping that holds them (but located at
+    the key itself). Returns ``(field, message, where)`` tuples.
     """
-    found: list[tuple[tuple[Any, ...], str, Any]] = []
+    found: list[tuple[tuple[Any, ...], str, tuple[Any, ...]]] = []
+    wrong_type: dict[tuple[Any, ...], str] = {}
     for err in err_list:
         loc, kind = _clean_loc(err["loc"]), err["type"]
         if kind == "extra_forbidden":
-            found.append((loc, f"Additional property {loc[-1]} is not allowed", None))
+            found.append((loc[:-1], f"Additional property {loc[-1]} is not allowed", loc))
         elif kind == "missing":
-            found.append((loc[:-1], f"{loc[-1]} is required", None))
+            found.append((loc[:-1], f"{loc[-1]} is required", loc[:-1]))
         elif kind == "literal_error":
             allowed = ", ".join(f'"{e.strip(chr(39))}"' for e in str(err["ctx"]["expected"]).split(" or "))
-            found.append((loc, f"must be one of the following: {allowed}", None))
+            found.append((loc, f"{_field_name(loc)} must be one of the following: {allowed}", loc))
         elif kind in _JSON_TYPE:
-            found.append((loc, "", err.get("input")))
+            wrong_type.setdefault(loc, _expected_at(loc) or _JSON_TYPE[kind])
         else:
-            found.append((loc, err["msg"], None))
-    deeper = [loc for loc, msg, _ in found if msg]
-    by_loc: dict[tuple[Any, ...], str] = {}
-    for loc, msg, given in found:
-        if msg:
-            by_loc.setdefault(loc, msg)
-        elif not any(d[: len(loc)] == loc for d in deeper):
-            expected = _expected_at(loc) or next(
-                _JSON_TYPE[e["type"]] for e in err_list if _clean_loc(e["loc"]) == loc and e["type"] in _JSON_TYPE
-            )
-            by_loc.setdefault(loc, f"Invalid type. Expected: {expected}, given: {_given(given)}")
-    return list(by_loc.items())
+            found.append((loc, err["msg"], loc))
+    for loc, expected in wrong_type.items():
+        if not any(f[: len(loc)] == loc for f, _, _ in found):
+            found.append((loc, f"must be a {expected}", loc))
+    return list(dict.fromkeys(found))
 
 
-# --- semantic pass ----------------------------------------------------------------------
+# --- semantic pass (Cog's validate.go wording) ------------------------------------------
+
+Issue = tuple[str, str, tuple[Any, ...], "str | None"]  # field, message, where, hint
 
 
 def _version_text(value: Any) -> str:
-    return str(value)
+    return str(value).strip()
 
 
-def _check_python_version(value: Any) -> tuple[str, str | None] | None:
+def _check_python_version(value: Any) -> tuple[str, str] | None:
     text = _version_text(value)
     parts = text.split(".")
     if len(parts) < 2:
-        return "must include major and minor version", 'write it as "3.X", e.g. "3.12"'
-    try:
-        major, minor = int(parts[0]), int(parts[1])
-        if len(parts) > 2:
-            int(parts[2])
-    except ValueError:
-        return "invalid major/minor version number", 'write it as "3.X" or "3.X.Y", e.g. "3.12"'
-    if (major, minor) < MIN_PYTHON:
-        hint = 'YAML reads 3.10 as the number 3.1: quote it ("3.10")' if isinstance(value, float) else None
-        return "minimum supported Python version is 3.10", hint or 'use "3.10" or newer'
-    if (major, minor) > MAX_PYTHON:
-        return "maximum supported Python version is 3.13", 'use "3.10"–"3.13"'
+        return "must include major and minor version (e.g., '3.11')", 'write it as "3.X", e.g. "3.12"'
+    if not parts[0].isdigit():
+        return "invalid major version number", 'write it as "3.X", e.g. "3.12"'
+    if not parts[1].isdigit():
+        return "invalid minor version number", 'write it as "3.X", e.g. "3.12"'
+    if (int(parts[0]), int(parts[1])) < MIN_PYTHON:
+        if isinstance(value, float):
+            return "minimum supported Python version is 3.10", f'YAML reads {value} as a number: quote it, e.g. "3.10"'
+        return "minimum supported Python version is 3.10", 'use "3.10" or newer'
     return None
 
 
 def _check_cuda(value: str) -> str | None:
     parts = value.split(".")
     if len(parts) < 2:
-        return "must include both major and minor versions"
-    try:
-        major = int(parts[0])
-        [int(p) for p in parts[1:]]
-    except ValueError:
-        return "invalid version number"
-    if major < 11:
+        return "must include both major and minor versions (e.g., '11.8')"
+    if not parts[0].isdigit():
+        return "invalid major version number"
+    if int(parts[0]) < 11:
         return "minimum supported CUDA version is 11"
     return None
 
 
-def _semantic_issues(data: dict[str, Any], project_dir: Path) -> list[tuple[tuple[Any, ...], str, str | None]]:
-    issues: list[tuple[tuple[Any, ...], str, str | None]] = []
+def _python_minor(build: Any) -> tuple[int, int] | None:
+    if not isinstance(build, dict) or isinstance(build.get("python_version"), (bool, list, dict)):
+        return None
+    parts = _version_text(build.get("python_version", DEFAULT_PYTHON)).split(".")
+    return (int(parts[0]), int(parts[1])) if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() else None
 
-    def add(loc: tuple[Any, ...], msg: str, hint: str | None = None) -> None:
-        issues.append((loc, msg, hint))
+
+def _build_issues(build: dict[str, Any], project_dir: Path, invalid: Any) -> None:
+    if "python_version" not in build:
+        invalid(
+            ("build", "python_version"),
+            None,
+            "python_version is required. Add it to the build section of your cog.yaml, e.g. "
+            f'`python_version: "{DEFAULT_PYTHON}"`',
+            f'add python_version: "{DEFAULT_PYTHON}" under build:',
+        )
+    elif isinstance(build["python_version"], (str, int, float)) and not isinstance(build["python_version"], bool):
+        if problem := _check_python_version(build["python_version"]):
+            invalid(("build", "python_version"), _version_text(build["python_version"]), *problem)
+    if build.get("python_packages") and build.get("python_requirements"):
+        invalid(
+            ("build",),
+            None,
+            "only one of python_packages or python_requirements can be set, not both",
+            "move the packages into your requirements file and delete python_packages",
+        )
+    req = build.get("python_requirements")
+    if isinstance(req, str) and not (project_dir / req).is_file():
+        invalid(("build", "python_requirements"), req, "file does not exist", f"create {req} next to cog.yaml")
+    cuda = build.get("cuda")
+    if isinstance(cuda, str) and (problem := _check_cuda(cuda)):
+        invalid(("build", "cuda"), cuda, problem, 'write it as "X.Y", e.g. "12.4"')
+    for i, item in enumerate(build.get("run") or []):
+        cmd = item.get("command") if isinstance(item, dict) else item
+        if isinstance(cmd, str) and "\n" in cmd.strip():
+            invalid(
+                ("build", "run", i),
+                cmd.strip().splitlines()[0] + "...",
+                "command contains a newline",
+                "create a new list item in cog.yaml prefixed with '-' for each command",
+            )
+    sdk = build.get("sdk_version")
+    if isinstance(sdk, str) and sdk != "prerelease":
+        try:
+            if Version(sdk) < Version("0.16.0"):
+                invalid(("build", "sdk_version"), sdk, "minimum supported SDK version is 0.16.0", 'e.g. "0.23.1"')
+        except InvalidVersion:
+            invalid(("build", "sdk_version"), sdk, "not a valid PEP 440 version", 'e.g. "0.23.1" or "prerelease"')
+
+
+def _env_issues(items: list[Any], invalid: Any) -> None:
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            continue
+        name, sep, _ = item.partition("=")
+        if not sep or not name or not ENV_NAME.match(item):
+            invalid(("environment", i), None, f'environment variable "{item}" is not in the KEY=VALUE format',
+                    "write each entry as NAME=value")
+        elif name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
+            invalid(("environment", i), None, f'environment variable "{name}" is not allowed',
+                    "cognix sets this variable itself; use another name")
+        elif name in seen:
+            invalid(("environment", i), None, f'environment variable "{name}" is already defined',
+                    "remove the duplicate entry")
+        seen.add(name)
+
+
+def _semantic_issues(data: dict[str, Any], project_dir: Path) -> list[Issue]:
+    issues: list[Issue] = []
 
     def invalid(loc: tuple[Any, ...], value: Any, msg: str, hint: str | None = None) -> None:
-        add(loc, f'invalid {_field_name(loc)} "{value}": {msg}', hint)
+        """Cog's ValidationError: ``invalid <field> "<value>": <msg>`` (field without list index)."""
+        field = _field_name(tuple(p for p in loc if not isinstance(p, int)))
+        head = f"invalid {field}" if value is None else f'invalid {field} "{value}"'
+        issues.append((field, f"{head}: {msg}", loc, hint))
 
     build = data.get("build")
     if isinstance(build, dict):
-        if "python_version" not in build:
-            add(
-                ("build",),
-                "python_version is required. Add it to the build section of cog.yaml, e.g. python_version: "
-                f'"{DEFAULT_PYTHON}"',
-                f'add python_version: "{DEFAULT_PYTHON}" under build:',
-            )
-        elif isinstance(build["python_version"], (str, int, float)) and not isinstance(build["python_version"], bool):
-            problem = _check_python_version(build["python_version"])
-            if problem:
-                invalid(("build", "python_version"), _version_text(build["python_version"]), *problem)
-        if build.get("python_packages") and build.get("python_requirements"):
-            add(
-                ("build", "python_packages"),
-                "only one of python_packages or python_requirements can be set, not both",
-                "move the packages into your requirements file and delete python_packages",
-            )
-        req = build.get("python_requirements")
-        if isinstance(req, str) and not (project_dir / req).is_file():
-            invalid(("build", "python_requirements"), req, "file does not exist", f"create {req} next to cog.yaml")
-        for key in ("cuda",):
-            value = build.get(key)
-            if isinstance(value, str) and (problem := _check_cuda(value)):
-                invalid(("build", key), value, problem, 'write it as "X.Y", e.g. "12.4"')
-        cudnn = build.get("cudnn")
-        if isinstance(cudnn, str) and not re.fullmatch(r"\d+(\.\d+)*", cudnn):
-            invalid(("build", "cudnn"), cudnn, "must be a version number", 'e.g. "9"')
-        for i, item in enumerate(build.get("run") or []):
-            cmd = item.get("command") if isinstance(item, dict) else item
-            if isinstance(cmd, str) and "\n" in cmd.strip():
-                invalid(
-                    ("build", "run", i),
-                    cmd.strip().splitlines()[0] + "...",
-                    "command contains a newline",
-                    "create a new list item in cog.yaml prefixed with '-' for each command",
-                )
-        if isinstance(build.get("sdk_version"), str):
-            _check_sdk_version(build["sdk_version"], invalid)
-    for key, form in (("run", "run.py:Runner"), ("predict", "predict.py:Predictor"), ("train", "train.py:Trainer")):
+        _build_issues(build, project_dir, invalid)
+    forms = (("run", "run.py:Runner"), ("predict", "predict.py:Predictor"), ("train", "train.py:Trainer"))
+    for key, form in forms:
         value = data.get(key)
         if isinstance(value, str) and len(value.split(".py:")) != 2:
-            invalid((key,), value, f"must be in the form '{form}'", f"e.g. {key}: \"{form}\"")
+            invalid((key,), value, f"must be in the form '{form}'", f'e.g. {key}: "{form}"')
     if data.get("run") and data.get("predict"):
-        add(("predict",), "only one of run or predict can be set", "keep run: and delete predict:")
+        issues.append(("predict", "only one of run or predict can be set", ("predict",), "keep run: and delete predict:"))
     concurrency = data.get("concurrency")
     if isinstance(concurrency, dict) and isinstance(concurrency.get("max"), int):
         cmax = concurrency["max"]
+        minor = _python_minor(build) if isinstance(build, dict) else None
         if cmax < 1:
             invalid(("concurrency", "max"), cmax, "must be at least 1")
-        elif cmax > 1 and isinstance(build, dict) and isinstance(build.get("python_version"), (str, float)):
-            v = _version_text(build["python_version"]).split(".")
-            if len(v) >= 2 and v[1].isdigit() and (int(v[0]), int(v[1])) < (3, 11):
-                add(("concurrency", "max"), "concurrency.max > 1 requires python_version 3.11 or newer")
-    seen: set[str] = set()
-    for i, item in enumerate(data.get("environment") or []):
-        if not isinstance(item, str):
-            continue
-        if not ENV_NAME.match(item):
-            invalid(("environment", i), item, "not in the KEY=VALUE format", "write each entry as NAME=value")
-            continue
-        name = item.split("=", 1)[0]
-        if name in seen:
-            invalid(("environment", i), item, f"environment variable {name} already defined")
-        seen.add(name)
-        if name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
-            invalid(("environment", i), item, f"environment variable {name} is reserved for internal use")
-    _weights_issues(data, add, invalid)
+        elif cmax > 1 and minor is not None and minor < (3, 11):
+            invalid(("concurrency", "max"), cmax, "concurrency requires Python 3.11 or higher",
+                    'set build.python_version to "3.11" or newer')
+    if isinstance(data.get("environment"), list):
+        _env_issues(data["environment"], invalid)
+    _model_issues(data, invalid)
     return issues
 
 
-def _check_sdk_version(value: str, invalid: Any) -> None:
-    if value == "prerelease":
-        return
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        if Version(value) < Version("0.16.0"):
-            invalid(("build", "sdk_version"), value, "minimum supported SDK version is 0.16.0")
-    except InvalidVersion:
-        invalid(("build", "sdk_version"), value, "not a valid PEP 440 version", 'e.g. "0.23.1" or "prerelease"')
-
-
-def _weights_issues(data: dict[str, Any], add: Any, invalid: Any) -> None:
-    weights = data.get("weights")
+def _model_issues(data: dict[str, Any], invalid: Any) -> None:
+    model, image, weights = data.get("model"), data.get("image"), data.get("weights")
+    if isinstance(model, str):
+        if model and image:
+            invalid(("model",), model, "'model' and 'image' cannot both be set", "keep only model:")
+        elif ":" in model.rsplit("/", 1)[-1] or "@" in model:
+            invalid(("model",), model, "must be a bare repository (no :tag or @digest)", "e.g. model: registry/acme/my-model")
+        elif model != model.lower():
+            invalid(("model",), model, "invalid repository: names must be lowercase")
     if not isinstance(weights, list) or not weights:
         return
-    if data.get("image") and not data.get("model"):
-        add(("image",), "weights require 'model', not 'image' — rename 'image' to 'model'")
-    elif not data.get("model"):
-        add(("weights",), "weights require 'model'", "add model: registry/repo")
+    if not model:
+        if image:
+            invalid(("image",), None, "weights require 'model', not 'image' — rename 'image' to 'model'")
+        else:
+            invalid(("weights",), None, "weights require 'model' in cog.yaml", "add model: registry/repo")
     names: set[str] = set()
     targets: list[str] = []
     for i, w in enumerate(weights):
         if not isinstance(w, dict):
             continue
         name, target = w.get("name"), w.get("target")
-        if isinstance(name, str):
-            if not WEIGHT_NAME.match(name):
-                invalid(("weights", i, "name"), name, "must be lowercase letters and digits separated by . _ or -")
-            elif name in names:
-                invalid(("weights", i, "name"), name, "duplicate weight name")
-            names.add(name)
-        if isinstance(target, str):
-            if not target.startswith("/"):
-                invalid(("weights", i, "target"), target, "must be an absolute path")
-            elif target.rstrip("/") == "":
-                invalid(("weights", i, "target"), target, "must not be /")
+        if name == "":
+            invalid(("weights", i, "name"), None, "name is required")
+        elif isinstance(name, str) and not WEIGHT_NAME.match(name):
+            invalid(("weights", i, "name"), name,
+                    "must contain only lowercase letters and digits, separated by '.', '_' or '-'")
+        elif isinstance(name, str) and name in names:
+            invalid(("weights", i, "name"), name, "duplicate weight name")
+        names.add(name)
+        if target == "":
+            invalid(("weights", i, "target"), None, "target is required")
+        elif isinstance(target, str):
+            t = target.rstrip("/")
+            if not target.startswith("/") or not t:
+                invalid(("weights", i, "target"), target, "target must be an absolute path (and not /)")
+            elif t in targets:
+                invalid(("weights", i, "target"), target, "duplicate weight target")
             else:
-                t = target.rstrip("/")
                 for other in targets:
-                    if t == other:
-                        invalid(("weights", i, "target"), target, "duplicate target")
-                    elif t.startswith(other + "/") or other.startswith(t + "/"):
-                        invalid(("weights", i, "target"), target, f"overlaps with target {other}")
+                    if t.startswith(other + "/") or other.startswith(t + "/"):
+                        invalid(("weights", i, "target"), target, f"target overlaps with {other}")
                 targets.append(t)
         sources = w.get("source")
         for j, src in enumerate(sources if isinstance(sources, list) else [sources]):
-            if not isinstance(src, dict):
-                continue
             for key in ("include", "exclude"):
-                for k, pat in enumerate(src.get(key) or []):
-                    if isinstance(pat, str) and (not pat or pat.startswith("!") or "\\" in pat):
-                        loc = ("weights", i, "source", *((j,) if isinstance(sources, list) else ()), key, k)
-                        invalid(loc, pat, "patterns must be non-empty, not start with '!' and not contain '\\'")
+                for k, pat in enumerate(src.get(key) or [] if isinstance(src, dict) else []):
+                    loc = ("weights", i, "source", *((j,) if isinstance(sources, list) else ()), key, k)
+                    if not isinstance(pat, str):
+                        continue
+                    if not pat.strip():
+                        invalid(loc, pat, "pattern must not be empty")
+                    elif pat.startswith("!"):
+                        invalid(loc, pat, "negation patterns are not supported; use exclude")
+                    elif "\\" in pat:
+                        invalid(loc, pat, "patterns must use forward slashes")
 
 
 def _deprecations(config: Config) -> list[str]:
-    out = []
+    def deprecated(field: str, replacement: str) -> str:
+        return f'deprecated field "{field}": use "{replacement}" instead'
+
     build = config.build_or_default
+    out = []
     if config.predict:
-        out.append("'predict' in cog.yaml is deprecated; rename it to 'run'")
-    if build.python_packages is not None:
-        out.append("build.python_packages is deprecated; use build.python_requirements with a requirements.txt")
-    if build.pre_install is not None:
-        out.append("build.pre_install is deprecated; use build.run")
+        out.append(deprecated("predict", "run"))
+    if build.python_packages:
+        out.append(deprecated("build.python_packages", "build.python_requirements"))
+    if build.pre_install:
+        out.append(deprecated("build.pre_install", "build.run"))
     if config.concurrency is not None:
-        out.append("concurrency in cog.yaml is deprecated; use @cog.concurrent(max=N) on run()")
+        out.append(deprecated("concurrency.max", "@cog.concurrent(max=...)"))
     return out
 
 
@@ -510,11 +554,13 @@ def parse(text: str, path: Path, project_dir: Path | None = None) -> tuple[Confi
     try:
         config = Config.model_validate(data)
     except ValidationError as e:
-        for loc, msg in _schema_issues(e.errors(include_url=False)):
-            name = _field_name(loc) or "(root)"
-            issues.append(ConfigIssue(name, f'schema error in "{name}": {msg}', _line_of(lines, loc)))
-    for loc, msg, hint in _semantic_issues(data, project_dir):
-        issues.append(ConfigIssue(_field_name(loc), msg, _line_of(lines, loc), hint))
+        for loc, msg, where in _schema_issues(e.errors(include_url=False)):
+            name = _field_name(loc) or CONFIG_NAME
+            issues.append(
+                ConfigIssue(name, f'schema error in "{name}": {msg}', _line_of(lines, where), _schema_hint(msg, loc))
+            )
+    for field, msg, where, hint in _semantic_issues(data, project_dir):
+        issues.append(ConfigIssue(field, msg, _line_of(lines, where), hint))
     if issues or config is None:
         raise ConfigError(path, issues)
     return config, _deprecations(config)

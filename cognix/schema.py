@@ -1,44 +1,30 @@
 """A :class:`Signature` as the OpenAPI document Cog serves and bakes into image labels.
 
-The shape (component names and order, ``x-order``, titles, enum components referenced
-through ``allOf``, ``x-cog-*`` extensions, nullable collapse) follows Cog's static
-generator so that existing clients and tooling read cognix images unchanged.
+The shape follows Cog's static generator (``pkg/schema/openapi_spec.go``): component
+names and order, ``x-order``, titles, enum components referenced through ``allOf``,
+``x-cog-*`` extensions, and the same bytes when serialised with :func:`dumps`, so existing
+clients and tooling read cognix images unchanged.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from .signature import InputField, Kind, OutputKind, OutputSpec, Signature, TypeSpec
 from ._version import __version__
+from .signature import MISSING, InputField, Kind, OutputKind, OutputSpec, Signature, TypeSpec
 
 OPENAPI_VERSION = "3.0.2"
 _REF = "#/components/schemas/"
 
 
+class Ordered(dict):  # type: ignore[type-arg]
+    """A mapping whose key order is meaningful (Cog keeps these in insertion order)."""
+
+
 def title(name: str) -> str:
     """``my_arg`` → ``My Arg``, as Cog titles properties."""
     return " ".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
-
-
-def type_schema(spec: TypeSpec) -> dict[str, Any]:
-    """JSON schema of one value of ``spec`` (without title, order or nullability)."""
-    if spec.is_list:
-        item = TypeSpec(spec.kind, members=spec.members, literal=spec.literal, properties=spec.properties)
-        return {"type": "array", "items": type_schema(item)}
-    kind = spec.kind
-    if kind is Kind.UNION:
-        return {"anyOf": [type_schema(m) for m in spec.members]}
-    if kind is Kind.OBJECT and spec.properties:
-        out: dict[str, Any] = {
-            "type": "object",
-            "properties": {name: {"title": title(name), **_nullable(t)} for name, t, _ in spec.properties},
-        }
-        required = [name for name, t, req in spec.properties if req and not t.nullable]
-        if required:
-            out["required"] = required
-        return out
-    return dict(_SIMPLE[kind])
 
 
 _SIMPLE: dict[Kind, dict[str, Any]] = {
@@ -53,28 +39,40 @@ _SIMPLE: dict[Kind, dict[str, Any]] = {
 }
 
 
-def _nullable(spec: TypeSpec) -> dict[str, Any]:
-    schema = type_schema(spec)
-    if spec.nullable:
-        schema["nullable"] = True
-    return schema
+def type_schema(spec: TypeSpec) -> dict[str, Any]:
+    """JSON schema of ``spec``: items for lists, anyOf for unions, inlined model fields."""
+    if spec.is_list:
+        schema = {"type": "array", "items": type_schema(spec.item)}
+    elif spec.kind is Kind.UNION:
+        schema = {"anyOf": [_with_null(type_schema(m), spec.nullable) for m in spec.members]}
+    elif spec.kind is Kind.MODEL:
+        schema = {"type": "object", "properties": Ordered()}
+        for f in spec.fields:
+            schema["properties"][f.name] = {**type_schema(f.type), "title": title(f.name)}
+        required = [f.name for f in spec.fields if f.required]
+        if required:
+            schema["required"] = required
+    elif spec.values is not None:
+        schema = {"type": "object", "additionalProperties": type_schema(spec.values)}
+    else:
+        schema = dict(_SIMPLE[spec.kind])
+    return _with_null(schema, spec.nullable)
 
 
-def _enum_name(field: InputField) -> str:
-    return field.name
+def _with_null(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:
+    return {**schema, "nullable": True} if nullable else schema
 
 
 def input_property(field: InputField) -> dict[str, Any]:
-    prop: dict[str, Any]
     if field.choices is not None:
-        prop = {"allOf": [{"$ref": _REF + _enum_name(field)}]}
+        prop: dict[str, Any] = {"allOf": [{"$ref": _REF + field.name}]}
+        if field.type.nullable:
+            prop["nullable"] = True
     else:
         prop = {"title": title(field.name), **type_schema(field.type)}
     prop["x-order"] = field.order
-    if field.default is not None and not (field.default is _missing()):
+    if field.default is not MISSING:
         prop["default"] = field.default
-    if field.type.nullable:
-        prop["nullable"] = True
     optional = {
         "description": field.description,
         "minimum": field.ge,
@@ -82,57 +80,40 @@ def input_property(field: InputField) -> dict[str, Any]:
         "minLength": field.min_length,
         "maxLength": field.max_length,
         "pattern": field.regex,
-        "deprecated": field.deprecated,
+        "deprecated": field.deprecated or None,
         "x-cog-accept": field.accept,
     }
     prop.update({k: v for k, v in optional.items() if v is not None})
     return prop
 
 
-def _missing() -> Any:
-    from .signature import MISSING
-
-    return MISSING
-
-
 def enum_component(field: InputField) -> dict[str, Any]:
     assert field.choices is not None
     return {
-        "title": _enum_name(field),
+        "title": field.name,
         "description": "An enumeration.",
         "enum": list(field.choices),
-        "type": "integer" if field.type.kind is Kind.INTEGER else "string",
+        "type": _SIMPLE.get(field.type.kind, _SIMPLE[Kind.STRING])["type"],
     }
 
 
-def output_schema(output: OutputSpec, name: str) -> dict[str, Any]:
-    schema: dict[str, Any] = {"title": name}
-    if output.kind is OutputKind.OBJECT:
-        schema["type"] = "object"
-        schema["properties"] = {n: {"title": title(n), **_nullable(t)} for n, t, _ in output.fields}
-        required = [n for n, _, req in output.fields if req]
-        if required:
-            schema["required"] = required
-        return schema
-    if output.type is None:  # Any
-        return schema
-    item = type_schema(output.type)
+def output_schema(output: OutputSpec) -> dict[str, Any]:
     if output.kind is OutputKind.SINGLE:
-        schema.update(item)
+        schema = type_schema(output.type)
     else:
-        schema.update({"type": "array", "items": item})
-        if output.kind in (OutputKind.ITERATOR, OutputKind.CONCAT_ITERATOR):
+        schema = {"type": "array", "items": type_schema(output.type)}
+        if output.is_iterator:
             schema["x-cog-array-type"] = "iterator"
         if output.kind is OutputKind.CONCAT_ITERATOR:
             schema["x-cog-array-display"] = "concatenate"
-    return schema
+    return {**schema, "title": "Output"}
 
 
-def _input_component(signature: Signature, name: str) -> dict[str, Any]:
+def input_component(signature: Signature, name: str) -> dict[str, Any]:
     component: dict[str, Any] = {
         "title": name,
         "type": "object",
-        "properties": {f.name: input_property(f) for f in signature.inputs},
+        "properties": Ordered((f.name, input_property(f)) for f in signature.inputs),
     }
     required = [f.name for f in signature.inputs if f.required]
     if required:
@@ -140,89 +121,82 @@ def _input_component(signature: Signature, name: str) -> dict[str, Any]:
     return component
 
 
-def _paths(kind: str, op: str, streaming: bool) -> dict[str, Any]:
-    """``kind`` is "prediction" or "training"; ``op`` the operation word ("predict"/"train")."""
-    plural = kind + "s"
-    cap = kind.capitalize()
+def _json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _ok(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": "Successful Response", **_json_content(schema)}
+
+
+_INVALID = {"description": "Validation Error", **_json_content({"$ref": _REF + "HTTPValidationError"})}
+
+
+def _paths(train: bool, streaming: bool) -> Ordered:
+    kind, op = ("training", "train") if train else ("prediction", "predict")
+    prefix = kind.capitalize()
     create: dict[str, Any] = {
         "summary": op.capitalize(),
         "description": f"Run a single {kind} on the model",
-        "operationId": f"{op}_{plural}_post",
-        "requestBody": {"content": {"application/json": {"schema": {"$ref": f"{_REF}{cap}Request"}}}},
-        "responses": {
-            "200": {
-                "description": "Successful Response",
-                "content": {"application/json": {"schema": {"$ref": f"{_REF}{cap}Response"}}},
-            },
-            "422": {
-                "description": "Validation Error",
-                "content": {"application/json": {"schema": {"$ref": f"{_REF}HTTPValidationError"}}},
-            },
-        },
+        "operationId": f"{op}_{kind}s_post",
+        "requestBody": _json_content({"$ref": f"{_REF}{prefix}Request"}),
+        "responses": {"200": _ok({"$ref": f"{_REF}{prefix}Response"}), "422": _INVALID},
     }
-    if streaming:
+    if streaming and not train:
         create["x-cog-streaming"] = True
     id_name = f"{kind}_id"
-    return {
-        f"/{plural}": {"post": create},
-        f"/{plural}/{{{id_name}}}/cancel": {
-            "post": {
-                "summary": f"Cancel",
-                "operationId": f"cancel_{plural}__{id_name}__cancel_post",
-                "parameters": [
-                    {
-                        "required": True,
-                        "schema": {"title": title(id_name), "type": "string"},
-                        "name": id_name,
-                        "in": "path",
+    cancel = {
+        "summary": "Cancel",
+        "operationId": f"cancel_{kind}s__{id_name}__cancel_post",
+        "parameters": [
+            {"in": "path", "name": id_name, "required": True, "schema": {"title": title(id_name), "type": "string"}}
+        ],
+        "responses": {"200": _ok({}), "422": _INVALID},
+    }
+    return Ordered(
+        [
+            ("/", {"get": {"summary": "Root", "operationId": "root__get", "responses": {"200": _ok({})}}}),
+            (
+                "/health-check",
+                {
+                    "get": {
+                        "summary": "Healthcheck",
+                        "operationId": "healthcheck_health_check_get",
+                        "responses": {"200": _ok({})},
                     }
-                ],
-                "responses": {
-                    "200": {"description": "Successful Response", "content": {"application/json": {"schema": {}}}},
-                    "422": {
-                        "description": "Validation Error",
-                        "content": {"application/json": {"schema": {"$ref": f"{_REF}HTTPValidationError"}}},
-                    },
                 },
-            }
-        },
-    }
+            ),
+            (f"/{kind}s", {"post": create}),
+            (f"/{kind}s/{{{id_name}}}/cancel", {"post": cancel}),
+        ]
+    )
 
 
-def _common_paths() -> dict[str, Any]:
-    ok = {"200": {"description": "Successful Response", "content": {"application/json": {"schema": {}}}}}
-    return {
-        "/": {"get": {"summary": "Root", "operationId": "root__get", "responses": ok}},
-        "/health-check": {
-            "get": {"summary": "Healthcheck", "operationId": "healthcheck_health_check_get", "responses": ok}
-        },
-    }
+def _str(name: str, fmt: str | None = None) -> dict[str, Any]:
+    return {"title": name, "type": "string", **({"format": fmt} if fmt else {})}
 
 
-def _request_response(prefix: str) -> dict[str, Any]:
+def _request_response(prefix: str, input_name: str, output_name: str) -> dict[str, Any]:
     return {
         f"{prefix}Request": {
             "title": f"{prefix}Request",
             "type": "object",
-            "properties": {
-                "id": {"title": "Id", "type": "string"},
-                "input": {"$ref": f"{_REF}{'Training' if prefix == 'Training' else ''}Input"},
-            },
+            "properties": {"id": _str("Id"), "input": {"$ref": _REF + input_name}},
         },
         f"{prefix}Response": {
             "title": f"{prefix}Response",
             "type": "object",
             "properties": {
-                "input": {"$ref": f"{_REF}{'Training' if prefix == 'Training' else ''}Input"},
-                "output": {"$ref": f"{_REF}{'Training' if prefix == 'Training' else ''}Output"},
-                "id": {"title": "Id", "type": "string"},
-                "version": {"title": "Version", "type": "string"},
-                "created_at": {"title": "Created At", "type": "string", "format": "date-time"},
-                "started_at": {"title": "Started At", "type": "string", "format": "date-time"},
-                "completed_at": {"title": "Completed At", "type": "string", "format": "date-time"},
-                "status": {"title": "Status", "type": "string"},
-                "error": {"title": "Error", "type": "string"},
-                "logs": {"title": "Logs", "type": "string", "default": ""},
+                "input": {"$ref": _REF + input_name},
+                "output": {"$ref": _REF + output_name},
+                "id": _str("Id"),
+                "version": _str("Version"),
+                "created_at": _str("Created At", "date-time"),
+                "started_at": _str("Started At", "date-time"),
+                "completed_at": _str("Completed At", "date-time"),
+                "status": _str("Status"),
+                "error": _str("Error"),
+                "logs": _str("Logs"),
                 "metrics": {"title": "Metrics", "type": "object"},
             },
         },
@@ -239,42 +213,56 @@ _SHARED_COMPONENTS: dict[str, Any] = {
     "HTTPValidationError": {
         "title": "HTTPValidationError",
         "type": "object",
-        "properties": {
-            "detail": {"title": "Detail", "type": "array", "items": {"$ref": f"{_REF}ValidationError"}}
-        },
+        "properties": {"detail": {"title": "Detail", "type": "array", "items": {"$ref": _REF + "ValidationError"}}},
     },
     "ValidationError": {
         "title": "ValidationError",
-        "required": ["loc", "msg", "type"],
         "type": "object",
         "properties": {
             "loc": {"title": "Location", "type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
             "msg": {"title": "Message", "type": "string"},
             "type": {"title": "Error Type", "type": "string"},
         },
+        "required": ["loc", "msg", "type"],
     },
 }
 
 
 def openapi(signature: Signature, *, mode: str = "predict", version: str = __version__) -> dict[str, Any]:
-    """The full OpenAPI document for a predictor (``mode="train"`` for a trainer)."""
+    """The OpenAPI document for a predictor (``mode="train"`` for a trainer)."""
     train = mode == "train"
     prefix = "Training" if train else "Prediction"
-    names = ("TrainingInput", "TrainingOutput") if train else ("Input", "Output")
-    components: dict[str, Any] = {
-        names[0]: _input_component(signature, names[0]),
-        names[1]: output_schema(signature.output, names[1]),
-    }
+    input_name, output_name = ("TrainingInput", "TrainingOutput") if train else ("Input", "Output")
+    components = Ordered()
+    components[input_name] = input_component(signature, input_name)
+    components[output_name] = output_schema(signature.output)
     for field in signature.inputs:
         if field.choices is not None:
-            components[_enum_name(field)] = enum_component(field)
-    components.update(_request_response(prefix))
+            components[field.name] = enum_component(field)
+    components.update(_request_response(prefix, input_name, output_name))
     components.update(_SHARED_COMPONENTS)
-    paths = _common_paths()
-    paths.update(_paths("training" if train else "prediction", "train" if train else "predict", signature.streaming))
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Cog", "version": version},
-        "paths": paths,
+        "paths": _paths(train, signature.streaming),
         "components": {"schemas": components},
     }
+
+
+def _go_order(node: Any) -> Any:
+    """Key order as Go's encoding/json writes Cog's schema: sorted, except Ordered maps."""
+    if isinstance(node, dict):
+        items = node.items() if isinstance(node, Ordered) else sorted(node.items())
+        return {k: _go_order(v) for k, v in items}
+    if isinstance(node, list):
+        return [_go_order(v) for v in node]
+    if isinstance(node, float) and node.is_integer() and abs(node) < 1e21:
+        return int(node)  # Go prints 2.0 as 2
+    return node
+
+
+def dumps(document: dict[str, Any], *, indent: int | None = None) -> str:
+    """Serialise as Cog does (compact, Go key order, HTML-safe escapes); ``indent`` for humans."""
+    separators = (",", ":") if indent is None else (",", ": ")
+    text = json.dumps(_go_order(document), indent=indent, separators=separators, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -14,11 +14,11 @@ import os
 import re
 import typing
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import NoneType, UnionType
 from typing import Any, Literal
 
-from .sdk.input import FieldInfo
+from .sdk.input import NO_DEFAULT, FieldInfo
 from .sdk.model import BaseModel as CogBaseModel
 from .sdk.opaque import Opaque
 from .sdk.types import AsyncConcatenateIterator, ConcatenateIterator, File, Path, Secret
@@ -41,8 +41,9 @@ class Kind(str, enum.Enum):
     PATH = "Path"
     FILE = "File"
     SECRET = "Secret"
-    OBJECT = "dict"  # dict, Dict[str, X], Any, TypedDict, Opaque
+    OBJECT = "dict"  # dict, Dict[str, X], Any, TypedDict inputs, Opaque
     UNION = "Union"
+    MODEL = "BaseModel"  # outputs only: BaseModel / pydantic model / TypedDict, fields inlined
 
 
 PRIMITIVES: dict[Any, Kind] = {
@@ -60,20 +61,33 @@ JSON_NATIVE = {Kind.STRING, Kind.INTEGER, Kind.FLOAT, Kind.BOOL, Kind.OBJECT}
 
 
 @dataclass(frozen=True)
+class ModelField:
+    name: str
+    type: TypeSpec
+    required: bool
+
+
+@dataclass(frozen=True)
 class TypeSpec:
     """One input or output field type, flattened to what Cog can express."""
 
     kind: Kind
     is_list: bool = False
     nullable: bool = False
-    members: tuple[TypeSpec, ...] = ()  # for UNION
-    literal: tuple[Any, ...] = ()  # for Literal[...]
-    properties: tuple[tuple[str, TypeSpec, bool], ...] = ()  # TypedDict: (name, type, required)
+    members: tuple[TypeSpec, ...] = ()  # UNION
+    literal: tuple[Any, ...] = ()  # Literal[...]
+    fields: tuple[ModelField, ...] = ()  # MODEL
+    values: TypeSpec | None = None  # dict[str, V] outputs
     opaque: bool = False
 
     @property
     def is_file(self) -> bool:
         return self.kind in (Kind.PATH, Kind.FILE)
+
+    @property
+    def item(self) -> TypeSpec:
+        """The element type of a list (the type itself otherwise)."""
+        return dataclasses.replace(self, is_list=False, nullable=False)
 
     def describe(self) -> str:
         base = " | ".join(m.describe() for m in self.members) if self.kind is Kind.UNION else self.kind.value
@@ -117,15 +131,16 @@ class OutputKind(str, enum.Enum):
     LIST = "list"
     ITERATOR = "iterator"
     CONCAT_ITERATOR = "concatenate_iterator"
-    OBJECT = "object"
 
 
 @dataclass(frozen=True)
 class OutputSpec:
     kind: OutputKind
-    type: TypeSpec | None = None  # element type; None for OBJECT and Any
-    fields: tuple[tuple[str, TypeSpec, bool], ...] = ()  # OBJECT: (name, type, required)
-    model: type | None = None
+    type: TypeSpec  # the value's type; the element type for list and iterator outputs
+
+    @property
+    def is_iterator(self) -> bool:
+        return self.kind in (OutputKind.ITERATOR, OutputKind.CONCAT_ITERATOR)
 
 
 @dataclass(frozen=True)
@@ -138,8 +153,6 @@ class Signature:
     is_generator: bool
     streaming: bool = False
     concurrency: int | None = None
-    setup_takes_weights: bool = False
-    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def input(self, name: str) -> InputField | None:
         return next((f for f in self.inputs if f.name == name), None)
@@ -165,35 +178,73 @@ def _unwrap_annotated(tpe: Any) -> tuple[Any, bool]:
     return tpe, False
 
 
-def _primitive(tpe: Any) -> TypeSpec:
+def _is_model(tpe: Any) -> bool:
+    return isinstance(tpe, type) and (
+        issubclass(tpe, CogBaseModel)
+        or (PydanticBaseModel is not None and issubclass(tpe, PydanticBaseModel))
+        or _is_typeddict(tpe)
+    )
+
+
+def _model_fields(tpe: type) -> tuple[ModelField, ...]:
+    """Fields of an output model in class order; required = no default and not Optional."""
+    hints = typing.get_type_hints(tpe, include_extras=True)
+    if PydanticBaseModel is not None and issubclass(tpe, PydanticBaseModel):
+        names = list(tpe.model_fields)
+        required = {n for n, fi in tpe.model_fields.items() if fi.is_required()}
+    elif dataclasses.is_dataclass(tpe):
+        names = [f.name for f in dataclasses.fields(tpe)]
+        required = {
+            f.name
+            for f in dataclasses.fields(tpe)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
+    else:  # TypedDict
+        names = list(hints)
+        required = set(getattr(tpe, "__required_keys__", names))
+    out = []
+    for n in names:
+        try:
+            spec = parse_type(hints[n], output=True)
+        except SignatureError as e:
+            raise SignatureError(f'field "{n}": {e}') from None
+        out.append(ModelField(n, spec, n in required and not spec.nullable))
+    return tuple(out)
+
+
+def _primitive(tpe: Any, output: bool) -> TypeSpec:
     if tpe in PRIMITIVES:
         return TypeSpec(PRIMITIVES[tpe])
     origin = typing.get_origin(tpe)
     if origin is dict or tpe is typing.Dict:  # noqa: UP006
-        return TypeSpec(Kind.OBJECT)
+        args = typing.get_args(tpe)
+        values = parse_type(args[1], output=True) if output and len(args) == 2 and args[1] is not Any else None
+        return TypeSpec(Kind.OBJECT, values=values)
     if origin is Literal:
         values = typing.get_args(tpe)
         kinds = {PRIMITIVES.get(type(v)) for v in values}
         if len(kinds) != 1 or kinds - {Kind.STRING, Kind.INTEGER}:
             raise SignatureError(f"Literal values must all be str or all int: {_name(tpe)}")
         return TypeSpec(kinds.pop(), literal=values)  # type: ignore[arg-type]
-    if _is_typeddict(tpe):
-        hints = typing.get_type_hints(tpe, include_extras=True)
-        required = getattr(tpe, "__required_keys__", frozenset(hints))
-        props = tuple((n, parse_type(t), n in required) for n, t in hints.items())
-        return TypeSpec(Kind.OBJECT, properties=props)
+    if _is_model(tpe):
+        if output:
+            return TypeSpec(Kind.MODEL, fields=_model_fields(tpe))
+        if _is_typeddict(tpe):
+            return TypeSpec(Kind.OBJECT)
     if isinstance(tpe, type):
         if issubclass(tpe, Secret):
             return TypeSpec(Kind.SECRET)
         if issubclass(tpe, os.PathLike):
             return TypeSpec(Kind.PATH)
         if issubclass(tpe, enum.Enum):
-            return _primitive(Literal[tuple(m.value for m in tpe)])  # type: ignore[misc]
-    raise SignatureError(f"unsupported Cog type {_name(tpe)}")
+            return _primitive(Literal[tuple(m.value for m in tpe)], output)  # type: ignore[misc]
+    if origin is not None:
+        raise SignatureError(f"{_name(origin)}[...] is not a supported {'output' if output else 'input'} type")
+    raise SignatureError(f"unsupported type: {_name(tpe)}")
 
 
-def parse_type(tpe: Any) -> TypeSpec:
-    """Map a Python annotation to a :class:`TypeSpec` (Cog's input type rules)."""
+def parse_type(tpe: Any, output: bool = False) -> TypeSpec:
+    """Map a Python annotation to a :class:`TypeSpec` (Cog's type rules; ``output`` allows models)."""
     tpe, opaque = _unwrap_annotated(tpe)
     nullable = False
     if _is_union(tpe):
@@ -201,17 +252,21 @@ def parse_type(tpe: Any) -> TypeSpec:
         nullable = NoneType in args
         rest = [a for a in args if a is not NoneType]
         if len(rest) > 1:
+            if output:
+                raise SignatureError("union types are not supported as output")
             members = tuple(parse_type(a) for a in rest)
-            for arg, m in zip(rest, members, strict=True):
-                if m.kind not in JSON_NATIVE or m.nullable or (m.is_list and m.kind not in JSON_NATIVE):
-                    raise SignatureError(f"unsupported union member {_name(arg)} in union {_name(tpe)}")
+            for m in members:
+                if m.kind is Kind.UNION:
+                    raise SignatureError("nested union inputs are not supported")
+                if m.nullable:
+                    raise SignatureError("nested nullable variants are not supported in union inputs")
+                if m.kind not in JSON_NATIVE:
+                    raise SignatureError(f"{m.kind.value} is not supported in union inputs")
             return TypeSpec(Kind.UNION, nullable=nullable, members=members)
         tpe, inner_opaque = _unwrap_annotated(rest[0])
         opaque = opaque or inner_opaque
-        if _is_union(tpe):
-            raise SignatureError("Optional cannot have nested type Optional")
     if opaque:
-        is_list = typing.get_origin(tpe) in (list, typing.List)  # noqa: UP006
+        is_list = typing.get_origin(tpe) in (list, typing.List) or tpe in (list, typing.List)  # noqa: UP006
         return TypeSpec(Kind.OBJECT, is_list=is_list, nullable=nullable, opaque=True)
     if typing.get_origin(tpe) in (list, typing.List) or tpe in (list, typing.List):  # noqa: UP006
         args = typing.get_args(tpe)
@@ -220,12 +275,10 @@ def parse_type(tpe: Any) -> TypeSpec:
         elem, elem_opaque = _unwrap_annotated(args[0] if args else Any)
         if elem_opaque:
             return TypeSpec(Kind.OBJECT, is_list=True, nullable=nullable, opaque=True)
-        inner = typing.get_origin(elem)
-        if inner in (list, typing.List) or _is_union(elem):  # noqa: UP006
-            raise SignatureError(f"List cannot have nested type {_name(inner)}")
-        spec = _primitive(elem)
-        return dataclasses.replace(spec, is_list=True, nullable=nullable)
-    return dataclasses.replace(_primitive(tpe), nullable=nullable)
+        if typing.get_origin(elem) in (list, typing.List) or _is_union(elem):  # noqa: UP006
+            raise SignatureError("nested generics like List[Optional[X]] are not supported")
+        return dataclasses.replace(_primitive(elem, output), is_list=True, nullable=nullable)
+    return dataclasses.replace(_primitive(tpe, output), nullable=nullable)
 
 
 # --- inputs -----------------------------------------------------------------------------
@@ -255,7 +308,7 @@ def _check_default(spec: TypeSpec, value: Any) -> Any:
         raise SignatureError(f"failed to normalize value as {kind.value}")
     if kind is Kind.FLOAT:
         return float(value)
-    if kind in (Kind.PATH,):
+    if kind is Kind.PATH:
         return str(value)
     if kind is Kind.SECRET and isinstance(value, Secret):
         return value.get_secret_value()
@@ -310,8 +363,10 @@ def _input_field(order: int, name: str, annotation: Any, default: Any) -> InputF
         raise SignatureError(f"invalid input field {name}: {e}") from None
     info = default if isinstance(default, FieldInfo) else FieldInfo(default=default)
     value = info.default
-    if value is inspect.Parameter.empty or (value is None and not spec.nullable and spec.kind is not Kind.SECRET):
-        value = MISSING  # Cog: Input(default=None) on a non-Optional type is no default
+    if value is inspect.Parameter.empty or value is NO_DEFAULT:
+        value = MISSING
+    elif value is None and not spec.nullable and spec.kind is not Kind.SECRET:
+        value = MISSING  # as Cog's static generator: default=None on a non-Optional type is no default
     elif value is None:
         spec = dataclasses.replace(spec, nullable=True)
     else:
@@ -351,40 +406,8 @@ _ITERATORS = {
 }
 
 
-def _object_fields(tpe: type) -> tuple[tuple[str, TypeSpec, bool], ...]:
-    hints = typing.get_type_hints(tpe, include_extras=True)
-    if PydanticBaseModel is not None and issubclass(tpe, PydanticBaseModel):
-        names = list(tpe.model_fields)
-        required = {n for n, fi in tpe.model_fields.items() if fi.is_required()}
-    elif dataclasses.is_dataclass(tpe):
-        fields = dataclasses.fields(tpe)
-        names = [f.name for f in fields]
-        required = {
-            f.name for f in fields if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        }
-    else:  # TypedDict
-        names = list(hints)
-        required = set(getattr(tpe, "__required_keys__", names))
-    out = []
-    for n in names:
-        try:
-            spec = parse_type(hints[n])
-        except SignatureError as e:
-            raise SignatureError(f"invalid output field {n}: {e}") from None
-        out.append((n, spec, n in required and not spec.nullable))
-    return tuple(out)
-
-
 def parse_output(tpe: Any) -> OutputSpec:
     """Map a return annotation to an :class:`OutputSpec` (Cog's output rules)."""
-    if tpe is Any:
-        return OutputSpec(OutputKind.SINGLE, None)
-    if isinstance(tpe, type) and (
-        issubclass(tpe, CogBaseModel)
-        or (PydanticBaseModel is not None and issubclass(tpe, PydanticBaseModel))
-        or _is_typeddict(tpe)
-    ):
-        return OutputSpec(OutputKind.OBJECT, fields=_object_fields(tpe), model=tpe)
     origin = typing.get_origin(tpe)
     concat = origin in (ConcatenateIterator, AsyncConcatenateIterator) or tpe in (
         ConcatenateIterator,
@@ -393,24 +416,17 @@ def parse_output(tpe: Any) -> OutputSpec:
     if concat or origin in _ITERATORS:
         args = typing.get_args(tpe)
         if not args:
-            raise SignatureError("iterator type must have a type argument")
-        elem = parse_type(args[0])
+            raise SignatureError(f"{_name(origin or tpe)} expects exactly 1 type argument")
+        elem = parse_type(args[0], output=True)
         if elem.nullable or elem.is_list:
             raise SignatureError("iterator element type must not be Optional or List")
         if concat and elem.kind is not Kind.STRING:
-            raise SignatureError(f"{_name(origin or tpe)} must have str element")
+            raise SignatureError(f"ConcatenateIterator element type must be str, got {_name(args[0])}")
         return OutputSpec(OutputKind.CONCAT_ITERATOR if concat else OutputKind.ITERATOR, elem)
-    if _is_union(tpe):
-        if NoneType in typing.get_args(tpe):
-            raise SignatureError("output must not be Optional")
-        raise SignatureError(f"unsupported output type {_name(tpe)}: unions are not allowed as outputs")
-    try:
-        spec = parse_type(tpe)
-    except SignatureError as e:
-        raise SignatureError(f"unsupported output type: {e}") from None
-    if spec.kind is Kind.SECRET and not spec.is_list:
-        pass
-    return OutputSpec(OutputKind.LIST if spec.is_list else OutputKind.SINGLE, dataclasses.replace(spec, is_list=False))
+    if _is_union(tpe) and NoneType in typing.get_args(tpe):
+        raise SignatureError("unsupported output type: Optional is not allowed as a return type")
+    spec = parse_type(tpe, output=True)
+    return OutputSpec(OutputKind.LIST if spec.is_list else OutputKind.SINGLE, spec.item)
 
 
 # --- the whole callable -----------------------------------------------------------------
@@ -436,12 +452,13 @@ def inspect_callable(fn: Callable[..., Any], *, method: bool, what: str = "run")
         inputs.append(_input_field(order, p.name, hints[p.name], p.default))
     if "return" not in hints:
         raise SignatureError(f"missing return type annotation for {what} method")
-    output = parse_output(hints["return"])
+    try:
+        output = parse_output(hints["return"])
+    except SignatureError as e:
+        raise SignatureError(f"invalid output type: {e}") from None
     is_gen = inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
-    if output.kind in (OutputKind.ITERATOR, OutputKind.CONCAT_ITERATOR) and not is_gen:
-        pass  # returning an iterator object is allowed
     streaming = bool(getattr(fn, "__cog_streaming__", False))
-    if streaming and output.kind not in (OutputKind.ITERATOR, OutputKind.CONCAT_ITERATOR):
+    if streaming and not output.is_iterator:
         raise SignatureError("@streaming requires an iterator return type (Iterator[T] or ConcatenateIterator[str])")
     return Signature(
         inputs=tuple(inputs),

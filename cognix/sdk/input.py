@@ -7,9 +7,22 @@ from dataclasses import dataclass
 from typing import Any
 
 
+class _NoDefault:
+    """``Input()`` without ``default=``: unlike ``default=None``, the input is required."""
+
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NO_DEFAULT: Any = _NoDefault()
+
+
 @dataclass(frozen=True)
 class FieldInfo:
-    default: Any = None
+    default: Any = NO_DEFAULT
     description: str | None = None
     ge: float | None = None
     le: float | None = None
@@ -22,7 +35,7 @@ class FieldInfo:
 
 
 def Input(  # noqa: N802 - Cog's public name
-    default: Any = None,
+    default: Any = NO_DEFAULT,
     *,
     default_factory: Callable[..., Any] | None = None,
     description: str | None = None,
