@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +92,7 @@ def _run_once(mode: str, input_args: list[str], json_input: str | None, output: 
     if json_input is not None:
         raw = cli_io.load_json_input(json_input, sys.stdin, cwd)
         cli_io.check_known(raw, sig)
+        cli_io.check_no_nulls(raw)
     raw.update(cli_io.parse_input_args(input_args, sig, cwd))
     values = inputs.validate(sig, raw)  # before setup, as Cog validates before starting
     with tempfile.TemporaryDirectory(prefix="cognix-inputs-") as tmp:
@@ -102,16 +104,34 @@ def _run_once(mode: str, input_args: list[str], json_input: str | None, output: 
             except Exception as e:
                 raise CognixError(f"setup failed: {type(e).__name__}: {e}", details=_user_traceback(e)) from None
         err.print(f"[dim]Running {'training' if mode == 'train' else 'prediction'}...[/]")
-        with _stdout_to_stderr(), prediction_scope():
+        error: Exception | None = None
+        started = time.monotonic()
+        with _stdout_to_stderr(), prediction_scope() as scope:
             try:
                 result = loaded.call(py_inputs)
             except Exception as e:
-                raise CognixError(f"prediction failed: {type(e).__name__}: {e}", details=_user_traceback(e)) from None
+                error = e
+        metrics = {**scope.metrics.as_dict(), "predict_time": round(time.monotonic() - started, 6)}
         # Cog's `train` writes the trained weights to ./weights unless -o says otherwise
-        default_output = "weights" if mode == "train" else None
-        writer = cli_io.OutputWriter(sig, output or default_output, cwd, sys.stdout)
-        encoded = outputs.encode_output(result, sig.output, writer)
-        writer.emit(encoded, sig.output.kind)
+        default_output = "weights" if mode == "train" and json_input is None else None
+        writer = cli_io.OutputWriter(sig, output or default_output, cwd)
+        if json_input is not None:
+            prediction: dict[str, Any] = {"status": "failed" if error else "succeeded"}
+            if error:
+                prediction["error"] = str(error)
+            else:
+                writer.output_path = None
+                prediction["output"] = outputs.encode_output(result, sig.output, writer)
+            prediction["metrics"] = metrics
+            cli_io.write_prediction_json(prediction, output, cwd, sys.stdout)
+            if error:
+                raise typer.Exit(1)
+            return
+        if error is not None:
+            raise CognixError(
+                f'Prediction failed with status "failed": {error}', details=_user_traceback(error)
+            ) from None
+        writer.emit(outputs.encode_output(result, sig.output, writer), sys.stdout)
 
 
 def _user_traceback(e: BaseException) -> str:

@@ -1,4 +1,5 @@
-"""Command-line inputs (``-i``, ``--json``) into JSON values, and outputs onto disk/stdout."""
+"""Command-line inputs (``-i``, ``--json``) into JSON values, and outputs onto disk/stdout,
+following ``cog run``'s rules so that scripts written for Cog keep working."""
 
 from __future__ import annotations
 
@@ -12,129 +13,158 @@ from .errors import UsageError
 from .signature import Kind, OutputKind, Signature, TypeSpec
 
 
-def _coerce(spec: TypeSpec, name: str, text: str, cwd: Path) -> Any:
-    """One ``-i`` value as the JSON value the input's type asks for."""
-    if text.startswith("@"):
-        path = (cwd / text[1:]).resolve()
-        if not path.is_file():
-            raise UsageError(f'input "{name}": file not found: {text[1:]}', hint="give @PATH relative to this directory")
-        if spec.is_file:
-            return str(path)
-        return path.read_text()
-    kind = spec.kind
-    if kind is Kind.INTEGER:
+def _coerce(spec: TypeSpec, text: str) -> Any:
+    """One ``-i`` value as the JSON value the input's type asks for (else left as a string)."""
+    if spec.is_list:
         try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        return parsed if isinstance(parsed, list) else [_coerce(spec.item, text)]
+    try:
+        if spec.kind is Kind.INTEGER:
             return int(text)
-        except ValueError:
-            return text  # validation names the problem
-    if kind is Kind.FLOAT:
-        try:
+        if spec.kind is Kind.FLOAT:
             return float(text)
-        except ValueError:
-            return text
-    if kind is Kind.BOOL:
-        lowered = text.lower()
-        return True if lowered in ("true", "1", "yes") else False if lowered in ("false", "0", "no") else text
-    if kind in (Kind.OBJECT, Kind.UNION):
-        try:
+        if spec.kind is Kind.BOOL:
+            return {"true": True, "false": False}[text.lower()]
+        if spec.kind in (Kind.OBJECT, Kind.UNION):
             return json.loads(text)
-        except json.JSONDecodeError:
-            return text
+    except (ValueError, KeyError):
+        pass  # validation names the problem
     return text
 
 
+def _file_arg(name: str, text: str, cwd: Path, spec: TypeSpec | None) -> Any:
+    path = (cwd / text[1:]).expanduser()
+    if not path.is_file():
+        raise UsageError(f'input "{name}": file not found: {text[1:]}', hint="give @PATH relative to this directory")
+    return str(path.resolve()) if spec is None or spec.is_file else path.read_text()
+
+
 def parse_input_args(items: list[str], signature: Signature, cwd: Path) -> dict[str, Any]:
-    """``-i name=value`` pairs; repeating a name builds a list; ``@file`` reads a file."""
-    values: dict[str, Any] = {}
+    """``-i name=value`` pairs; repeating a name builds a list; ``@file`` names a file."""
+    grouped: dict[str, list[str]] = {}
     for item in items:
         name, sep, text = item.partition("=")
-        if not sep or not name:
-            raise UsageError(f"invalid input {item!r}: expected name=value", hint='e.g. -i prompt="a photo"')
-        field = signature.input(name)
-        if field is None:
-            raise UsageError(f'unknown input "{name}"', hint=_known(signature))
-        value = _coerce(field.type, name, text, cwd)
-        if field.type.is_list:
-            values.setdefault(name, []).append(value)
-        elif name in values:
-            raise UsageError(f'input "{name}" given more than once', hint=f"{name} takes a single value")
-        else:
-            values[name] = value
+        if not sep:
+            raise UsageError(f"Failed to parse input '{item}', expected format is 'name=value'")
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            text = text[1:-1]
+        grouped.setdefault(name, []).append(text)
+    check_known(grouped, signature)
+    values: dict[str, Any] = {}
+    for name, texts in grouped.items():
+        spec = signature.input(name).type  # type: ignore[union-attr]
+        if len(texts) == 1 and not texts[0].startswith("@"):
+            values[name] = _coerce(spec, texts[0])
+            continue
+        parsed = [_file_arg(name, t, cwd, spec.item) if t.startswith("@") else _coerce(spec.item, t) for t in texts]
+        values[name] = parsed if len(parsed) > 1 or spec.is_list else parsed[0]
     return values
 
 
-def _known(signature: Signature) -> str:
-    names = ", ".join(f.name for f in signature.inputs)
-    return f"inputs: {names}" if names else "this predictor takes no inputs"
+def check_known(values: dict[str, Any], signature: Signature) -> None:
+    """Cog's message for input names the predictor does not take."""
+    unknown = sorted(n for n in values if signature.input(n) is None)
+    if not unknown:
+        return
+    valid = sorted(f.name for f in signature.inputs)
+    names = ", ".join(f'"{n}"' for n in unknown)
+    tail = f"valid inputs are: {', '.join(valid)}" if valid else "model does not accept inputs"
+    raise UsageError(f"unknown input{'s' if len(unknown) > 1 else ''} {names}; {tail}")
+
+
+def check_no_nulls(values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        if value is None:
+            raise UsageError(f'invalid input "{name}": must not be null (omit the input to use its default)')
+
+
+def _files_in_json(value: Any, cwd: Path) -> Any:
+    """In ``--json``, any string starting with ``@`` names a local file (recursively, as Cog)."""
+    if isinstance(value, str) and value.startswith("@"):
+        return _file_arg("--json", value, cwd, None)
+    if isinstance(value, list):
+        return [_files_in_json(v, cwd) for v in value]
+    if isinstance(value, dict):
+        return {k: _files_in_json(v, cwd) for k, v in value.items()}
+    return value
 
 
 def load_json_input(arg: str, stdin: TextIO, cwd: Path) -> dict[str, Any]:
     """``--json '{...}'``, ``--json @file.json`` or ``--json -`` / ``@-`` (stdin)."""
     if arg in ("-", "@-"):
-        text, where = stdin.read(), "stdin"
+        text = stdin.read()
     elif arg.startswith("@"):
         path = cwd / arg[1:]
-        if not path.is_file():
-            raise UsageError(f"--json: file not found: {arg[1:]}")
-        text, where = path.read_text(), arg[1:]
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise UsageError(f'Failed to read JSON from file "{arg[1:]}": {e.strerror}') from None
     else:
-        text, where = arg, "--json"
+        text = arg
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise UsageError(f"--json: invalid JSON in {where}: {e}") from None
+        raise UsageError(f"Failed to parse JSON: {e}") from None
     if not isinstance(data, dict):
-        raise UsageError(f"--json: expected a JSON object of inputs in {where}")
-    return data
-
-
-def check_known(values: dict[str, Any], signature: Signature) -> None:
-    for name in values:
-        if signature.input(name) is None:
-            raise UsageError(f'unknown input "{name}"', hint=_known(signature))
+        raise UsageError("Failed to parse JSON: expected an object of inputs, e.g. '{\"prompt\": \"hi\"}'")
+    return _files_in_json(data, cwd)
 
 
 class OutputWriter:
-    """Cog's CLI rules: Path → ``output.<ext>`` (lists: ``output.<i>.<ext>``); ``-o`` overrides."""
+    """Where outputs go: files to ``output.<ext>`` (lists: ``output.<i>.<ext>``) or ``-o``."""
 
-    def __init__(self, signature: Signature, output_path: str | None, cwd: Path, stdout: TextIO) -> None:
+    def __init__(self, signature: Signature, output_path: str | None, cwd: Path) -> None:
         self.output_path = output_path
         self.cwd = cwd
-        self.stdout = stdout
-        self.many = signature.output.kind is not OutputKind.SINGLE and signature.output.kind is not OutputKind.OBJECT
+        self.many = signature.output.kind is not OutputKind.SINGLE
         self.count = 0
-        self.written: list[Path] = []
+        self.files_only = signature.output.type.is_file
+
+    def _target(self, ext: str) -> Path:
+        if self.output_path:
+            base = self.cwd / self.output_path
+            if not self.many:
+                return base
+            return base.with_name(f"{base.stem}.{self.count}{base.suffix or ext}")
+        return self.cwd / (f"output.{self.count}{ext}" if self.many else f"output{ext}")
 
     def __call__(self, path: Path) -> str:
         """File sink for :func:`cognix.outputs.encode`: copy the file into place."""
-        ext = path.suffix
-        if self.output_path and not self.many:
-            target = self.cwd / self.output_path
-        elif self.output_path:
-            stem = Path(self.output_path)
-            target = self.cwd / stem.with_name(f"{stem.stem}.{self.count}{stem.suffix or ext}")
-        else:
-            target = self.cwd / (f"output.{self.count}{ext}" if self.many else f"output{ext}")
+        target = self._target(path.suffix)
         self.count += 1
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-        self.written.append(target)
-        print(f"Written output to {target.relative_to(self.cwd) if target.is_relative_to(self.cwd) else target}", file=sys.stderr)
-        return str(target)
+        return self.note(target)
 
-    def emit(self, encoded: Any, spec_kind: OutputKind) -> None:
-        """Print or write a non-file output."""
-        if self.written:
+    def note(self, target: Path) -> str:
+        shown = str(target.relative_to(self.cwd) if target.is_relative_to(self.cwd) else target)
+        print(f"Written output to: {shown}", file=sys.stderr)
+        return shown
+
+    def emit(self, encoded: Any, stdout: TextIO) -> None:
+        """Print or write a non-file output: strings raw, everything else as 2-space JSON."""
+        if self.files_only:
             return
-        if isinstance(encoded, str):
-            text = encoded
-        elif spec_kind is OutputKind.CONCAT_ITERATOR and isinstance(encoded, list):
-            text = "".join(str(x) for x in encoded)
-        else:
-            text = json.dumps(encoded, indent=2)
+        if encoded is None:
+            print("warning: No output generated", file=sys.stderr)
+            return
+        text = encoded if isinstance(encoded, str) else json.dumps(encoded, indent=2, ensure_ascii=False)
         if self.output_path:
             target = self.cwd / self.output_path
-            target.write_text(text + ("" if text.endswith("\n") else "\n"))
-            print(f"Written output to {self.output_path}", file=sys.stderr)
+            target.write_text(text)
+            self.note(target)
         else:
-            print(text, file=self.stdout)
+            print(text, file=stdout)
+
+
+def write_prediction_json(prediction: dict[str, Any], output_path: str | None, cwd: Path, stdout: TextIO) -> None:
+    """``--json`` mode: the whole prediction (status, output, error, metrics) as JSON."""
+    text = json.dumps(prediction, indent=2, ensure_ascii=False)
+    if output_path:
+        (cwd / output_path).write_text(text)
+        print(f"Written output to: {output_path}", file=sys.stderr)
+    else:
+        print(text, file=stdout)

@@ -39,21 +39,34 @@ _EXPECTED = {
     Kind.INTEGER: "integer",
     Kind.FLOAT: "number",
     Kind.BOOL: "boolean",
-    Kind.PATH: "string (a URL or data: URI)",
-    Kind.FILE: "string (a URL or data: URI)",
+    Kind.PATH: "string",
+    Kind.FILE: "string",
     Kind.SECRET: "string",
     Kind.OBJECT: "object",
 }
 
 
 def json_kind(value: Any) -> str:
-    """JSON type name of a value, for messages."""
+    """JSON type name of a value, for messages (an int is a JSON number)."""
     if value is None:
         return "null"
-    for py, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array")):
+    for py, name in ((bool, "boolean"), (int, "number"), (float, "number"), (str, "string"), (list, "array")):
         if isinstance(value, py):
             return name
     return "object"
+
+
+def _expected(spec: TypeSpec) -> str:
+    if spec.is_list:
+        return "array"
+    if spec.kind is Kind.UNION:
+        names = list(dict.fromkeys(_expected(m) for m in spec.members))
+        return ", ".join(names[:-1]) + " or " + names[-1]
+    return _EXPECTED[spec.kind]
+
+
+def _number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 @dataclass(frozen=True)
@@ -78,7 +91,8 @@ class InvalidInputs(CognixError):
     """The request's inputs do not match the predictor's signature."""
 
     def __init__(self, issues: list[InputIssue]) -> None:
-        super().__init__("\n".join(i.cli_message() for i in issues))
+        lines = [i.cli_message() for i in issues]
+        super().__init__(lines[0] if len(lines) == 1 else "input validation failed:\n- " + "\n- ".join(lines))
         self.issues = issues
 
 
@@ -116,28 +130,56 @@ def _model(signature: Signature) -> Any:
     return create_model("Input", __config__=config, **{f.name: _field(f) for f in signature.inputs})
 
 
-def _issue(signature: Signature, err: dict[str, Any]) -> InputIssue:
-    name = str(err["loc"][0]) if err["loc"] else "__root__"
-    if err["type"] == "missing":
-        return InputIssue(name, "Field required", "value_error.missing")
-    field = signature.input(name)
-    value = err.get("input")
-    if err["type"].endswith("_type") and field is not None and len(err["loc"]) == 1:
-        expected = "array" if field.type.is_list else _EXPECTED.get(field.type.kind, field.type.describe())
-        return InputIssue(name, f"expected {expected}, got {json_kind(value)}")
-    where = "".join(f"[{p}]" for p in err["loc"][1:] if isinstance(p, int))
-    return InputIssue(name, f"{err['msg']}{' at ' + where if where else ''}")
+def _reason(err: dict[str, Any], spec: TypeSpec | None) -> str:
+    """A pydantic error in the words Cog's input validation uses."""
+    kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
+    if kind == "greater_than_equal":
+        return f"number must be at least {_number(ctx['ge'])}"
+    if kind == "less_than_equal":
+        return f"number must be at most {_number(ctx['le'])}"
+    if kind == "string_too_short":
+        return f"minimum string length is {ctx['min_length']}"
+    if kind == "string_too_long":
+        return f"maximum string length is {ctx['max_length']}"
+    if kind == "string_pattern_mismatch":
+        return f'string doesn\'t match the regular expression "{ctx["pattern"]}"'
+    if kind == "literal_error":
+        return "must be one of: " + ", ".join(str(v).strip("'") for v in str(ctx["expected"]).replace(" or ", ", ").split(", "))
+    if kind.endswith("_type") or kind in ("int_from_float", "dict_type"):
+        expected = _expected(spec) if spec is not None else kind.removesuffix("_type")
+        return f"expected {expected}, got {json_kind(value)}"
+    return err["msg"]
+
+
+def _issues(signature: Signature, errors: list[dict[str, Any]]) -> list[InputIssue]:
+    issues: dict[str, InputIssue] = {}
+    for err in errors:
+        loc = err["loc"]
+        name = str(loc[0]) if loc else "__root__"
+        if err["type"] == "missing":
+            issues[name] = InputIssue(name, "Field required", "value_error.missing")
+            continue
+        field = signature.input(name)
+        spec = field.type if field is not None else None
+        index = next((p for p in loc[1:] if isinstance(p, int)), None)
+        if index is not None and spec is not None:
+            reason = f"item {index}: {_reason(err, spec.item)}"
+        elif spec is not None and spec.kind is Kind.UNION:
+            reason = _reason({**err, "type": "union_type"}, spec)
+        else:
+            reason = _reason(err, spec)
+        issues.setdefault(name, InputIssue(name, reason))  # one per input, like Cog
+    return list(issues.values())
 
 
 def validate(signature: Signature, raw: dict[str, Any]) -> dict[str, Any]:
     """Validated JSON values with defaults filled in; unknown keys are dropped, as Cog does."""
     if not isinstance(raw, dict):
-        raise InvalidInputs([InputIssue("__root__", f"expected an object, got {json_kind(raw)}")])
+        raise InvalidInputs([InputIssue("__root__", f"expected object, got {json_kind(raw)}")])
     try:
         model = _model(signature).model_validate(raw)
     except ValidationError as e:
-        issues = list(dict.fromkeys(_issue(signature, err) for err in e.errors(include_url=False)))
-        raise InvalidInputs(issues) from None
+        raise InvalidInputs(_issues(signature, e.errors(include_url=False))) from None
     return {f.name: getattr(model, f.name) for f in signature.inputs}
 
 
@@ -185,8 +227,7 @@ def _convert(spec: TypeSpec, value: Any, dest_dir: FsPath, allow_local: bool) ->
     if value is None:
         return None
     if spec.is_list:
-        item = TypeSpec(spec.kind, members=spec.members, literal=spec.literal, properties=spec.properties)
-        return [_convert(item, v, dest_dir, allow_local) for v in value]
+        return [_convert(spec.item, v, dest_dir, allow_local) for v in value]
     if spec.is_file:
         return _file_value(spec.kind, value, dest_dir, allow_local)
     if spec.kind is Kind.SECRET:

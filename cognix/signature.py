@@ -143,7 +143,7 @@ class OutputSpec:
         return self.kind in (OutputKind.ITERATOR, OutputKind.CONCAT_ITERATOR)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity-hashed: defaults may be lists or dicts
 class Signature:
     """What a predictor takes and returns, plus how it must be called."""
 
