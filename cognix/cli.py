@@ -10,13 +10,13 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from . import cli_io, config, inputs, outputs, predictor, schema, scaffold
+from . import cli_io, config, inputs, outputs, predictor, scaffold, schema
 from ._version import __version__
 from .errors import CognixError
 from .sdk.scope import prediction_scope
@@ -30,7 +30,7 @@ app = typer.Typer(
 )
 err = Console(stderr=True, highlight=False)
 
-ConfigFile = Annotated[Optional[str], typer.Option("-f", "--file", help="Path to cog.yaml (default: search upward).")]
+ConfigFile = Annotated[str | None, typer.Option("-f", "--file", help="Path to cog.yaml (default: search upward).")]
 
 
 def _version(value: bool) -> None:
@@ -81,7 +81,9 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _run_once(mode: str, input_args: list[str], json_input: str | None, output: str | None, config_file: str | None) -> None:
+def _run_once(
+    mode: str, input_args: list[str], json_input: str | None, output: str | None, config_file: str | None
+) -> None:
     project = _project(config_file)
     cwd = Path.cwd()
     with warnings.catch_warnings():
@@ -138,12 +140,18 @@ def _user_traceback(e: BaseException) -> str:
     import traceback
 
     frames = [f for f in traceback.extract_tb(e.__traceback__) if "/cognix/" not in f.filename]
-    return ("Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)) + f"{type(e).__name__}: {e}").rstrip()
+    return (
+        "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)) + f"{type(e).__name__}: {e}"
+    ).rstrip()
 
 
-Inputs = Annotated[list[str], typer.Option("-i", "--input", help="Input as name=value; @path for a file; repeat a name for a list.")]
-JsonInput = Annotated[Optional[str], typer.Option("--json", help="All inputs as JSON: '{...}', @file.json or - for stdin.")]
-OutputOpt = Annotated[Optional[str], typer.Option("-o", "--output", help="Write the output to this path.")]
+Inputs = Annotated[
+    list[str], typer.Option("-i", "--input", help="Input as name=value; @path for a file; repeat a name for a list.")
+]
+JsonInput = Annotated[
+    str | None, typer.Option("--json", help="All inputs as JSON: '{...}', @file.json or - for stdin.")
+]
+OutputOpt = Annotated[str | None, typer.Option("-o", "--output", help="Write the output to this path.")]
 
 
 @app.command("predict")

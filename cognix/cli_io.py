@@ -109,7 +109,7 @@ def load_json_input(arg: str, stdin: TextIO, cwd: Path) -> dict[str, Any]:
     except json.JSONDecodeError as e:
         raise UsageError(f"Failed to parse JSON: {e}") from None
     if not isinstance(data, dict):
-        raise UsageError("Failed to parse JSON: expected an object of inputs, e.g. '{\"prompt\": \"hi\"}'")
+        raise UsageError('Failed to parse JSON: expected an object of inputs, e.g. \'{"prompt": "hi"}\'')
     return _files_in_json(data, cwd)
 
 
@@ -152,7 +152,7 @@ class OutputWriter:
             print("warning: No output generated", file=sys.stderr)
             return
         text = encoded if isinstance(encoded, str) else json.dumps(encoded, indent=2, ensure_ascii=False)
-        if self.output_path:
+        if self.output_path and not self.count:  # -o already holds the file(s) of an object output
             target = self.cwd / self.output_path
             target.write_text(text)
             self.note(target)

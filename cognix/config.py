@@ -247,9 +247,7 @@ def _expected_at(loc: tuple[Any, ...]) -> str | None:
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     """Drop the union-member tags pydantic puts in ``loc`` ("str", "RunCommand", "list[...]")."""
-    return tuple(
-        p for p in loc if isinstance(p, int) or not (p in _UNION_TAGS or p[:1].isupper() or "[" in p)
-    )
+    return tuple(p for p in loc if isinstance(p, int) or not (p in _UNION_TAGS or p[:1].isupper() or "[" in p))
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -408,14 +406,26 @@ def _env_issues(items: list[Any], invalid: Any) -> None:
             continue
         name, sep, _ = item.partition("=")
         if not sep or not name or not ENV_NAME.match(item):
-            invalid(("environment", i), None, f'environment variable "{item}" is not in the KEY=VALUE format',
-                    "write each entry as NAME=value")
+            invalid(
+                ("environment", i),
+                None,
+                f'environment variable "{item}" is not in the KEY=VALUE format',
+                "write each entry as NAME=value",
+            )
         elif name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
-            invalid(("environment", i), None, f'environment variable "{name}" is not allowed',
-                    "cognix sets this variable itself; use another name")
+            invalid(
+                ("environment", i),
+                None,
+                f'environment variable "{name}" is not allowed',
+                "cognix sets this variable itself; use another name",
+            )
         elif name in seen:
-            invalid(("environment", i), None, f'environment variable "{name}" is already defined',
-                    "remove the duplicate entry")
+            invalid(
+                ("environment", i),
+                None,
+                f'environment variable "{name}" is already defined',
+                "remove the duplicate entry",
+            )
         seen.add(name)
 
 
@@ -437,7 +447,9 @@ def _semantic_issues(data: dict[str, Any], project_dir: Path) -> list[Issue]:
         if isinstance(value, str) and len(value.split(".py:")) != 2:
             invalid((key,), value, f"must be in the form '{form}'", f'e.g. {key}: "{form}"')
     if data.get("run") and data.get("predict"):
-        issues.append(("predict", "only one of run or predict can be set", ("predict",), "keep run: and delete predict:"))
+        issues.append(
+            ("predict", "only one of run or predict can be set", ("predict",), "keep run: and delete predict:")
+        )
     concurrency = data.get("concurrency")
     if isinstance(concurrency, dict) and isinstance(concurrency.get("max"), int):
         cmax = concurrency["max"]
@@ -445,8 +457,12 @@ def _semantic_issues(data: dict[str, Any], project_dir: Path) -> list[Issue]:
         if cmax < 1:
             invalid(("concurrency", "max"), cmax, "must be at least 1")
         elif cmax > 1 and minor is not None and minor < (3, 11):
-            invalid(("concurrency", "max"), cmax, "concurrency requires Python 3.11 or higher",
-                    'set build.python_version to "3.11" or newer')
+            invalid(
+                ("concurrency", "max"),
+                cmax,
+                "concurrency requires Python 3.11 or higher",
+                'set build.python_version to "3.11" or newer',
+            )
     if isinstance(data.get("environment"), list):
         _env_issues(data["environment"], invalid)
     _model_issues(data, invalid)
@@ -459,7 +475,12 @@ def _model_issues(data: dict[str, Any], invalid: Any) -> None:
         if model and image:
             invalid(("model",), model, "'model' and 'image' cannot both be set", "keep only model:")
         elif ":" in model.rsplit("/", 1)[-1] or "@" in model:
-            invalid(("model",), model, "must be a bare repository (no :tag or @digest)", "e.g. model: registry/acme/my-model")
+            invalid(
+                ("model",),
+                model,
+                "must be a bare repository (no :tag or @digest)",
+                "e.g. model: registry/acme/my-model",
+            )
         elif model != model.lower():
             invalid(("model",), model, "invalid repository: names must be lowercase")
     if not isinstance(weights, list) or not weights:
@@ -478,8 +499,11 @@ def _model_issues(data: dict[str, Any], invalid: Any) -> None:
         if name == "":
             invalid(("weights", i, "name"), None, "name is required")
         elif isinstance(name, str) and not WEIGHT_NAME.match(name):
-            invalid(("weights", i, "name"), name,
-                    "must contain only lowercase letters and digits, separated by '.', '_' or '-'")
+            invalid(
+                ("weights", i, "name"),
+                name,
+                "must contain only lowercase letters and digits, separated by '.', '_' or '-'",
+            )
         elif isinstance(name, str) and name in names:
             invalid(("weights", i, "name"), name, "duplicate weight name")
         names.add(name)

@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any, Literal, Optional, Union
 
-from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError, create_model
+from pydantic import (
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    create_model,
+)
 
 from .errors import CognixError
 from .sdk.types import Path, Secret, filename_from_url
@@ -98,21 +107,21 @@ class InvalidInputs(CognixError):
 
 def _python_type(spec: TypeSpec) -> Any:
     if spec.kind is Kind.UNION:
-        t: Any = Union[tuple(_python_type(m) for m in spec.members)]  # noqa: UP007
+        t: Any = Union[tuple(_python_type(m) for m in spec.members)]  # noqa: UP007 - built at runtime
     elif spec.literal:
         t = Literal[spec.literal]  # type: ignore[valid-type]
     else:
         t = _JSON_TYPES[spec.kind]
     if spec.is_list:
         t = list[t]  # type: ignore[valid-type]
-    return Optional[t] if spec.nullable else t  # noqa: UP007
+    return Optional[t] if spec.nullable else t  # noqa: UP045 - runtime-built type
 
 
 def _field(f: InputField) -> tuple[Any, Any]:
     t = _python_type(f.type)
     if f.choices is not None and not f.type.literal:
         t = Literal[f.choices]  # type: ignore[valid-type]
-        t = Optional[t] if f.type.nullable else t  # noqa: UP007
+        t = Optional[t] if f.type.nullable else t  # noqa: UP045
     default = ... if f.required else (None if f.default is MISSING else f.default)
     return t, Field(
         default,
@@ -144,7 +153,9 @@ def _reason(err: dict[str, Any], spec: TypeSpec | None) -> str:
     if kind == "string_pattern_mismatch":
         return f'string doesn\'t match the regular expression "{ctx["pattern"]}"'
     if kind == "literal_error":
-        return "must be one of: " + ", ".join(str(v).strip("'") for v in str(ctx["expected"]).replace(" or ", ", ").split(", "))
+        return "must be one of: " + ", ".join(
+            str(v).strip("'") for v in str(ctx["expected"]).replace(" or ", ", ").split(", ")
+        )
     if kind.endswith("_type") or kind in ("int_from_float", "dict_type"):
         expected = _expected(spec) if spec is not None else kind.removesuffix("_type")
         return f"expected {expected}, got {json_kind(value)}"

@@ -155,4 +155,6 @@ def _check_setup(cls: type) -> None:
     params = list(inspect.signature(setup).parameters.values())[1:]
     extra = [p.name for p in params if p.name != "weights" and p.default is inspect.Parameter.empty]
     if extra:
-        raise PredictorError(f"unexpected setup() arguments: {', '.join(extra)}", hint="setup() may only take 'weights'")
+        raise PredictorError(
+            f"unexpected setup() arguments: {', '.join(extra)}", hint="setup() may only take 'weights'"
+        )

@@ -17,7 +17,11 @@ PY = 'build:\n  python_version: "3.11"\n'
 MALFORMED = [
     ("build: [1]\n", 'schema error in "build": must be a mapping', 1),
     ("buildd:\n  gpu: true\n", 'schema error in "cog.yaml": Additional property buildd is not allowed', 1),
-    (PY + "  python_versions: '3.8'\n", 'schema error in "build": Additional property python_versions is not allowed', 3),
+    (
+        PY + "  python_versions: '3.8'\n",
+        'schema error in "build": Additional property python_versions is not allowed',
+        3,
+    ),
     (PY + "  gpu: 'yes'\n", 'schema error in "build.gpu": must be a boolean', 3),
     ("build:\n  python_version: [3]\n", 'schema error in "build.python_version": must be a string or number', 2),
     (PY + "  system_packages: ffmpeg\n", 'schema error in "build.system_packages": must be a list or null', 3),
@@ -38,10 +42,22 @@ MALFORMED = [
     ("concurrency:\n  default_target: 2\n", 'schema error in "concurrency": max is required', 1),
     ("environment: A=1\n", 'schema error in "environment": must be a list or null', 1),
     ("image: [a]\n", 'schema error in "image": must be a string', 1),
-    ("build:\n  gpu: true\n", 'invalid build.python_version: python_version is required', 1),
-    ("build:\n  python_version: '3.9'\n", 'invalid build.python_version "3.9": minimum supported Python version is 3.10', 2),
-    ("build:\n  python_version: 3.10\n", 'invalid build.python_version "3.1": minimum supported Python version is 3.10', 2),
-    ("build:\n  python_version: '3'\n", "invalid build.python_version \"3\": must include major and minor version (e.g., '3.11')", 2),
+    ("build:\n  gpu: true\n", "invalid build.python_version: python_version is required", 1),
+    (
+        "build:\n  python_version: '3.9'\n",
+        'invalid build.python_version "3.9": minimum supported Python version is 3.10',
+        2,
+    ),
+    (
+        "build:\n  python_version: 3.10\n",
+        'invalid build.python_version "3.1": minimum supported Python version is 3.10',
+        2,
+    ),
+    (
+        "build:\n  python_version: '3'\n",
+        "invalid build.python_version \"3\": must include major and minor version (e.g., '3.11')",
+        2,
+    ),
     ("build:\n  python_version: 'x.10'\n", 'invalid build.python_version "x.10": invalid major version number', 2),
     ("build:\n  python_version: '3.x'\n", 'invalid build.python_version "3.x": invalid minor version number', 2),
     (
@@ -49,34 +65,70 @@ MALFORMED = [
         "invalid build: only one of python_packages or python_requirements can be set, not both",
         1,
     ),
-    (PY + "  python_requirements: missing.txt\n", 'invalid build.python_requirements "missing.txt": file does not exist', 3),
+    (
+        PY + "  python_requirements: missing.txt\n",
+        'invalid build.python_requirements "missing.txt": file does not exist',
+        3,
+    ),
     (PY + "  cuda: '12'\n", "invalid build.cuda \"12\": must include both major and minor versions (e.g., '11.8')", 3),
     (PY + "  cuda: 'x.1'\n", 'invalid build.cuda "x.1": invalid major version number', 3),
     (PY + "  cuda: '10.2'\n", 'invalid build.cuda "10.2": minimum supported CUDA version is 11', 3),
     (PY + "  run:\n    - |\n      echo a\n      echo b\n", "command contains a newline", 4),
-    (PY + "  sdk_version: '0.15.0'\n", 'invalid build.sdk_version "0.15.0": minimum supported SDK version is 0.16.0', 3),
+    (
+        PY + "  sdk_version: '0.15.0'\n",
+        'invalid build.sdk_version "0.15.0": minimum supported SDK version is 0.16.0',
+        3,
+    ),
     ("run: predict\n", "invalid run \"predict\": must be in the form 'run.py:Runner'", 1),
     ("predict: predict.py\n", "invalid predict \"predict.py\": must be in the form 'predict.py:Predictor'", 1),
     ("train: train\n", "invalid train \"train\": must be in the form 'train.py:Trainer'", 1),
     ('run: "run.py:Runner"\npredict: "predict.py:Predictor"\n', "only one of run or predict can be set", 2),
     ("environment:\n  - NAME\n", 'invalid environment: environment variable "NAME" is not in the KEY=VALUE format', 2),
-    ("environment:\n  - =VALUE\n", 'invalid environment: environment variable "=VALUE" is not in the KEY=VALUE format', 2),
+    (
+        "environment:\n  - =VALUE\n",
+        'invalid environment: environment variable "=VALUE" is not in the KEY=VALUE format',
+        2,
+    ),
     ("environment:\n  - PATH=/x\n", 'invalid environment: environment variable "PATH" is not allowed', 2),
     ("environment:\n  - CUDA_HOME=/x\n", 'invalid environment: environment variable "CUDA_HOME" is not allowed', 2),
     ("environment:\n  - A=1\n  - A=2\n", 'invalid environment: environment variable "A" is already defined', 3),
     ("concurrency:\n  max: 0\n", 'invalid concurrency.max "0": must be at least 1', 2),
-    ("build:\n  python_version: '3.10'\nconcurrency:\n  max: 4\n", 'invalid concurrency.max "4": concurrency requires Python 3.11 or higher', 4),
+    (
+        "build:\n  python_version: '3.10'\nconcurrency:\n  max: 4\n",
+        'invalid concurrency.max "4": concurrency requires Python 3.11 or higher',
+        4,
+    ),
     ("weights:\n  - {name: base, target: /w, source: {uri: hf://a/b}}\n", "weights require 'model' in cog.yaml", 1),
-    ("image: r/x\nweights:\n  - {name: base, target: /w, source: {uri: hf://a/b}}\n", "weights require 'model', not 'image' — rename 'image' to 'model'", 1),
+    (
+        "image: r/x\nweights:\n  - {name: base, target: /w, source: {uri: hf://a/b}}\n",
+        "weights require 'model', not 'image' — rename 'image' to 'model'",
+        1,
+    ),
     ("model: r/m\nweights:\n  - {name: MyModel, target: /w, source: {uri: x}}\n", "must contain only lowercase", 3),
     ("model: r/m\nweights:\n  - {name: a, target: w, source: {uri: x}}\n", "target must be an absolute path", 3),
-    ("model: r/m\nweights:\n  - {name: a, target: /w, source: {uri: x}}\n  - {name: a, target: /v, source: {uri: x}}\n", "duplicate weight name", 4),
-    ("model: r/m\nweights:\n  - {name: a, target: /w, source: {uri: x}}\n  - {name: b, target: /w/l, source: {uri: x}}\n", "target overlaps with /w", 4),
-    ("model: r/m\nweights:\n  - {name: a, target: /w, source: {uri: x, include: ['!*.bin']}}\n", "negation patterns", 3),
+    (
+        "model: r/m\nweights:\n  - {name: a, target: /w, source: {uri: x}}\n  - {name: a, target: /v, source: {uri: x}}\n",
+        "duplicate weight name",
+        4,
+    ),
+    (
+        "model: r/m\nweights:\n  - {name: a, target: /w, source: {uri: x}}\n  - {name: b, target: /w/l, source: {uri: x}}\n",
+        "target overlaps with /w",
+        4,
+    ),
+    (
+        "model: r/m\nweights:\n  - {name: a, target: /w, source: {uri: x, include: ['!*.bin']}}\n",
+        "negation patterns",
+        3,
+    ),
     ("model: r/m:v1\n", 'invalid model "r/m:v1": must be a bare repository', 1),
     ("model: r/m\nimage: r/i\n", "'model' and 'image' cannot both be set", 1),
     ("model: r/m\nweights:\n  - {name: a, target: /w}\n", 'schema error in "weights.0": source is required', 3),
-    ("build:\n  gpu: true\n  python_version: '3.11'\n  nope: 1\n", 'schema error in "build": Additional property nope is not allowed', 4),
+    (
+        "build:\n  gpu: true\n  python_version: '3.11'\n  nope: 1\n",
+        'schema error in "build": Additional property nope is not allowed',
+        4,
+    ),
     ("build: {python_version: '3.11'\n", "failed to parse cog.yaml: invalid YAML", 2),
     ("- a\n- b\n", "failed to parse cog.yaml: the top level must be a mapping", 1),
 ]
@@ -138,7 +190,9 @@ def test_deprecations_are_warnings(tmp_path: Path) -> None:
 
 
 def test_model_values(tmp_path: Path) -> None:
-    text = 'build:\n  python_version: 3.12\n  gpu: true\nenvironment: ["A=1", "B=x=y"]\npredict: "predict.py:Predictor"\n'
+    text = (
+        'build:\n  python_version: 3.12\n  gpu: true\nenvironment: ["A=1", "B=x=y"]\npredict: "predict.py:Predictor"\n'
+    )
     config, _ = parse(text, tmp_path / "cog.yaml")
     assert config.python_version == "3.12"
     assert config.runner == "predict.py:Predictor"
@@ -181,4 +235,4 @@ def test_cli_reports_config_errors_without_traceback(tmp_path: Path) -> None:
     assert 'cog.yaml:2: schema error in "build.gpu": must be a boolean' in lines[0]
     assert "hint:" in lines[1]
     assert any(line.startswith('cog.yaml:3: invalid build.python_version "3.8"') for line in lines)
-    assert any(line.startswith("cog.yaml:4: invalid run \"run.py\"") for line in lines)
+    assert any(line.startswith('cog.yaml:4: invalid run "run.py"') for line in lines)

@@ -9,7 +9,7 @@ import pytest
 
 from .conftest import run_cli
 
-MANY_INPUTS = '''
+MANY_INPUTS = """
 from cog import BasePredictor, Input, Path
 
 
@@ -31,7 +31,7 @@ class Predictor(BasePredictor):
         return " ".join(
             [no_default, default_value, str(int_default), path.read_text(), image.read_text(), choices, str(int_choices)]
         )
-'''
+"""
 
 
 @pytest.fixture
@@ -61,7 +61,10 @@ def test_many_inputs_as_cog_prints_them(many: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-i", "nope=1"], 'unknown input "nope"; valid inputs are: choices, default_value, image, int_choices, int_default, no_default, path'),
+        (
+            ["-i", "nope=1"],
+            'unknown input "nope"; valid inputs are: choices, default_value, image, int_choices, int_default, no_default, path',
+        ),
         (["-i", "path=@a.txt"], "missing required input"),
         (["-i", "int_default=lots"], 'invalid input "int_default": expected integer, got string'),
         (["-i", "choices=baz"], 'invalid input "choices": must be one of: foo, bar'),
@@ -86,7 +89,7 @@ def test_several_invalid_inputs_listed_together(many: Path) -> None:
     assert '- invalid input "int_default": expected integer, got string' in result.stderr
 
 
-RUNNER = '''
+RUNNER = """
 from cog import BaseRunner, Input
 
 
@@ -99,7 +102,7 @@ class Runner(BaseRunner):
         title: str = Input(max_length=5, default="abc"),
     ) -> str:
         return f"steps={steps} scale={scale} size={size} title={title}"
-'''
+"""
 
 
 def test_runner_defaults_and_constraints(project) -> None:
@@ -107,7 +110,10 @@ def test_runner_defaults_and_constraints(project) -> None:
     ok = run_cli("run", cwd=root)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout == "steps=4 scale=1.5 size=medium title=abc\n"
-    assert run_cli("predict", "-i", "steps=10", "-i", "scale=2", cwd=root).stdout == "steps=10 scale=2.0 size=medium title=abc\n"
+    assert (
+        run_cli("predict", "-i", "steps=10", "-i", "scale=2", cwd=root).stdout
+        == "steps=10 scale=2.0 size=medium title=abc\n"
+    )
     for arg, msg in [
         ("steps=0", 'invalid input "steps": number must be at least 1'),
         ("steps=99", 'invalid input "steps": number must be at most 10'),
@@ -118,7 +124,7 @@ def test_runner_defaults_and_constraints(project) -> None:
         assert bad.returncode == 1 and msg in bad.stderr, bad.stderr
 
 
-OUTPUTS = '''
+OUTPUTS = """
 import json, tempfile
 from typing import Iterator
 from cog import BaseModel, BaseRunner, ConcatenateIterator, Input, Path
@@ -146,7 +152,7 @@ class Runner(BaseRunner):
         if kind == "iter": return iter(words)
         if kind == "none": return None
         raise ValueError("boom: " + kind)
-'''
+"""
 
 
 @pytest.mark.parametrize(
@@ -174,18 +180,33 @@ def test_output_printing(project, ret: str, kind: str, stdout: str, files: dict[
 
 def test_output_flag_and_list_inputs(project) -> None:
     root = project('run: "run.py:Runner"\n', run__py=OUTPUTS.format(ret="list[Path]"))
-    result = run_cli("predict", "-i", "kind=paths", "-i", "words=x", "-i", "words=y", "-i", "words=z", "-o", "out/r.txt", cwd=root)
+    result = run_cli(
+        "predict", "-i", "kind=paths", "-i", "words=x", "-i", "words=y", "-i", "words=z", "-o", "out/r.txt", cwd=root
+    )
     assert result.returncode == 0, result.stderr
     assert [(root / "out" / f"r.{i}.txt").read_text() for i in range(3)] == ["x", "y", "z"]
-    text = run_cli("predict", "-i", "kind=str", "-o", "said.txt", cwd=project('run: "run.py:Runner"\n', run__py=OUTPUTS.format(ret="str")))
+    text = run_cli(
+        "predict",
+        "-i",
+        "kind=str",
+        "-o",
+        "said.txt",
+        cwd=project('run: "run.py:Runner"\n', run__py=OUTPUTS.format(ret="str")),
+    )
     assert (root / "said.txt").read_text() == "plain text"
     assert text.stdout == ""
 
 
 def test_json_input_forms_and_json_output(project) -> None:
-    root = project('run: "run.py:Runner"\n', run__py=OUTPUTS.format(ret="list[str]").replace('return iter(words)', 'return words'))
+    root = project(
+        'run: "run.py:Runner"\n', run__py=OUTPUTS.format(ret="list[str]").replace("return iter(words)", "return words")
+    )
     (root / "in.json").write_text('{"kind": "iter", "words": ["p", "q"]}')
-    for args, stdin in [(["--json", "@in.json"], None), (["--json", "-"], '{"kind": "iter", "words": ["p", "q"]}'), (["--json", '{"kind": "iter", "words": ["p", "q"]}'], None)]:
+    for args, stdin in [
+        (["--json", "@in.json"], None),
+        (["--json", "-"], '{"kind": "iter", "words": ["p", "q"]}'),
+        (["--json", '{"kind": "iter", "words": ["p", "q"]}'], None),
+    ]:
         result = run_cli("predict", *args, cwd=root, stdin=stdin)
         assert result.returncode == 0, result.stderr
         prediction = json.loads(result.stdout)
@@ -224,13 +245,18 @@ def test_stdout_of_c_code_goes_to_stderr(project) -> None:
 
 
 def test_setup_failure_and_import_error(project) -> None:
-    root = project('run: "run.py:Runner"\n', run__py="from cog import BaseRunner\nclass Runner(BaseRunner):\n    def setup(self):\n        raise RuntimeError('no weights')\n    def run(self) -> str:\n        return ''\n")
+    root = project(
+        'run: "run.py:Runner"\n',
+        run__py="from cog import BaseRunner\nclass Runner(BaseRunner):\n    def setup(self):\n        raise RuntimeError('no weights')\n    def run(self) -> str:\n        return ''\n",
+    )
     result = run_cli("predict", cwd=root)
     assert result.returncode == 1 and "setup failed: RuntimeError: no weights" in result.stderr
     (root / "run.py").write_text("import not_a_module\n")
     result = run_cli("predict", cwd=root)
     assert result.returncode == 1
-    assert "failed to import predictor module run.py: ModuleNotFoundError: No module named 'not_a_module'" in result.stderr
+    assert (
+        "failed to import predictor module run.py: ModuleNotFoundError: No module named 'not_a_module'" in result.stderr
+    )
 
 
 def test_weights_from_env_reach_setup(project) -> None:

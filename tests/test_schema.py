@@ -80,7 +80,10 @@ def test_compact_form_is_go_encoding() -> None:
 def test_schema_cli_prints_document(project) -> None:
     from .conftest import run_cli
 
-    root = project('run: "run.py:Runner"\n', run__py="from cog import BaseRunner\nclass Runner(BaseRunner):\n    def run(self, x: int) -> int:\n        return x\n")
+    root = project(
+        'run: "run.py:Runner"\n',
+        run__py="from cog import BaseRunner\nclass Runner(BaseRunner):\n    def run(self, x: int) -> int:\n        return x\n",
+    )
     result = run_cli("schema", cwd=root)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)

@@ -13,7 +13,15 @@ from .model import BaseModel
 from .opaque import Opaque
 from .predictor import BasePredictor, BaseRunner
 from .scope import current_scope
-from .types import AsyncConcatenateIterator, ConcatenateIterator, File, Path, Secret, URLFile, URLPath
+from .types import (
+    AsyncConcatenateIterator,
+    ConcatenateIterator,
+    File,
+    Path,
+    Secret,
+    URLFile,
+    URLPath,
+)
 
 
 class CancelationException(BaseException):

@@ -51,8 +51,7 @@ def Input(  # noqa: N802 - Cog's public name
     """Describe a predictor input: default, description and constraints."""
     if default_factory is not None:
         raise TypeError(
-            "default_factory is not supported in Input(). Use a literal default value "
-            "instead: Input(default=...)."
+            "default_factory is not supported in Input(). Use a literal default value instead: Input(default=...)."
         )
     return FieldInfo(
         default=default,

@@ -1,5 +1,3 @@
-from typing import List
-
 from cog import BaseRunner, Input, Path
 
 
@@ -7,7 +5,7 @@ class Runner(BaseRunner):
     def run(
         self,
         words: list[str],
-        numbers: List[int] = Input(default=[1, 2, 3]),
+        numbers: list[int] = Input(default=[1, 2, 3]),
         ratios: list[float] = Input(default=[0.5, 1]),
         images: list[Path] = Input(description="Several images"),
         flags: list[bool] = Input(default=[]),

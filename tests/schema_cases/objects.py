@@ -1,4 +1,4 @@
-from typing import Annotated, Any, Dict, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from cog import BaseRunner, Input, Opaque
 
@@ -12,7 +12,7 @@ class Runner(BaseRunner):
     def run(
         self,
         config: dict,
-        typed: Dict[str, Any] = Input(description="String keys"),
+        typed: dict[str, Any] = Input(description="String keys"),
         options: Options = Input(description="A TypedDict"),
         raw: Any = None,
         blob: Annotated[dict, Opaque] = Input(description="Passed through"),

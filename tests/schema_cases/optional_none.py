@@ -1,5 +1,3 @@
-from typing import Optional
-
 from cog import BaseRunner, File, Input, Path
 
 
@@ -7,11 +5,11 @@ class Runner(BaseRunner):
     def run(
         self,
         seed: int = Input(default=None, description="Required: None is no default on int"),
-        maybe: Optional[int] = Input(default=None),
-        bare_optional: Optional[str] = Input(description="Optional without a default"),
+        maybe: int | None = Input(default=None),
+        bare_optional: str | None = Input(description="Optional without a default"),
         pep604: str | None = None,
         image: Path | None = Input(default=None),
-        doc: Optional[File] = None,
+        doc: File | None = None,
         paths: list[Path] | None = Input(default=None),
     ) -> str:
         return ""

@@ -1,5 +1,3 @@
-from typing import AsyncIterator
-
 import cog
 from cog import AsyncConcatenateIterator, BaseRunner, Input
 

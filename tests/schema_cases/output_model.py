@@ -1,5 +1,3 @@
-from typing import Optional
-
 from cog import BaseModel, BaseRunner, Path, Secret
 
 
@@ -8,7 +6,7 @@ class Output(BaseModel):
     score: float
     image: Path
     tags: list[str]
-    note: Optional[str] = None
+    note: str | None = None
     key: Secret = Secret("x")
 
 

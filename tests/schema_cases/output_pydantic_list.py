@@ -1,5 +1,4 @@
 import pydantic
-
 from cog import BaseRunner
 
 

@@ -1,12 +1,10 @@
-from typing import Union
-
 from cog import BaseRunner, Input
 
 
 class Runner(BaseRunner):
     def run(
         self,
-        value: Union[str, int],
+        value: str | int,
         number: int | float = Input(default=1),
         anything: str | list[str] | None = None,
     ) -> str:
