@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import io
-import mimetypes
 import os
 import pathlib
 import shutil
@@ -17,13 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .sdk.types import Secret
-from .signature import Kind, OutputSpec
+from .signature import OutputSpec
 
 FileSink = Callable[[pathlib.Path], Any]
-
-
-def guess_mime(path: pathlib.Path) -> str:
-    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
 def _spill(stream: io.IOBase) -> pathlib.Path:
@@ -64,5 +59,4 @@ def encode(value: Any, sink: FileSink, as_file: bool = False) -> Any:
 
 def encode_output(value: Any, spec: OutputSpec, sink: FileSink) -> Any:
     """Encode a full output (a list for list/iterator outputs) according to its spec."""
-    as_file = spec.type is not None and spec.type.kind in (Kind.PATH, Kind.FILE)
-    return encode(value, sink, as_file)
+    return encode(value, sink, as_file=spec.type.is_file)

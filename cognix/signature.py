@@ -95,31 +95,16 @@ class TypeSpec:
         return f"{base} | None" if self.nullable else base
 
 
-class Missing:
-    """Sentinel: the input has no default (it is required)."""
-
-    def __repr__(self) -> str:
-        return "MISSING"
+MISSING: Any = NO_DEFAULT  # one "no default" marker for the SDK and the signature
 
 
-MISSING: Any = Missing()
+@dataclass(frozen=True, kw_only=True)
+class InputField(FieldInfo):
+    """An ``Input()`` resolved against its parameter: default and choices normalised."""
 
-
-@dataclass(frozen=True)
-class InputField:
     name: str
     order: int
     type: TypeSpec
-    default: Any = MISSING
-    description: str | None = None
-    ge: float | None = None
-    le: float | None = None
-    min_length: int | None = None
-    max_length: int | None = None
-    regex: str | None = None
-    choices: tuple[Any, ...] | None = None
-    deprecated: bool | None = None
-    accept: str | None = None
 
     @property
     def required(self) -> bool:
@@ -363,7 +348,7 @@ def _input_field(order: int, name: str, annotation: Any, default: Any) -> InputF
         raise SignatureError(f"invalid input field {name}: {e}") from None
     info = default if isinstance(default, FieldInfo) else FieldInfo(default=default)
     value = info.default
-    if value is inspect.Parameter.empty or value is NO_DEFAULT:
+    if value is inspect.Parameter.empty or value is MISSING:
         value = MISSING
     elif value is None and not spec.nullable and spec.kind is not Kind.SECRET:
         value = MISSING  # as Cog's static generator: default=None on a non-Optional type is no default
@@ -374,24 +359,13 @@ def _input_field(order: int, name: str, annotation: Any, default: Any) -> InputF
             value = _check_default(spec, value)
         except SignatureError as e:
             raise SignatureError(f"invalid default for input {name}: {e}") from None
-    choices = info.choices
-    if spec.literal:
-        choices = list(spec.literal)
-    f = InputField(
-        name=name,
-        order=order,
-        type=spec,
+    choices = list(spec.literal) if spec.literal else info.choices
+    options = {fi.name: getattr(info, fi.name) for fi in dataclasses.fields(FieldInfo)}
+    options.update(
         default=value,
-        description=info.description,
-        ge=info.ge,
-        le=info.le,
-        min_length=info.min_length,
-        max_length=info.max_length,
-        regex=info.regex,
         choices=tuple(c.value if isinstance(c, enum.Enum) else c for c in choices) if choices is not None else None,
-        deprecated=info.deprecated,
-        accept=info.accept,
     )
+    f = InputField(**options, name=name, order=order, type=spec)
     _check_constraints(f)
     return f
 
