@@ -278,3 +278,24 @@ def test_async_and_function_predictors(project) -> None:
     result = run_cli("train", "-i", "epochs=5", cwd=root)
     assert result.returncode == 0, result.stderr
     assert (root / "weights").read_text() == "trained 5"
+
+
+def test_class_trainer_with_setup(project) -> None:
+    root = project(
+        'train: "train.py:Trainer"\n',
+        train__py=(
+            "from cog import BaseModel, Input, Path\n"
+            "class TrainingOutput(BaseModel):\n    weights: Path\n"
+            "class Trainer:\n"
+            "    def setup(self):\n        self.base = 10\n"
+            "    def train(self, steps: int = Input(default=1, ge=1)) -> TrainingOutput:\n"
+            "        out = Path('trained.txt')\n        out.write_text(str(self.base + steps))\n"
+            "        return TrainingOutput(weights=out)\n"
+        ),
+    )
+    result = run_cli("train", "-i", "steps=5", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert (root / "weights").read_text() == "15"
+    assert "Written output to: weights" in result.stderr
+    schema = run_cli("schema", "--train", cwd=root)
+    assert '"TrainingInput"' in schema.stdout and '"/trainings"' in schema.stdout
