@@ -194,6 +194,37 @@ def schema_cmd(
     print(schema.dumps(schema.openapi(loaded.signature, mode=mode), indent=None if compact else 2))
 
 
+@app.command("serve")
+def serve_cmd(
+    port: Annotated[int, typer.Option("-p", "--port", help="Port to listen on.")] = 8393,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (0.0.0.0 for all).")] = "127.0.0.1",
+    upload_url: Annotated[str | None, typer.Option("--upload-url", help="PUT output files here.")] = None,
+    queue_depth: Annotated[int, typer.Option("--queue-depth", help="Predictions that may wait for a slot.")] = 64,
+    await_explicit_shutdown: Annotated[
+        bool, typer.Option("--await-explicit-shutdown", help="Ignore SIGTERM; stop on POST /shutdown.")
+    ] = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Run Cog's HTTP prediction API for this project, in this Python environment."""
+    from . import server  # fastapi/uvicorn only when serving
+
+    project = _project(config_file)
+    config = project.config
+    if not config.runner and not config.train:
+        _ref(project, "predict")  # raises the "no run:" error
+    os.environ.update(config.environment_dict)  # Cog applies `environment` at run time too
+    settings = server.settings_from_env(
+        project_dir=project.dir,
+        predict_ref=config.runner,
+        train_ref=config.train,
+        upload_url=upload_url,
+        queue_depth=queue_depth,
+        config_concurrency=config.concurrency.max if config.concurrency else None,
+    )
+    err.print(f"Serving {config.runner or config.train} on http://{host}:{port} (Ctrl-C to stop)")
+    server.serve(settings, host=host, port=port, await_explicit_shutdown=await_explicit_shutdown)
+
+
 @app.command("init")
 def init_cmd(
     directory: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path("."),

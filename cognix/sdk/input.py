@@ -16,6 +16,9 @@ class _NoDefault:
     def __bool__(self) -> bool:
         return False
 
+    def __reduce__(self) -> str:
+        return "NO_DEFAULT"  # unpickles as the same singleton (the server gets signatures by pickle)
+
 
 NO_DEFAULT: Any = _NoDefault()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import re
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,11 +32,15 @@ def check_metric_key(key: str) -> list[str]:
     return parts
 
 
+MetricHook = Callable[[str, Any, str], None]
+
+
 class Metrics(MutableMapping[str, Any]):
     """Metrics of one prediction; dotted keys build nested objects."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_record: MetricHook | None = None) -> None:
         self._flat: dict[str, Any] = {}
+        self._on_record = on_record  # the server streams each metric as it is recorded
 
     def record(self, key: str, value: Any, mode: str = "replace") -> None:
         check_metric_key(key)
@@ -44,10 +48,11 @@ class Metrics(MutableMapping[str, Any]):
             raise ValueError(f"invalid metric mode {mode!r}: use one of {', '.join(MODES)}")
         if value is None:
             self._flat.pop(key, None)
+            self._notify(key, None, mode)
             return
         if not isinstance(value, (bool, int, float, str, list, dict)):
             raise TypeError(f"metric {key!r}: unsupported value type {type(value).__name__}")
-        old = self._flat.get(key)
+        raw, old = value, self._flat.get(key)
         if mode == "incr":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return
@@ -59,6 +64,11 @@ class Metrics(MutableMapping[str, Any]):
                 f"metric {key!r} is a {type(old).__name__}; delete it before setting a {type(value).__name__}"
             )
         self._flat[key] = value
+        self._notify(key, raw, mode)
+
+    def _notify(self, key: str, value: Any, mode: str) -> None:
+        if self._on_record is not None:
+            self._on_record(key, value, mode)
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.record(key, value)
@@ -90,8 +100,8 @@ class Metrics(MutableMapping[str, Any]):
 class Scope:
     """What a running prediction can reach: its metrics and the request's ``context``."""
 
-    def __init__(self, context: dict[str, str] | None = None) -> None:
-        self.metrics = Metrics()
+    def __init__(self, context: dict[str, str] | None = None, on_metric: MetricHook | None = None) -> None:
+        self.metrics = Metrics(on_metric)
         self.context: dict[str, str] = dict(context or {})
 
     def record_metric(self, key: str, value: Any, mode: str = "replace") -> None:
@@ -119,9 +129,9 @@ def current_scope() -> Scope:
 
 
 @contextmanager
-def prediction_scope(context: dict[str, str] | None = None) -> Iterator[Scope]:
+def prediction_scope(context: dict[str, str] | None = None, on_metric: MetricHook | None = None) -> Iterator[Scope]:
     """Enter a fresh scope for one prediction (used by the runtime, not by models)."""
-    scope = Scope(context)
+    scope = Scope(context, on_metric)
     token = _current.set(scope)
     try:
         yield scope

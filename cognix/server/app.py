@@ -1,0 +1,474 @@
+"""Cog's HTTP API (``/predictions``, ``/trainings``, ``/health-check``, …) on FastAPI.
+
+Routes only parse, validate and respond; predictions run in :class:`Supervisor` and are
+tracked in :class:`History`, so the HTTP layer never runs model code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import platform
+import shutil
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+
+from .. import inputs, schema
+from .._version import __version__
+from .files import InputFiles, OutputFiles
+from .predictions import History, Prediction, masked_input, new_id
+from .supervisor import AtCapacity, NotReady, Supervisor
+from .webhooks import Webhooks
+
+log = logging.getLogger("cognix.server")
+EVENTS = frozenset({"start", "output", "logs", "completed"})
+SSE_KEEPALIVE = 15.0
+
+
+@dataclass
+class Settings:
+    project_dir: Path
+    predict_ref: str | None
+    train_ref: str | None = None
+    upload_url: str | None = None
+    queue_depth: int = 64
+    setup_timeout: float | None = None
+    throttle: float = 0.5
+    stream_history: int = 1024
+    history_size: int = 1000
+    config_concurrency: int | None = None
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _invalid(loc: list[str | int], msg: str, kind: str = "value_error") -> Response:
+    return _json({"detail": [{"loc": loc, "msg": msg, "type": kind}]}, 422)
+
+
+class _BadRequest(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+class CogAPI:
+    """State shared by the routes: supervisors (predict/train), history, webhooks."""
+
+    def __init__(self, settings: Settings, request_shutdown: Callable[[], None]) -> None:
+        self.settings = settings
+        self.request_shutdown = request_shutdown
+        self.history = History(settings.history_size)
+        self.client: httpx.AsyncClient | None = None
+        self.supervisors: dict[str, Supervisor] = {}
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def predict(self) -> Supervisor | None:
+        return self.supervisors.get("predict")
+
+    async def startup(self) -> None:
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        self.client = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30.0))
+        self.input_files = InputFiles(self.client)
+        self.webhooks = Webhooks(self.client, self.settings.throttle)
+        outputs = OutputFiles(self.client, self.settings.upload_url)
+        s = self.settings
+        for mode, ref in (("predict", s.predict_ref), ("train", s.train_ref)):
+            if ref:
+                self.supervisors[mode] = Supervisor(
+                    s.project_dir,
+                    ref,
+                    mode,
+                    outputs,
+                    queue_depth=s.queue_depth,
+                    setup_timeout=s.setup_timeout,
+                    config_concurrency=s.config_concurrency,
+                )
+        for supervisor in self.supervisors.values():
+            self._spawn(supervisor.start())  # health answers STARTING while the model loads
+
+    async def shutdown(self) -> None:
+        """Drain: finish in-flight predictions and their webhooks, then stop the workers."""
+        for prediction in list(self.history.active.values()):
+            await prediction.done.wait()
+        if self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        await self.webhooks.drain()
+        for supervisor in self.supervisors.values():
+            await supervisor.stop()
+        if self.client is not None:
+            await self.client.aclose()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    # --- documents ----------------------------------------------------------------------
+
+    def root(self) -> dict[str, Any]:
+        doc = {
+            "cog_version": __version__,
+            "docs_url": "/docs",
+            "openapi_url": "/openapi.json",
+            "shutdown_url": "/shutdown",
+            "healthcheck_url": "/health-check",
+            "predictions_url": "/predictions",
+            "predictions_idempotent_url": "/predictions/{prediction_id}",
+            "predictions_cancel_url": "/predictions/{prediction_id}/cancel",
+        }
+        if "train" in self.supervisors:
+            doc.update(
+                trainings_url="/trainings",
+                trainings_idempotent_url="/trainings/{training_id}",
+                trainings_cancel_url="/trainings/{training_id}/cancel",
+            )
+        return doc
+
+    def openapi(self) -> dict[str, Any] | None:
+        docs = []
+        for mode, supervisor in self.supervisors.items():
+            if supervisor.signature is None:
+                return None
+            docs.append(schema.openapi(supervisor.signature, mode=mode))
+        if not docs:
+            return None
+        merged = docs[0]
+        for extra in docs[1:]:  # predict and train together, as Cog merges them
+            merged["paths"].update(extra["paths"])
+            for name, component in extra["components"]["schemas"].items():
+                merged["components"]["schemas"].setdefault(name, component)
+        for mode in self.supervisors:
+            _add_server_paths(merged, mode)
+        return merged
+
+    async def health(self) -> dict[str, Any]:
+        supervisor = self.predict or next(iter(self.supervisors.values()))
+        status = supervisor.state
+        if status == "READY" and supervisor.restarting:
+            status = "STARTING"
+        body: dict[str, Any] = {"status": status, "setup": supervisor.setup.as_dict()}
+        body["version"] = {"cognix": __version__, "python_sdk": __version__, "python": platform.python_version()}
+        if status == "READY":
+            error = await supervisor.user_healthcheck()
+            if error:
+                body["status"] = "UNHEALTHY"
+                body["user_healthcheck_error"] = error
+            elif supervisor.busy:
+                body["status"] = "BUSY"
+        return body
+
+    # --- predictions --------------------------------------------------------------------
+
+    async def create(self, request: Request, mode: str, path_id: str | None) -> Response:
+        kind = "training" if mode == "train" else "prediction"
+        supervisor = self.supervisors[mode]
+        try:
+            data = await _request_body(request)
+        except _BadRequest as e:
+            return e.response
+        if path_id is not None and data.get("id") not in (None, path_id):
+            return _invalid(["body", "id"], f"{kind} ID must match the ID supplied in the URL")
+        prediction_id = path_id or data.get("id") or new_id()
+        want_sse = "text/event-stream" in request.headers.get("accept", "")
+        if want_sse and mode == "train":
+            return _json({"error": "Training endpoints do not support streaming responses."}, 406)
+        existing = self.history.get(prediction_id)
+        if existing is not None:  # the same id never runs twice
+            if want_sse:
+                return self._sse(existing)
+            return _json(existing.response(), 202 if not existing.terminal else 200)
+        if supervisor.signature is None:
+            return _json({"error": "Setup has not finished yet", "status": "failed"}, 503)
+        if want_sse and not supervisor.signature.streaming:
+            return _json(
+                {
+                    "error": "This model does not support streaming responses. "
+                    "Add @cog.streaming to predict() to enable SSE."
+                },
+                406,
+            )
+        try:
+            supervisor.admit()
+        except NotReady as e:
+            return _json({"error": str(e), "status": "failed"}, 503)
+        except AtCapacity:
+            return _json({"error": "At capacity - all prediction slots busy", "status": "failed"}, 409)
+        try:
+            values = inputs.validate(supervisor.signature, data["input"])
+        except inputs.InvalidInputs as e:
+            return _json({"detail": [_detail(i) for i in e.issues]}, 422)
+        prediction = Prediction(
+            id=prediction_id,
+            input=values,
+            shown_input=masked_input(supervisor.signature, values),
+            context=data["context"],
+            webhook=data["webhook"],
+            events_filter=data["events"],
+            history_capacity=self.settings.stream_history,
+        )
+        respond_async = "respond-async" in request.headers.get("prefer", "")
+        fetched: tuple[dict[str, Any], Path | None] | None = None
+        if not respond_async:  # sync and SSE: a bad file input is a 422, as Cog answers
+            try:
+                fetched = await self.input_files.fetch(supervisor.signature, values)
+            except inputs.InvalidInputs as e:
+                return _json({"detail": [_detail(i) for i in e.issues]}, 422)
+        self.history.add(prediction)
+        self.webhooks.watch(prediction, _trace_headers(request))
+        self._spawn(self._execute(supervisor, prediction, fetched))
+        if respond_async:
+            return _json(prediction.response(), 202)
+        if want_sse:
+            return self._sse(prediction)
+        await self._wait_or_cancel(request, supervisor, prediction)
+        return _json(prediction.response(with_input=False))
+
+    async def _execute(
+        self, supervisor: Supervisor, prediction: Prediction, fetched: tuple[dict[str, Any], Path | None] | None
+    ) -> None:
+        workdir: Path | None = None
+        try:
+            if fetched is None:
+                assert supervisor.signature is not None
+                fetched = await self.input_files.fetch(supervisor.signature, prediction.input)
+            values, workdir = fetched
+            prediction.input = values
+            await supervisor.run(prediction)
+        except inputs.InvalidInputs as e:
+            prediction.finish("failed", error="; ".join(i.cli_message() for i in e.issues))
+        except Exception as e:  # noqa: BLE001 - a server bug must still end the prediction
+            log.exception("prediction %s failed in the server", prediction.id)
+            prediction.finish("failed", error=f"internal error: {type(e).__name__}: {e}")
+        finally:
+            self.history.retire(prediction)
+            if workdir is not None:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+    async def _wait_or_cancel(self, request: Request, supervisor: Supervisor, prediction: Prediction) -> None:
+        """Wait for a sync prediction; a client that hangs up cancels it (as Cog does)."""
+        done = asyncio.ensure_future(prediction.done.wait())
+        gone = asyncio.ensure_future(_disconnected(request))
+        await asyncio.wait({done, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not done.done():
+            supervisor.cancel(prediction)
+            done.cancel()
+        gone.cancel()
+
+    def _sse(self, prediction: Prediction) -> StreamingResponse:
+        return StreamingResponse(_sse_events(prediction), media_type="text/event-stream")
+
+    def get(self, prediction_id: str) -> Response:
+        prediction = self.history.get(prediction_id)
+        return _json(prediction.response(), 200) if prediction else _json({}, 404)
+
+    def cancel(self, mode: str, prediction_id: str) -> Response:
+        prediction = self.history.get(prediction_id)
+        if prediction is None:
+            return _json({}, 404)
+        if not prediction.terminal:
+            self.supervisors[mode].cancel(prediction)
+        return _json({})
+
+
+async def _sse_events(prediction: Prediction) -> AsyncIterator[str]:
+    queue, replay, skipped = prediction.subscribe()
+    try:
+        if skipped and replay and replay[0][0] > 1:
+            yield _sse(
+                "error", {"error": "SSE stream replay truncated: earlier events were dropped", "skipped": skipped}
+            )
+            return
+        last = 0
+        for seq, event, data in replay:
+            last = seq
+            yield _sse(event, data)
+            if event == "completed":
+                return
+        while True:
+            try:
+                seq, event, data = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            if seq <= last:
+                continue
+            yield _sse(event, data)
+            if event == "completed":
+                return
+    finally:
+        prediction.subscribers.discard(queue)
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _trace_headers(request: Request) -> dict[str, str]:
+    return {k: v for k in ("traceparent", "tracestate") if (v := request.headers.get(k))}
+
+
+def _detail(issue: inputs.InputIssue) -> dict[str, Any]:
+    return {"loc": ["body", "input", issue.field], "msg": issue.msg, "type": issue.type}
+
+
+async def _request_body(request: Request) -> dict[str, Any]:
+    """The request body, shape-checked: ``input``, ``id``, ``webhook``, filter, ``context``."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError) as e:
+        raise _BadRequest(_invalid(["body"], f"invalid JSON: {e}", "value_error.jsondecode")) from None
+    if not isinstance(data, dict):
+        raise _BadRequest(_invalid(["body"], "expected a JSON object"))
+    data["input"] = {} if data.get("input") is None else data["input"]
+    if not isinstance(data["input"], dict):
+        raise _BadRequest(_invalid(["body", "input"], "value is not a valid dict", "type_error.dict"))
+    if data.get("id") is not None and not isinstance(data["id"], str):
+        raise _BadRequest(_invalid(["body", "id"], "str type expected", "type_error.str"))
+    webhook = data.get("webhook")
+    if webhook is not None and not (isinstance(webhook, str) and webhook.startswith(("http://", "https://"))):
+        raise _BadRequest(_invalid(["body", "webhook"], "invalid or missing URL scheme", "value_error.url.scheme"))
+    data["webhook"] = webhook
+    events = data.get("webhook_events_filter")
+    if events is None:
+        data["events"] = EVENTS
+    elif isinstance(events, list) and all(e in EVENTS for e in events):
+        data["events"] = frozenset(events)
+    else:
+        raise _BadRequest(
+            _invalid(
+                ["body", "webhook_events_filter"], f"must be a list of: {', '.join(sorted(EVENTS))}", "type_error.enum"
+            )
+        )
+    context = data.get("context") or {}
+    if not isinstance(context, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in context.items()):
+        raise _BadRequest(_invalid(["body", "context"], "must be an object of strings", "type_error.dict"))
+    data["context"] = context
+    return data
+
+
+def _add_server_paths(doc: dict[str, Any], mode: str) -> None:
+    """Routes cognix serves beyond Cog's static document: PUT/GET by id and shutdown."""
+    kind = "training" if mode == "train" else "prediction"
+    id_name = f"{kind}_id"
+    ref = "#/components/schemas/" + ("TrainingRequest" if mode == "train" else "PredictionRequest")
+    response = {"$ref": "#/components/schemas/" + ("TrainingResponse" if mode == "train" else "PredictionResponse")}
+    parameter = {
+        "in": "path",
+        "name": id_name,
+        "required": True,
+        "schema": {"title": schema.title(id_name), "type": "string"},
+    }
+    ok = {"description": "Successful Response", "content": {"application/json": {"schema": response}}}
+    invalid = {
+        "description": "Validation Error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
+    }
+    doc["paths"][f"/{kind}s/{{{id_name}}}"] = {
+        "put": {
+            "summary": f"Idempotent {kind.capitalize()}",
+            "operationId": f"{kind}_idempotent_{kind}s__{id_name}__put",
+            "parameters": [parameter],
+            "requestBody": {"content": {"application/json": {"schema": {"$ref": ref}}}},
+            "responses": {"200": ok, "202": ok, "422": invalid},
+        },
+        "get": {
+            "summary": f"Get {kind.capitalize()}",
+            "operationId": f"get_{kind}_{kind}s__{id_name}__get",
+            "parameters": [parameter],
+            "responses": {"200": ok, "404": {"description": "Not Found"}},
+        },
+    }
+    doc["paths"]["/shutdown"] = {
+        "post": {
+            "summary": "Start Shutdown",
+            "operationId": "start_shutdown_shutdown_post",
+            "responses": {
+                "200": {"description": "Successful Response", "content": {"application/json": {"schema": {}}}}
+            },
+        }
+    }
+
+
+def create_app(settings: Settings, request_shutdown: Callable[[], None] = lambda: None) -> FastAPI:
+    api = CogAPI(settings, request_shutdown)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await api.startup()
+        yield
+        await api.shutdown()
+
+    app = FastAPI(title="Cog", version=__version__, openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
+    app.state.api = api
+
+    @app.get("/")
+    async def root() -> Response:
+        return _json(api.root())
+
+    @app.get("/health-check")
+    async def health_check() -> Response:
+        return _json(await api.health())
+
+    @app.get("/openapi.json")
+    async def openapi() -> Response:
+        doc = api.openapi()
+        if doc is None:
+            return _json({"error": "OpenAPI schema not available"}, 503)
+        return Response(schema.dumps(doc), media_type="application/json")
+
+    @app.get("/docs")
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="cognix model API")
+
+    @app.post("/shutdown")
+    async def shutdown() -> Response:
+        api.request_shutdown()
+        return _json({})
+
+    for mode, kind in (("predict", "prediction"), ("train", "training")):
+        if not (settings.predict_ref if mode == "predict" else settings.train_ref):
+            continue
+        _routes(app, api, mode, kind)
+    return app
+
+
+def _routes(app: FastAPI, api: CogAPI, mode: str, kind: str) -> None:
+    async def create(request: Request) -> Response:
+        return await api.create(request, mode, None)
+
+    async def create_idempotent(request: Request, item_id: str) -> Response:
+        return await api.create(request, mode, item_id)
+
+    async def get(item_id: str) -> Response:
+        return api.get(item_id)
+
+    async def cancel(item_id: str) -> Response:
+        return api.cancel(mode, item_id)
+
+    app.add_api_route(f"/{kind}s", create, methods=["POST"])
+    app.add_api_route(f"/{kind}s/{{item_id}}", create_idempotent, methods=["PUT"])
+    app.add_api_route(f"/{kind}s/{{item_id}}", get, methods=["GET"])
+    app.add_api_route(f"/{kind}s/{{item_id}}/cancel", cancel, methods=["POST"])

@@ -1,0 +1,137 @@
+"""Files crossing the HTTP boundary: URL and ``data:`` inputs in, data URLs or uploads out."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import mimetypes
+import os
+import tempfile
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..inputs import InputIssue, InvalidInputs
+from ..sdk.types import filename_from_url
+from ..signature import Signature
+from .ipc import FileRef
+
+log = logging.getLogger("cognix.server")
+
+MAX_INPUT_BYTES = int(os.environ.get("COGNIX_MAX_INPUT_BYTES", 1 << 30))
+FETCH_TIMEOUT = float(os.environ.get("COGNIX_FETCH_TIMEOUT", 120))
+UPLOAD_TIMEOUT = 25.0
+
+
+class InputFiles:
+    """Fetches a prediction's file inputs, in parallel, into a private directory."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def fetch(self, signature: Signature, values: dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
+        """``values`` with every URL replaced by a local path, and the directory holding them."""
+        jobs: list[tuple[str, int | None, str]] = []
+        for field in signature.inputs:
+            value = values.get(field.name)
+            if not field.type.is_file or value is None:
+                continue
+            for index, url in enumerate(value) if isinstance(value, list) else [(None, value)]:
+                scheme = urllib.parse.urlparse(url).scheme
+                if scheme not in ("http", "https", "data"):
+                    raise InvalidInputs(
+                        [
+                            InputIssue(
+                                field.name,
+                                f"'{scheme or url[:20]}' is not a valid URL scheme. 'data', 'http', or 'https' is supported.",
+                            )
+                        ]
+                    )
+                jobs.append((field.name, index, url))
+        if not jobs:
+            return values, None
+        workdir = Path(tempfile.mkdtemp(prefix="cognix-in-"))
+        paths = await asyncio.gather(*(self._one(name, url, workdir / str(i)) for i, (name, _, url) in enumerate(jobs)))
+        resolved = {k: (list(v) if isinstance(v, list) else v) for k, v in values.items()}
+        for (name, index, _), path in zip(jobs, paths, strict=True):
+            if index is None:
+                resolved[name] = path
+            else:
+                resolved[name][index] = path
+        return resolved, workdir
+
+    async def _one(self, name: str, url: str, folder: Path) -> str:
+        folder.mkdir()
+        target = folder / filename_from_url(url)
+        if url.startswith("data:"):
+            header, _, payload = url.partition(",")
+            try:
+                data = (
+                    base64.b64decode(payload) if header.endswith(";base64") else urllib.parse.unquote_to_bytes(payload)
+                )
+            except ValueError as e:
+                raise InvalidInputs([InputIssue(name, f"invalid data URI: {e}")]) from None
+            await asyncio.to_thread(target.write_bytes, data)
+            return str(target)
+        try:
+            await asyncio.wait_for(self._download(name, url, target), FETCH_TIMEOUT)
+        except (httpx.HTTPError, TimeoutError) as e:
+            raise InvalidInputs([InputIssue(name, f"could not fetch {url[:100]}: {e or type(e).__name__}")]) from None
+        return str(target)
+
+    async def _download(self, name: str, url: str, target: Path) -> None:
+        headers = {"User-Agent": os.environ["COG_USER_AGENT"]} if "COG_USER_AGENT" in os.environ else {}
+        async with self.client.stream("GET", url, headers=headers, follow_redirects=True) as resp:
+            resp.raise_for_status()
+            size = 0
+            with target.open("wb") as out:
+                async for chunk in resp.aiter_bytes(1 << 20):
+                    size += len(chunk)
+                    if size > MAX_INPUT_BYTES:
+                        raise InvalidInputs([InputIssue(name, f"file is larger than {MAX_INPUT_BYTES} bytes")])
+                    out.write(chunk)
+
+
+def has_files(value: Any) -> bool:
+    if isinstance(value, FileRef):
+        return True
+    if isinstance(value, list):
+        return any(has_files(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_files(v) for v in value.values())
+    return False
+
+
+class OutputFiles:
+    """Output files become ``data:`` URLs, or are PUT to ``upload_url`` (their URL is returned)."""
+
+    def __init__(self, client: httpx.AsyncClient, upload_url: str | None) -> None:
+        self.client = client
+        self.upload_url = upload_url.rstrip("/") + "/" if upload_url else None
+
+    async def resolve(self, value: Any) -> Any:
+        if isinstance(value, FileRef):
+            return await self._one(Path(value))
+        if isinstance(value, list):
+            return [await self.resolve(v) for v in value]
+        if isinstance(value, dict):
+            return {k: await self.resolve(v) for k, v in value.items()}
+        return value
+
+    async def _one(self, path: Path) -> str | None:
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        data = await asyncio.to_thread(path.read_bytes)
+        if self.upload_url is None:
+            return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+        url = self.upload_url + urllib.parse.quote(path.name)
+        try:
+            resp = await self.client.put(url, content=data, headers={"Content-Type": mime}, timeout=UPLOAD_TIMEOUT)
+            resp.raise_for_status()
+        except httpx.HTTPError as e:
+            log.error("upload of %s to %s failed: %s", path.name, url, e)
+            return None
+        final = resp.headers.get("Location") or str(resp.url)
+        return urllib.parse.urlunparse(urllib.parse.urlparse(final)._replace(query=""))

@@ -1,0 +1,163 @@
+"""A prediction's state as the server tracks it, and its event stream (SSE, webhooks)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..signature import Kind, Signature
+
+TERMINAL = ("succeeded", "failed", "canceled")
+MASK = "**********"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def new_id() -> str:
+    return f"pred_{time.time_ns():x}{secrets.token_hex(2)}"
+
+
+def masked_input(signature: Signature | None, values: dict[str, Any]) -> dict[str, Any]:
+    """The request's input as it may be shown back: Secret values replaced by the mask."""
+    if signature is None:
+        return values
+    secret = {f.name for f in signature.inputs if f.type.kind is Kind.SECRET}
+    return {k: (MASK if k in secret and v is not None else v) for k, v in values.items()}
+
+
+@dataclass
+class Prediction:
+    id: str
+    input: dict[str, Any]  # validated JSON values
+    shown_input: dict[str, Any]  # the same, secrets masked
+    context: dict[str, str] = field(default_factory=dict)
+    webhook: str | None = None
+    events_filter: frozenset[str] = frozenset({"start", "output", "logs", "completed"})
+    history_capacity: int = 1024
+    status: str = "starting"
+    output: Any = None
+    logs: list[str] = field(default_factory=list)
+    error: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    created_at: str = field(default_factory=now)
+    started_at: str | None = None
+    completed_at: str | None = None
+    cancel_requested: bool = False
+    _started: float = 0.0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    history: collections.deque[tuple[int, str, Any]] = field(init=False)
+    subscribers: set[asyncio.Queue[tuple[int, str, Any]]] = field(default_factory=set)
+    listeners: list[Callable[[Prediction, str], None]] = field(default_factory=list)
+    _seq: int = 0
+
+    def __post_init__(self) -> None:
+        self.history = collections.deque(maxlen=max(self.history_capacity, 1))
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    # --- transitions ------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.status = "processing"
+        self.started_at = now()
+        self._started = time.monotonic()
+        self._emit("start", {"id": self.id, "status": "processing"})
+
+    def add_log(self, stream: str, text: str) -> None:
+        self.logs.append(text)
+        self._emit("log", {"source": stream, "data": text}, webhook="logs")
+
+    def add_output(self, value: Any) -> None:
+        if not isinstance(self.output, list):
+            self.output = []
+        self.output.append(value)
+        self._emit("output", {"chunk": value, "index": len(self.output) - 1})
+
+    def add_metric(self, name: str, value: Any, mode: str) -> None:
+        self._emit("metric", {"name": name, "value": value, "mode": mode}, webhook=None)
+
+    def finish(self, status: str, *, output: Any = None, error: str | None = None, metrics: Any = None) -> None:
+        if self.terminal:
+            return
+        self.status = status
+        if status == "succeeded":
+            self.output = output
+        self.error = error
+        self.metrics = dict(metrics or {})
+        if self._started:
+            self.metrics["predict_time"] = round(time.monotonic() - self._started, 6)
+        self.completed_at = now()
+        self._emit("completed", self.response(), webhook="completed")
+        self.done.set()
+
+    # --- views ------------------------------------------------------------------------
+
+    @property
+    def log_text(self) -> str:
+        return "".join(self.logs)
+
+    def response(self, *, with_input: bool = True) -> dict[str, Any]:
+        """The prediction as Cog's API returns it (a superset of coglet's fields)."""
+        body: dict[str, Any] = {"id": self.id}
+        if with_input:
+            body["input"] = self.shown_input
+        body.update(output=self.output, logs=self.log_text, status=self.status, metrics=self.metrics)
+        if self.error is not None:
+            body["error"] = self.error
+        body.update(created_at=self.created_at, started_at=self.started_at, completed_at=self.completed_at)
+        return body
+
+    # --- events -----------------------------------------------------------------------
+
+    def _emit(self, event: str, data: Any, webhook: str | None = "") -> None:
+        self._seq += 1
+        item = (self._seq, event, data)
+        if self.history_capacity:
+            self.history.append(item)
+        for queue in self.subscribers:
+            queue.put_nowait(item)
+        hook = event if webhook == "" else webhook
+        if hook:
+            for listener in self.listeners:
+                listener(self, hook)
+
+    def subscribe(self) -> tuple[asyncio.Queue[tuple[int, str, Any]], list[tuple[int, str, Any]], int]:
+        """A live queue, the replayed events, and how many earlier events were dropped."""
+        queue: asyncio.Queue[tuple[int, str, Any]] = asyncio.Queue()
+        self.subscribers.add(queue)
+        replay = list(self.history)
+        first = replay[0][0] if replay else self._seq + 1
+        return queue, replay, first - 1
+
+
+class History:
+    """Recent predictions by id: active ones always, finished ones up to ``capacity``."""
+
+    def __init__(self, capacity: int = 1000) -> None:
+        self.capacity = capacity
+        self.active: dict[str, Prediction] = {}
+        self.finished: collections.OrderedDict[str, Prediction] = collections.OrderedDict()
+
+    def get(self, prediction_id: str) -> Prediction | None:
+        return self.active.get(prediction_id) or self.finished.get(prediction_id)
+
+    def add(self, prediction: Prediction) -> None:
+        self.active[prediction.id] = prediction
+
+    def retire(self, prediction: Prediction) -> None:
+        self.active.pop(prediction.id, None)
+        self.finished[prediction.id] = prediction
+        prediction.subscribers.clear()
+        prediction.listeners.clear()
+        while len(self.finished) > self.capacity:
+            self.finished.popitem(last=False)

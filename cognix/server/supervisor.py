@@ -1,0 +1,351 @@
+"""Runs the model in a worker process, dispatches predictions to it, and restarts it after
+a crash. Predictions wait in a bounded queue for a free slot instead of being refused."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..signature import Signature
+from . import ipc
+from .files import OutputFiles, has_files
+from .predictions import Prediction, now
+
+log = logging.getLogger("cognix.server")
+CRASH_WINDOW = 60.0  # seconds
+MAX_CRASHES = 5  # in CRASH_WINDOW, then DEFUNCT
+
+
+class AtCapacity(Exception):
+    """Every slot is busy and the queue is full."""
+
+
+class NotReady(Exception):
+    """The model is not ready (starting, setup failed, defunct)."""
+
+
+@dataclass
+class SetupInfo:
+    started_at: str | None = None
+    completed_at: str | None = None
+    status: str | None = None  # starting | succeeded | failed
+    logs: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"started_at": self.started_at, "status": self.status}
+        if self.completed_at:
+            body["completed_at"] = self.completed_at
+        body["logs"] = "".join(self.logs)
+        return body
+
+
+def _env_int(name: str) -> int | None:
+    try:
+        value = int(os.environ.get(name, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+class Supervisor:
+    """The model side of the server: one worker process and the predictions sent to it."""
+
+    def __init__(
+        self,
+        project_dir: Path,
+        ref: str,
+        mode: str,
+        outputs: OutputFiles,
+        *,
+        queue_depth: int = 64,
+        setup_timeout: float | None = None,
+        config_concurrency: int | None = None,
+    ) -> None:
+        self.project_dir = project_dir
+        self.ref = ref
+        self.mode = mode
+        self.outputs = outputs
+        self.queue_depth = queue_depth
+        self.setup_timeout = setup_timeout
+        self.config_concurrency = config_concurrency
+        self.signature: Signature | None = None
+        self.has_healthcheck = False
+        self.setup = SetupInfo()
+        self.state = "STARTING"
+        self.slots = 1
+        self.ready = asyncio.Event()
+        self.running: dict[str, Prediction] = {}  # sent to the worker
+        self.waiting = 0  # queued for a slot
+        self._semaphore: asyncio.Semaphore | None = None
+        self._process: asyncio.subprocess.Process | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._signature_seen = asyncio.Event()
+        self._crashes: collections.deque[float] = collections.deque()
+        self._health_waiters: dict[int, asyncio.Future[str | None]] = {}
+        self._health_ids = itertools.count()
+        self._file_locks: dict[str, asyncio.Lock] = {}
+        self._stopping = False
+        self.restarting = False  # after a crash: new predictions queue until setup is done again
+
+    # --- worker process -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the worker and wait until its signature is known (setup may still run)."""
+        await self._spawn()
+        await self._signature_seen.wait()
+
+    async def _spawn(self) -> None:
+        self.state = "STARTING"
+        self.ready.clear()
+        self.setup = SetupInfo(started_at=now(), status="starting")
+        parent, child = socket.socketpair()
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "cognix.server.worker",
+            str(child.fileno()),
+            str(self.project_dir),
+            self.ref,
+            self.mode,
+            pass_fds=(child.fileno(),),
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+        child.close()
+        reader, self._writer = await asyncio.open_unix_connection(sock=parent)
+        self._reader_task = asyncio.get_running_loop().create_task(self._read(reader, self._process))
+        if self.setup_timeout:
+            asyncio.get_running_loop().create_task(self._enforce_setup_timeout(self._process))
+
+    async def _enforce_setup_timeout(self, process: asyncio.subprocess.Process) -> None:
+        await asyncio.sleep(self.setup_timeout or 0)
+        if process is self._process and self.setup.status == "starting":
+            self.setup.logs.append(f"setup did not finish within COG_SETUP_TIMEOUT={self.setup_timeout:g}s\n")
+            self._setup_failed()
+            process.kill()
+
+    def _setup_failed(self) -> None:
+        self.setup.status = "failed"
+        self.setup.completed_at = now()
+        self.state = "SETUP_FAILED"
+        self._signature_seen.set()
+
+    async def _read(self, reader: asyncio.StreamReader, process: asyncio.subprocess.Process) -> None:
+        while (message := await ipc.read_message(reader)) is not None:
+            self._handle(message)
+        await process.wait()
+        if not self._stopping:
+            await self._worker_exited(process.returncode)
+
+    def _handle(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == ipc.LOG:
+            _, prediction_id, stream, text = message
+            prediction = self.running.get(prediction_id) if prediction_id else None
+            if prediction is not None:
+                prediction.add_log(stream, text)
+            elif self.setup.status == "starting":
+                self.setup.logs.append(text)
+            else:
+                sys.stderr.write(text)
+        elif kind == ipc.OUTPUT:
+            self._with_files(message[1], message[2], lambda p, value: p.add_output(value))
+        elif kind == ipc.METRIC:
+            _, prediction_id, name, value, mode = message
+            if prediction := self.running.get(prediction_id):
+                prediction.add_metric(name, value, mode)
+        elif kind == ipc.DONE:
+            _, prediction_id, output, metrics = message
+            self._with_files(
+                prediction_id, output, lambda p, value: self._finish(p, "succeeded", output=value, metrics=metrics)
+            )
+        elif kind == ipc.FAILED:
+            _, prediction_id, error, metrics = message
+            self._with_files(prediction_id, None, lambda p, _: self._finish(p, "failed", error=error, metrics=metrics))
+        elif kind == ipc.CANCELED:
+            _, prediction_id, metrics = message
+            self._with_files(prediction_id, None, lambda p, _: self._finish(p, "canceled", metrics=metrics))
+        elif kind == ipc.SIGNATURE:
+            self.signature, self.has_healthcheck = message[1], message[2]
+            self.slots = self._concurrency(self.signature)
+            if self._semaphore is None:
+                self._semaphore = asyncio.Semaphore(self.slots)
+            self._signature_seen.set()
+        elif kind == ipc.SETUP:
+            _, ok, error = message
+            if ok:
+                self.setup.status = "succeeded"
+                self.setup.completed_at = now()
+                self.state = "READY"
+                self.restarting = False
+                self.ready.set()
+                self._mark_k8s_ready()
+            else:
+                if error:
+                    self.setup.logs.append(error + "\n")
+                self._setup_failed()
+        elif kind == ipc.HEALTH:
+            future = self._health_waiters.pop(message[1], None)
+            if future is not None and not future.done():
+                future.set_result(message[2])
+
+    def _with_files(self, prediction_id: str, value: Any, apply: Any) -> None:
+        """Apply a worker message in order; outputs holding files wait for their URLs first."""
+        prediction = self.running.get(prediction_id)
+        if prediction is None:
+            return
+        lock = self._file_locks.get(prediction_id)
+        if lock is None and not has_files(value):
+            apply(prediction, value)
+            return
+        if lock is None:
+            lock = self._file_locks[prediction_id] = asyncio.Lock()
+
+        async def resolve_then_apply() -> None:
+            async with lock:
+                apply(prediction, await self.outputs.resolve(value))
+
+        asyncio.get_running_loop().create_task(resolve_then_apply())
+
+    def _finish(self, prediction: Prediction, status: str, **result: Any) -> None:
+        self.running.pop(prediction.id, None)
+        self._file_locks.pop(prediction.id, None)
+        prediction.finish(status, **result)
+
+    def _concurrency(self, signature: Signature) -> int:
+        """``COG_MAX_CONCURRENCY``, then cog.yaml's ``concurrency.max``, then ``@concurrent``, then 1."""
+        wanted = _env_int("COG_MAX_CONCURRENCY") or self.config_concurrency or signature.concurrency or 1
+        if wanted > 1 and not signature.is_async:
+            log.warning("concurrency %d needs an async run(); using 1", wanted)
+            return 1
+        return wanted
+
+    async def _worker_exited(self, returncode: int | None) -> None:
+        reason = _exit_reason(returncode)
+        for prediction in list(self.running.values()):
+            self._finish(prediction, "failed", error=f"the model process {reason}; the model is being restarted")
+        if self.setup.status != "succeeded":
+            if self.setup.status == "starting":
+                self.setup.logs.append(f"the model process {reason} during setup\n")
+                self._setup_failed()
+            self.restarting = False
+            self.ready.set()  # wake queued predictions: they fail with the reason
+            return
+        self._crashes.append(time.monotonic())
+        while self._crashes and self._crashes[0] < time.monotonic() - CRASH_WINDOW:
+            self._crashes.popleft()
+        if len(self._crashes) > MAX_CRASHES:
+            log.error("the model process %s %d times in %ds; giving up", reason, len(self._crashes), CRASH_WINDOW)
+            self.state = "DEFUNCT"
+            self.ready.set()
+            return
+        log.warning("the model process %s; restarting it", reason)
+        self.restarting = True
+        await self._spawn()
+
+    def _mark_k8s_ready(self) -> None:
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            try:
+                Path("/var/run/cog").mkdir(parents=True, exist_ok=True)
+                Path("/var/run/cog/ready").touch()
+            except OSError as e:
+                log.warning("cannot write /var/run/cog/ready: %s", e)
+
+    # --- predictions ------------------------------------------------------------------
+
+    def check_ready(self) -> None:
+        if self.state != "READY" and not self.restarting:
+            raise NotReady(self._not_ready_reason())
+
+    def _not_ready_reason(self) -> str:
+        return {
+            "STARTING": "Setup has not finished yet",
+            "SETUP_FAILED": "Setup failed",
+            "DEFUNCT": "The model process crashed repeatedly and was not restarted",
+        }.get(self.state, "Not ready")
+
+    def admit(self) -> None:
+        """Refuse only when the slots are busy *and* the queue is full."""
+        self.check_ready()
+        if len(self.running) + self.waiting >= self.slots + self.queue_depth:
+            raise AtCapacity()
+
+    async def run(self, prediction: Prediction) -> None:
+        """Queue for a slot, send to the worker, and wait until the prediction is terminal."""
+        assert self._semaphore is not None
+        self.waiting += 1
+        try:
+            await self._semaphore.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            await self.ready.wait()  # through a restart, if one is under way
+            if prediction.cancel_requested:
+                prediction.finish("canceled")
+                return
+            if self.state in ("SETUP_FAILED", "DEFUNCT"):
+                prediction.finish("failed", error=self._not_ready_reason())
+                return
+            self.running[prediction.id] = prediction
+            prediction.start()
+            self._send(ipc.PREDICT, prediction.id, prediction.input, prediction.context)
+            await prediction.done.wait()
+        finally:
+            self._semaphore.release()
+
+    def cancel(self, prediction: Prediction) -> None:
+        prediction.cancel_requested = True
+        if prediction.id in self.running:
+            self._send(ipc.CANCEL, prediction.id)
+
+    def _send(self, *message: Any) -> None:
+        assert self._writer is not None
+        self._writer.write(ipc.encode(message))
+
+    @property
+    def busy(self) -> bool:
+        return len(self.running) >= self.slots
+
+    async def user_healthcheck(self, timeout: float = 5.0) -> str | None:
+        """Run the model's ``healthcheck()``; the error text, or None when healthy."""
+        if not self.has_healthcheck or self.state != "READY":
+            return None
+        request_id = next(self._health_ids)
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._health_waiters[request_id] = future
+        self._send(ipc.HEALTHCHECK, request_id)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            self._health_waiters.pop(request_id, None)
+            return f"healthcheck timed out after {timeout:g}s"
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._writer is not None:
+            self._writer.close()
+        if self._process is not None and self._process.returncode is None:
+            try:
+                await asyncio.wait_for(self._process.wait(), 5)
+            except TimeoutError:
+                self._process.kill()
+                await self._process.wait()
+
+
+def _exit_reason(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"

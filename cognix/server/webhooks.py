@@ -1,0 +1,94 @@
+"""Webhooks: ``start`` and ``completed`` at once, ``output``/``logs`` throttled, the terminal
+one retried on 429/5xx with exponential backoff. Delivery never blocks or fails the server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import httpx
+
+from .._version import __version__
+from .predictions import Prediction
+
+log = logging.getLogger("cognix.server")
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+TERMINAL_ATTEMPTS = 12
+BACKOFF_BASE = 0.1
+BACKOFF_MAX = 30.0
+TIMEOUT = 30.0
+
+
+class Webhooks:
+    """One per server; :meth:`watch` attaches a prediction's webhook."""
+
+    def __init__(self, client: httpx.AsyncClient, throttle: float) -> None:
+        self.client = client
+        self.throttle = throttle
+        self.headers = {"User-Agent": f"cognix/{__version__}", "Content-Type": "application/json"}
+        if token := os.environ.get("WEBHOOK_AUTH_TOKEN"):
+            self.headers["Authorization"] = f"Bearer {token}"
+        self.pending: set[asyncio.Task[Any]] = set()
+
+    def watch(self, prediction: Prediction, trace_headers: dict[str, str]) -> None:
+        if prediction.webhook:
+            prediction.listeners.append(_Delivery(self, prediction, trace_headers).on_event)
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def drain(self) -> None:
+        """Wait for in-flight deliveries (shutdown)."""
+        while self.pending:
+            await asyncio.gather(*list(self.pending), return_exceptions=True)
+
+
+class _Delivery:
+    """Webhook state of one prediction: sends in order, coalesces throttled events."""
+
+    def __init__(self, hooks: Webhooks, prediction: Prediction, trace_headers: dict[str, str]) -> None:
+        self.hooks = hooks
+        self.prediction = prediction
+        self.url = prediction.webhook
+        self.headers = {**hooks.headers, **trace_headers}
+        self.lock = asyncio.Lock()
+        self.last_sent = 0.0
+        self.flush_scheduled = False
+
+    def on_event(self, prediction: Prediction, event: str) -> None:
+        if event not in prediction.events_filter:
+            return
+        if event in ("start", "completed"):
+            self.hooks.spawn(self.send(terminal=event == "completed"))
+            return
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            wait = max(0.0, self.last_sent + self.hooks.throttle - asyncio.get_running_loop().time())
+            self.hooks.spawn(self.flush_after(wait))
+
+    async def flush_after(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self.flush_scheduled = False
+        if not self.prediction.terminal:  # the terminal webhook carries everything anyway
+            await self.send(terminal=False)
+
+    async def send(self, *, terminal: bool) -> None:
+        async with self.lock:  # one at a time, in order; the snapshot is taken when it is sent
+            body = self.prediction.response()
+            self.last_sent = asyncio.get_running_loop().time()
+            attempts = TERMINAL_ATTEMPTS if terminal else 1
+            for attempt in range(attempts):
+                try:
+                    resp = await self.hooks.client.post(self.url, json=body, headers=self.headers, timeout=TIMEOUT)
+                    if resp.status_code not in RETRY_STATUSES:
+                        return
+                    reason = f"HTTP {resp.status_code}"
+                except httpx.HTTPError as e:
+                    reason = f"{type(e).__name__}: {e}"
+                if attempt + 1 < attempts:
+                    await asyncio.sleep(min(BACKOFF_BASE * 2**attempt, BACKOFF_MAX))
+            log.warning("webhook %s for %s failed: %s", self.url, self.prediction.id, reason)

@@ -1,0 +1,299 @@
+"""The worker process: imports the model, runs ``setup()`` and predictions, reports back.
+
+Model code runs only here, so a segfault, ``os._exit`` or OOM kill ends this process and
+never the HTTP server, which restarts it. Started by the supervisor as
+``python -m cognix.server.worker FD PROJECT_DIR REF MODE``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import faulthandler
+import inspect
+import io
+import os
+import queue
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import inputs, outputs, predictor
+from ..sdk import CancelationException
+from ..sdk.scope import prediction_scope
+from . import ipc
+
+_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("cognix_prediction", default=None)
+HEALTHCHECK_TIMEOUT = 5.0
+
+
+class _LogStream(io.TextIOBase):
+    """``sys.stdout``/``sys.stderr`` replacement: each write goes to the prediction running
+    in this context (per task or thread), so logs stay separate under concurrency."""
+
+    def __init__(self, channel: ipc.BlockingChannel, name: str, fallback: Callable[[], str | None]) -> None:
+        self.channel = channel
+        self.name = name
+        self.fallback = fallback
+        self.partial: dict[str | None, str] = {}  # per prediction: text after the last newline
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if text:
+            owner = _current.get() or self.fallback()
+            buffered = self.partial.pop(owner, "") + text
+            complete, newline, rest = buffered.rpartition("\n")
+            if newline:
+                self.channel.send(ipc.LOG, owner, self.name, complete + newline)
+            if rest:
+                self.partial[owner] = rest
+        return len(text)
+
+    def flush(self) -> None:
+        owner = _current.get() or self.fallback()
+        if rest := self.partial.pop(owner, ""):
+            self.channel.send(ipc.LOG, owner, self.name, rest)
+
+    def fileno(self) -> int:
+        return 1 if self.name == "stdout" else 2
+
+
+class Worker:
+    def __init__(self, channel: ipc.BlockingChannel, project_dir: Path, ref: str, mode: str) -> None:
+        self.channel = channel
+        self.project_dir = project_dir
+        self.ref = ref
+        self.mode = mode
+        self.running: dict[str, Any] = {}  # id → thread ident (sync) or asyncio.Task (async)
+        self.cancel_requested: set[str] = set()
+        self.predictor: predictor.Predictor | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.jobs: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+
+    # --- logs -----------------------------------------------------------------------
+
+    def only_running(self) -> str | None:
+        """Output written at the file-descriptor level (C code, subprocesses) carries no
+        context; it belongs to the one running prediction, or to setup."""
+        return next(iter(self.running)) if len(self.running) == 1 else None
+
+    def capture_output(self) -> None:
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            read_end, write_end = os.pipe()
+            os.dup2(write_end, fd)
+            os.close(write_end)
+            threading.Thread(target=self._pump, args=(read_end, name), daemon=True).start()
+        sys.stdout = _LogStream(self.channel, "stdout", self.only_running)  # type: ignore[assignment]
+        sys.stderr = _LogStream(self.channel, "stderr", self.only_running)  # type: ignore[assignment]
+
+    def _pump(self, fd: int, name: str) -> None:
+        with open(fd, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(65536):
+                self.channel.send(ipc.LOG, self.only_running(), name, chunk.decode(errors="replace"))
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        try:
+            self.predictor = predictor.load(self.project_dir, self.ref, mode=self.mode)
+        except Exception as e:  # noqa: BLE001 - every failure is reported as setup failure
+            details = getattr(e, "details", None) or "".join(traceback.format_exception(e))
+            self.channel.send(ipc.SETUP, False, f"{getattr(e, 'message', e)}\n{details}".strip())
+            return
+        p = self.predictor
+        self.channel.send(ipc.SIGNATURE, p.signature, p.healthcheck_fn is not None)
+        if p.signature.is_async:
+            self.loop = asyncio.new_event_loop()
+            p._loop = self.loop  # setup() and run() share one event loop
+        try:
+            p.setup(weights=os.environ.get("COG_WEIGHTS") or None)
+        except BaseException as e:  # noqa: BLE001 - SystemExit in setup fails setup too
+            traceback.print_exception(e)
+            sys.stderr.flush()
+            self.channel.send(ipc.SETUP, False, f"{type(e).__name__}: {e}")
+            return
+        self.channel.send(ipc.SETUP, True, None)
+        threading.Thread(target=self.read_commands, daemon=True).start()
+        if self.loop is not None:
+            self.loop.run_until_complete(self.serve_async())
+        else:
+            self.serve_sync()
+
+    def read_commands(self) -> None:
+        while (message := self.channel.recv()) is not None:
+            kind = message[0]
+            if kind == ipc.PREDICT:
+                if self.loop is not None:
+                    self.loop.call_soon_threadsafe(self._start_task, message)
+                else:
+                    self.jobs.put(message)
+            elif kind == ipc.CANCEL:
+                self.cancel(message[1])
+            elif kind == ipc.HEALTHCHECK:
+                threading.Thread(target=self.healthcheck, args=(message[1],), daemon=True).start()
+        os._exit(0)  # the server closed the channel: nothing more to do
+
+    def healthcheck(self, request_id: int) -> None:
+        assert self.predictor is not None and self.predictor.healthcheck_fn is not None
+        try:
+            result = self.predictor.healthcheck_fn()
+            if inspect.isawaitable(result):
+                result = asyncio.run(asyncio.wait_for(_awaitable(result), HEALTHCHECK_TIMEOUT))
+            error = None if result else "healthcheck returned False"
+        except BaseException as e:  # noqa: BLE001
+            error = f"healthcheck raised {type(e).__name__}: {e}"
+        self.channel.send(ipc.HEALTH, request_id, error)
+
+    # --- predictions ------------------------------------------------------------------
+
+    def cancel(self, prediction_id: str) -> None:
+        target = self.running.get(prediction_id)
+        if target is None:
+            return
+        self.cancel_requested.add(prediction_id)
+        if isinstance(target, asyncio.Task):
+            self.loop.call_soon_threadsafe(target.cancel)  # type: ignore[union-attr]
+        else:
+            signal.pthread_kill(target, signal.SIGUSR1)
+
+    def _raise_if_canceled(self, signum: int, frame: Any) -> None:
+        current = next(iter(self.running), None)
+        if current in self.cancel_requested:
+            raise CancelationException()
+
+    def serve_sync(self) -> None:
+        signal.signal(signal.SIGUSR1, self._raise_if_canceled)
+        while True:
+            _, prediction_id, values, context = self.jobs.get()  # type: ignore[misc]
+            self.running[prediction_id] = threading.get_ident()
+            token = _current.set(prediction_id)
+            try:
+                self._run_sync(prediction_id, values, context)
+            except CancelationException:
+                pass  # a cancel that landed after the prediction had already finished
+            finally:
+                _current.reset(token)
+                self.running.pop(prediction_id, None)
+                self.cancel_requested.discard(prediction_id)
+
+    def _prepare(self, prediction_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        assert self.predictor is not None
+        # inputs were validated and fetched by the server: files are local paths now
+        return inputs.materialize(self.predictor.signature, values, Path(tempfile.gettempdir()), allow_local=True)
+
+    def _metric_hook(self, prediction_id: str) -> Callable[[str, Any, str], None]:
+        return lambda name, value, mode: self.channel.send(ipc.METRIC, prediction_id, name, value, mode)
+
+    def _encode(self, value: Any) -> Any:
+        assert self.predictor is not None
+        return outputs.encode_output(value, self.predictor.signature.output, ipc.FileRef)
+
+    def _run_sync(self, prediction_id: str, values: dict[str, Any], context: dict[str, str]) -> None:
+        assert self.predictor is not None
+        with prediction_scope(context, self._metric_hook(prediction_id)) as scope:
+            try:
+                result = self.predictor.fn(**self._prepare(prediction_id, values))
+                if self.predictor.signature.output.is_iterator:
+                    items = []
+                    for item in result:
+                        encoded = self._encode(item)
+                        items.append(encoded)
+                        self.channel.send(ipc.OUTPUT, prediction_id, encoded)
+                    outcome: tuple[Any, ...] = (ipc.DONE, prediction_id, items)
+                else:
+                    outcome = (ipc.DONE, prediction_id, self._encode(result))
+            except CancelationException:
+                outcome = (ipc.CANCELED, prediction_id)
+            except BaseException as e:  # noqa: BLE001 - sys.exit() fails the prediction only
+                outcome = (ipc.FAILED, prediction_id, _error_text(e))
+            self._flush()
+            self.channel.send(*outcome, scope.metrics.as_dict())
+
+    async def serve_async(self) -> None:
+        await asyncio.Event().wait()  # predictions arrive as tasks; run until the process ends
+
+    def _start_task(self, message: tuple[Any, ...]) -> None:
+        _, prediction_id, values, context = message
+        task = asyncio.get_running_loop().create_task(
+            self._run_async(prediction_id, values, context), context=contextvars.copy_context()
+        )
+        self.running[prediction_id] = task
+
+    async def _run_async(self, prediction_id: str, values: dict[str, Any], context: dict[str, str]) -> None:
+        assert self.predictor is not None
+        _current.set(prediction_id)
+        with prediction_scope(context, self._metric_hook(prediction_id)) as scope:
+            try:
+                result = self.predictor.fn(**self._prepare(prediction_id, values))
+                if self.predictor.signature.output.is_iterator and not inspect.isawaitable(result):
+                    items = []
+                    async for item in _aiter(result):
+                        encoded = self._encode(item)
+                        items.append(encoded)
+                        self.channel.send(ipc.OUTPUT, prediction_id, encoded)
+                    outcome: tuple[Any, ...] = (ipc.DONE, prediction_id, items)
+                else:
+                    outcome = (
+                        ipc.DONE,
+                        prediction_id,
+                        self._encode(await result if inspect.isawaitable(result) else result),
+                    )
+            except asyncio.CancelledError:
+                outcome = (ipc.CANCELED, prediction_id)
+            except BaseException as e:  # noqa: BLE001
+                outcome = (ipc.FAILED, prediction_id, _error_text(e))
+            finally:
+                self.running.pop(prediction_id, None)
+                self.cancel_requested.discard(prediction_id)
+            self._flush()
+            self.channel.send(*outcome, scope.metrics.as_dict())
+
+    def _flush(self) -> None:
+        """Send what the prediction wrote without a final newline, before it is reported finished."""
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            if stream is not None:
+                stream.flush()
+
+
+async def _awaitable(value: Any) -> Any:
+    return await value
+
+
+async def _aiter(result: Any) -> Any:
+    if inspect.isasyncgen(result) or hasattr(result, "__anext__"):
+        async for item in result:
+            yield item
+    else:
+        for item in result:
+            yield item
+
+
+def _error_text(e: BaseException) -> str:
+    if isinstance(e, SystemExit):
+        return f"prediction called sys.exit({e.code})"
+    return str(e) or type(e).__name__
+
+
+def main(argv: list[str]) -> None:
+    fd, project_dir, ref, mode = int(argv[0]), Path(argv[1]), argv[2], argv[3]
+    faulthandler.enable(file=os.fdopen(os.dup(2), "w"), all_threads=False)  # crash reports reach the server log
+    channel = ipc.BlockingChannel(socket.socket(fileno=fd))
+    worker = Worker(channel, project_dir, ref, mode)
+    worker.capture_output()
+    os.chdir(project_dir)
+    worker.start()
+    # setup failed: stay until the server closes the channel, so it can read the logs
+    while channel.recv() is not None:
+        pass
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

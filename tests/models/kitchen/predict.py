@@ -1,0 +1,64 @@
+"""A model with every behaviour the server tests need, picked by the `action` input."""
+
+import ctypes
+import os
+import sys
+import tempfile
+import time
+from typing import Any
+
+from cog import BaseRunner, Input, Path, Secret, current_scope
+
+
+class Runner(BaseRunner):
+    def setup(self) -> None:
+        print("setting up")
+        self.calls = 0
+        if os.environ.get("FAIL_SETUP"):
+            raise RuntimeError("setup exploded")
+        time.sleep(float(os.environ.get("SETUP_SECONDS", "0")))
+
+    def healthcheck(self) -> bool:
+        if os.environ.get("HEALTH") == "slow":
+            time.sleep(10)
+        return os.environ.get("HEALTH") != "bad"
+
+    def run(
+        self,
+        action: str = Input(
+            default="echo", choices=["echo", "sleep", "crash", "exit", "fail", "log", "file", "metric", "count"]
+        ),
+        text: str = "hi",
+        seconds: float = Input(default=0.0, ge=0, le=60),
+        token: Secret | None = None,
+        image: Path | None = None,
+    ) -> Any:
+        self.calls += 1
+        if action == "echo":
+            return text
+        if action == "sleep":
+            for _ in range(int(seconds * 20)):
+                time.sleep(0.05)
+            return f"slept {seconds}"
+        if action == "crash":
+            ctypes.string_at(0)  # segfault
+        if action == "exit":
+            sys.exit(3)
+        if action == "fail":
+            raise ValueError(f"bad text: {text}")
+        if action == "log":
+            print(f"log {text} token={token}")
+            print(f"err {text}", file=sys.stderr)
+            os.system(f"echo c-level {text}")
+            return "logged"
+        if action == "file":
+            out = Path(tempfile.mkdtemp()) / "out.txt"
+            out.write_bytes((image.read_bytes() if image else b"") + b"!")
+            return out
+        if action == "metric":
+            self.record_metric("tokens", 3)
+            current_scope().record_metric("timing.total", 1.5)
+            return dict(current_scope().context)
+        if action == "count":
+            return self.calls
+        raise AssertionError(action)

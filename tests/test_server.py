@@ -1,0 +1,463 @@
+"""The prediction server over real HTTP on loopback: Cog's API, and where cognix does better."""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import json
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+
+from .server_helpers import MODELS, peer, serve
+
+KITCHEN = MODELS / "kitchen"
+
+
+@pytest.fixture(scope="module")
+def kitchen():
+    with serve(KITCHEN) as server:
+        yield server
+
+
+def predict(server, body: dict, **headers: str) -> httpx.Response:
+    return httpx.post(server.url + "/predictions", json=body, headers=headers, timeout=60)
+
+
+# --- documents ----------------------------------------------------------------------------
+
+
+def test_root_health_openapi_docs(kitchen) -> None:
+    root = httpx.get(kitchen.url + "/").json()
+    assert root["predictions_url"] == "/predictions"
+    assert root["trainings_url"] == "/trainings"
+    health = kitchen.health()
+    assert health["status"] == "READY"
+    assert health["setup"]["status"] == "succeeded"
+    assert "setting up" in health["setup"]["logs"]
+    assert health["setup"]["started_at"] <= health["setup"]["completed_at"]
+    doc = httpx.get(kitchen.url + "/openapi.json").json()
+    assert list(doc["components"]["schemas"])[:3] == ["Input", "Output", "action"]
+    assert {"/predictions", "/predictions/{prediction_id}", "/trainings", "/shutdown"} <= set(doc["paths"])
+    assert "TrainingInput" in doc["components"]["schemas"]
+    docs = httpx.get(kitchen.url + "/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+# --- sync predictions and validation --------------------------------------------------------
+
+
+def test_sync_prediction(kitchen) -> None:
+    body = predict(kitchen, {"input": {"text": "hello"}}).json()
+    assert body["status"] == "succeeded"
+    assert body["output"] == "hello"
+    assert body["metrics"]["predict_time"] > 0
+    assert body["id"].startswith("pred_")
+    assert "input" not in body  # coglet's sync body omits it
+
+
+def test_missing_body_and_null_input_use_defaults(kitchen) -> None:
+    assert httpx.post(kitchen.url + "/predictions", timeout=10).json()["output"] == "hi"
+    assert predict(kitchen, {"input": None}).json()["output"] == "hi"
+
+
+def test_validation_errors_as_cog(kitchen) -> None:
+    r = predict(kitchen, {"input": {"seconds": "x", "action": "nope", "unknown": 1}})
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert {d["loc"][2] for d in detail} == {"seconds", "action"}
+    assert all(d["loc"][:2] == ["body", "input"] and d["type"] == "value_error" for d in detail)
+    assert predict(kitchen, {"input": {"seconds": 99}}).json()["detail"][0]["msg"] == "number must be at most 60"
+    r = predict(kitchen, {"input": {"text": "ok", "ignored": True}})  # unknown keys are dropped
+    assert r.status_code == 200 and r.json()["output"] == "ok"
+    assert predict(kitchen, {"input": []}).status_code == 422
+    bad_json = httpx.post(kitchen.url + "/predictions", content=b"{oops", timeout=10)
+    assert bad_json.status_code == 422 and bad_json.json()["detail"][0]["loc"] == ["body"]
+
+
+def test_failure_is_data_not_http_error(kitchen) -> None:
+    body = predict(kitchen, {"input": {"action": "fail", "text": "zz"}}).json()
+    assert body["status"] == "failed"
+    assert "bad text: zz" in body["error"]
+
+
+def test_sys_exit_fails_only_the_prediction(kitchen) -> None:
+    body = predict(kitchen, {"input": {"action": "exit"}}).json()
+    assert body["status"] == "failed" and "sys.exit(3)" in body["error"]
+    assert predict(kitchen, {"input": {"text": "still here"}}).json()["output"] == "still here"
+
+
+def test_logs_are_captured_per_prediction(kitchen) -> None:
+    body = predict(kitchen, {"input": {"action": "log", "text": "abc"}}).json()
+    assert "log abc" in body["logs"]
+    assert "err abc" in body["logs"]
+    assert "c-level abc" in body["logs"]  # output of a subprocess, at the file-descriptor level
+
+
+def test_metrics_and_context(kitchen) -> None:
+    body = predict(kitchen, {"input": {"action": "metric"}, "context": {"user": "ada"}}).json()
+    assert body["output"] == {"user": "ada"}
+    assert body["metrics"]["tokens"] == 3
+    assert body["metrics"]["timing"] == {"total": 1.5}
+    assert body["metrics"]["predict_time"] > 0
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def test_file_in_as_data_uri_and_url_out_as_data_url(kitchen) -> None:
+    data = "data:text/plain;base64," + base64.b64encode(b"abc").decode()
+    out = predict(kitchen, {"input": {"action": "file", "image": data}}).json()["output"]
+    assert out == "data:text/plain;base64," + base64.b64encode(b"abc!").decode()
+    with peer() as p:
+        p.files["photo.bin"] = b"\x00\x01" * 1000
+        out = predict(kitchen, {"input": {"action": "file", "image": p.url + "/files/photo.bin"}}).json()["output"]
+        assert base64.b64decode(out.split(",", 1)[1]) == b"\x00\x01" * 1000 + b"!"
+        missing = predict(kitchen, {"input": {"action": "file", "image": p.url + "/files/nope"}})
+        assert missing.status_code == 422 and "404" in missing.json()["detail"][0]["msg"]
+
+
+def test_local_paths_are_refused_as_file_inputs(kitchen) -> None:
+    r = predict(kitchen, {"input": {"action": "file", "image": "/etc/passwd"}})
+    assert r.status_code == 422
+    assert "is not a valid URL scheme" in r.json()["detail"][0]["msg"]
+
+
+def test_upload_url_puts_output_files() -> None:
+    with peer() as p, serve(KITCHEN, "--upload-url", p.url + "/upload/") as server:
+        out = predict(server, {"input": {"action": "file"}}).json()["output"]
+        assert out == f"{p.url}/stored/out.txt"  # the Location header, query removed
+        assert p.uploads["out.txt"] == b"!"
+        put = next(r for r in p.requests if r["method"] == "PUT")
+        assert put["headers"]["Content-Type"] == "text/plain"
+
+
+# --- async, webhooks, idempotency ------------------------------------------------------------
+
+
+def test_async_prediction_with_webhooks(kitchen) -> None:
+    with peer() as p:
+        r = predict(
+            kitchen,
+            {"id": "async-1", "input": {"action": "log", "text": "w"}, "webhook": p.url + "/hook"},
+            Prefer="respond-async",
+            traceparent="00-abc-def-01",
+        )
+        assert r.status_code == 202
+        assert r.json()["id"] == "async-1" and r.json()["status"] == "starting"
+        p.wait_for(lambda: any(b["status"] == "succeeded" for b in p.webhooks("async-1")))
+        hooks = p.webhooks("async-1")
+        assert hooks[0]["status"] == "processing"
+        assert [b["status"] for b in hooks].count("succeeded") == 1
+        final = hooks[-1]
+        assert final["output"] == "logged" and "log w" in final["logs"]
+        assert final["metrics"]["predict_time"] > 0
+        request = p.requests[-1]
+        assert request["headers"]["traceparent"] == "00-abc-def-01"
+        assert request["headers"]["User-Agent"].startswith("cognix/")
+        polled = httpx.get(kitchen.url + "/predictions/async-1").json()
+        assert polled["status"] == "succeeded" and polled["output"] == "logged"
+
+
+def test_webhook_events_filter(kitchen) -> None:
+    with peer() as p:
+        predict(
+            kitchen,
+            {"id": "filtered", "input": {"action": "log"}, "webhook": p.url, "webhook_events_filter": ["completed"]},
+            Prefer="respond-async",
+        )
+        p.wait_for(lambda: p.webhooks("filtered"))
+        time.sleep(0.3)
+        assert [b["status"] for b in p.webhooks("filtered")] == ["succeeded"]
+
+
+def test_terminal_webhook_is_retried() -> None:
+    with peer() as p, serve(KITCHEN, env={"WEBHOOK_AUTH_TOKEN": "tok"}) as server:
+        p.fail_first = 4  # the terminal webhook gets 503 four times, then lands (backoff 0.1, 0.2, 0.4, 0.8 s)
+        predict(
+            server,
+            {"id": "retry", "input": {}, "webhook": p.url, "webhook_events_filter": ["completed"]},
+            Prefer="respond-async",
+        )
+        p.wait_for(lambda: p.webhooks("retry"), timeout=60)
+        attempts = [r for r in p.requests if r["method"] == "POST"]
+        assert len(attempts) == 5 and attempts[-1]["status"] == 200
+        assert attempts[-1]["headers"]["Authorization"] == "Bearer tok"
+
+
+def test_put_is_idempotent(kitchen) -> None:
+    first = httpx.put(kitchen.url + "/predictions/same-id", json={"input": {"action": "count"}}, timeout=30).json()
+    again = httpx.put(kitchen.url + "/predictions/same-id", json={"input": {"action": "count"}}, timeout=30).json()
+    assert first["output"] == again["output"]  # the same id never runs twice
+    mismatch = httpx.put(kitchen.url + "/predictions/a", json={"id": "b", "input": {}}, timeout=10)
+    assert mismatch.status_code == 422
+    assert mismatch.json()["detail"] == [
+        {"loc": ["body", "id"], "msg": "prediction ID must match the ID supplied in the URL", "type": "value_error"}
+    ]
+
+
+def test_put_while_running_returns_current_state(kitchen) -> None:
+    body = {"input": {"action": "sleep", "seconds": 1.0}}
+    httpx.put(kitchen.url + "/predictions/long-one", json=body, headers={"Prefer": "respond-async"}, timeout=10)
+    time.sleep(0.3)
+    r = httpx.put(kitchen.url + "/predictions/long-one", json=body, timeout=10)
+    assert r.status_code == 202
+    assert r.json()["status"] == "processing" and r.json()["input"]["seconds"] == 1.0
+
+
+def test_unknown_prediction(kitchen) -> None:
+    assert httpx.get(kitchen.url + "/predictions/nope").status_code == 404
+    r = httpx.post(kitchen.url + "/predictions/nope/cancel")
+    assert r.status_code == 404 and r.json() == {}
+
+
+# --- cancel ----------------------------------------------------------------------------------
+
+
+def test_cancel_sync_prediction_mid_run(kitchen) -> None:
+    with concurrent.futures.ThreadPoolExecutor() as pool:
+        future = pool.submit(predict, kitchen, {"id": "to-cancel", "input": {"action": "sleep", "seconds": 20}})
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert httpx.post(kitchen.url + "/predictions/to-cancel/cancel").json() == {}
+        body = future.result(timeout=10).json()
+    assert body["status"] == "canceled"
+    assert time.monotonic() - started < 3
+
+
+def test_cancel_async_prediction(kitchen) -> None:
+    with peer() as p:
+        predict(
+            kitchen,
+            {"id": "a-cancel", "input": {"action": "sleep", "seconds": 20}, "webhook": p.url},
+            Prefer="respond-async",
+        )
+        time.sleep(0.5)
+        httpx.post(kitchen.url + "/predictions/a-cancel/cancel")
+        p.wait_for(lambda: any(b["status"] == "canceled" for b in p.webhooks("a-cancel")), timeout=10)
+
+
+def test_client_disconnect_cancels_sync_prediction(kitchen) -> None:
+    with pytest.raises(httpx.ReadTimeout):
+        predict_timeout = httpx.post(
+            kitchen.url + "/predictions",
+            json={"id": "hangup", "input": {"action": "sleep", "seconds": 20}},
+            timeout=0.5,
+        )
+        assert predict_timeout  # never reached
+    deadline = time.monotonic() + 5
+    while httpx.get(kitchen.url + "/predictions/hangup").json()["status"] != "canceled":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+# --- queueing instead of 409 -----------------------------------------------------------------
+
+
+def test_sequential_client_is_never_refused(kitchen) -> None:
+    with httpx.Client(base_url=kitchen.url, timeout=30) as client:
+        statuses = [client.post("/predictions", json={"input": {"text": str(i)}}).status_code for i in range(200)]
+    assert statuses == [200] * 200
+
+
+def test_busy_server_queues_then_refuses_past_depth() -> None:
+    with serve(KITCHEN, "--queue-depth", "2") as server:
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(predict, server, {"input": {"action": "sleep", "seconds": 0.5}}) for _ in range(3)]
+            time.sleep(0.25)
+            assert server.health()["status"] == "BUSY"
+            refused = predict(server, {"input": {}})
+            results = [f.result() for f in futures]
+        assert refused.status_code == 409
+        assert refused.json() == {"error": "At capacity - all prediction slots busy", "status": "failed"}
+        assert [r.json()["status"] for r in results] == ["succeeded"] * 3  # one ran, two waited
+
+
+# --- crash isolation -------------------------------------------------------------------------
+
+
+def test_segfault_fails_one_prediction_and_the_model_restarts() -> None:
+    with serve(KITCHEN) as server:
+        body = predict(server, {"input": {"action": "crash"}}).json()
+        assert body["status"] == "failed"
+        assert "SIGSEGV" in body["error"]
+        assert server.process.poll() is None  # the HTTP server lives on
+        server.wait_for("READY", timeout=30)
+        assert predict(server, {"input": {"text": "back"}}).json()["output"] == "back"
+        assert predict(server, {"input": {"action": "count"}}).json()["output"] == 2  # a fresh process: 2nd call
+
+
+# --- setup, health ----------------------------------------------------------------------------
+
+
+def test_setup_failure() -> None:
+    with serve(KITCHEN, env={"FAIL_SETUP": "1"}, wait=("SETUP_FAILED",)) as server:
+        health = server.health()
+        assert health["setup"]["status"] == "failed"
+        assert "setup exploded" in health["setup"]["logs"]
+        r = predict(server, {"input": {}})
+        assert r.status_code == 503 and r.json()["status"] == "failed"
+
+
+def test_setup_timeout() -> None:
+    with serve(KITCHEN, env={"SETUP_SECONDS": "30", "COG_SETUP_TIMEOUT": "1"}, wait=("SETUP_FAILED",)) as server:
+        assert "COG_SETUP_TIMEOUT" in server.health()["setup"]["logs"]
+
+
+def test_starting_state_while_setup_runs() -> None:
+    with serve(KITCHEN, env={"SETUP_SECONDS": "2"}, wait=("STARTING",)) as server:
+        assert predict(server, {"input": {}}).status_code == 503
+        server.wait_for("READY")
+
+
+@pytest.mark.parametrize(("health", "error"), [("bad", "healthcheck returned False"), ("slow", "timed out after 5s")])
+def test_user_healthcheck(health: str, error: str) -> None:
+    with serve(KITCHEN, env={"HEALTH": health}, wait=("UNHEALTHY",)) as server:
+        body = server.health()
+        assert body["status"] == "UNHEALTHY" and error in body["user_healthcheck_error"]
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+def test_secrets_never_leak(kitchen) -> None:
+    with peer() as p:
+        predict(
+            kitchen,
+            {"id": "secret", "input": {"action": "log", "token": "hunter2"}, "webhook": p.url},
+            Prefer="respond-async",
+        )
+        p.wait_for(lambda: any(b["status"] == "succeeded" for b in p.webhooks("secret")))
+        shown = json.dumps(p.webhooks("secret")) + httpx.get(kitchen.url + "/predictions/secret").text
+    assert "hunter2" not in shown
+    assert "token=**********" in shown  # str(Secret) in the model's own log line
+    assert '"token": "**********"' in shown or '"token":"**********"' in shown
+    assert "hunter2" not in kitchen.log
+
+
+# --- trainings -------------------------------------------------------------------------------
+
+
+def test_trainings_routes(kitchen) -> None:
+    r = httpx.post(kitchen.url + "/trainings", json={"input": {"steps": 4}}, timeout=30)
+    assert r.json()["output"] == {"steps": 8}
+    sse = httpx.post(kitchen.url + "/trainings", json={}, headers={"Accept": "text/event-stream"})
+    assert sse.status_code == 406
+    assert sse.json() == {"error": "Training endpoints do not support streaming responses."}
+
+
+# --- SSE -------------------------------------------------------------------------------------
+
+
+def _events(text: str) -> list[tuple[str, dict]]:
+    out = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
+        out.append((lines["event"], json.loads(lines["data"])))
+    return out
+
+
+def test_sse_stream() -> None:
+    with serve(MODELS / "stream") as server:
+        r = httpx.post(
+            server.url + "/predictions",
+            json={"id": "s1", "input": {"n": 3}},
+            headers={"Accept": "text/event-stream"},
+            timeout=30,
+        )
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = _events(r.text)
+        kinds = [e for e, _ in events]
+        assert kinds[0] == "start" and kinds[-1] == "completed"
+        assert [d for e, d in events if e == "output"] == [{"chunk": f"t{i} ", "index": i} for i in range(3)]
+        assert {"source": "stdout", "data": "token 0\n"} in [d for e, d in events if e == "log"]
+        assert [d["value"] for e, d in events if e == "metric"] == [1, 1, 1]
+        assert events[-1][1]["output"] == ["t0 ", "t1 ", "t2 "]
+        assert events[-1][1]["metrics"]["count"] == 3
+        # a reconnecting client gets the whole stream again
+        again = httpx.put(
+            server.url + "/predictions/s1",
+            json={"input": {"n": 3}},
+            headers={"Accept": "text/event-stream"},
+            timeout=30,
+        )
+        assert _events(again.text) == events
+        refused = httpx.post(server.url + "/predictions", json={}, headers={"Accept": "text/event-stream"})
+        assert refused.status_code == 200  # streaming model: SSE accepted
+
+
+def test_sse_needs_streaming_opt_in(kitchen) -> None:
+    r = httpx.post(kitchen.url + "/predictions", json={}, headers={"Accept": "text/event-stream"})
+    assert r.status_code == 406
+    assert "Add @cog.streaming" in r.json()["error"]
+
+
+# --- concurrency -----------------------------------------------------------------------------
+
+
+def test_async_concurrency_and_per_prediction_logs() -> None:
+    with serve(MODELS / "asyncsleep") as server:
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            bodies = list(
+                pool.map(lambda i: predict(server, {"input": {"text": str(i), "seconds": 0.5}}).json(), range(16))
+            )
+        assert time.monotonic() - started < 3  # 16 × 0.5 s ran side by side
+        for i, body in enumerate(bodies):
+            assert body["output"] == str(i)
+            assert body["logs"] == f"start {i}\nend {i}\n"
+
+
+def test_two_thousand_async_predictions_one_terminal_webhook_each() -> None:
+    with peer() as p, serve(MODELS / "asyncsleep", "--queue-depth", "4096") as server:
+        with httpx.Client(base_url=server.url, timeout=60, limits=httpx.Limits(max_connections=32)) as client:
+
+            def submit(i: int) -> int:
+                body = {"id": f"bulk-{i}", "input": {"text": str(i), "seconds": 0.01}, "webhook": p.url,
+                        "webhook_events_filter": ["completed"]}  # fmt: skip
+                return client.post("/predictions", json=body, headers={"Prefer": "respond-async"}).status_code
+
+            with concurrent.futures.ThreadPoolExecutor(32) as pool:
+                assert set(pool.map(submit, range(2000))) == {202}
+        p.wait_for(lambda: len(p.webhooks()) >= 2000, timeout=120)
+        time.sleep(0.5)
+        terminal = [b["id"] for b in p.webhooks() if b["status"] == "succeeded"]
+        assert len(terminal) == 2000 and len(set(terminal)) == 2000
+
+
+# --- shutdown --------------------------------------------------------------------------------
+
+
+def test_sigterm_drains_in_flight_predictions() -> None:
+    with peer() as p, serve(KITCHEN) as server:
+        predict(
+            server,
+            {"id": "drain", "input": {"action": "sleep", "seconds": 1}, "webhook": p.url},
+            Prefer="respond-async",
+        )
+        time.sleep(0.2)
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(30) == 0
+        assert [b["status"] for b in p.webhooks("drain")][-1] == "succeeded"
+
+
+def test_await_explicit_shutdown() -> None:
+    with serve(KITCHEN, "--await-explicit-shutdown") as server:
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        assert server.process.poll() is None
+        assert httpx.post(server.url + "/shutdown").json() == {}
+        assert server.process.wait(30) == 0
+
+
+def test_health_stays_responsive_during_a_long_prediction(kitchen) -> None:
+    thread = threading.Thread(target=predict, args=(kitchen, {"input": {"action": "sleep", "seconds": 2}}))
+    thread.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    assert kitchen.health()["status"] == "BUSY"
+    assert time.monotonic() - started < 0.5
+    thread.join()
