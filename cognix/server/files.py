@@ -42,14 +42,8 @@ class InputFiles:
             for index, url in enumerate(value) if isinstance(value, list) else [(None, value)]:
                 scheme = urllib.parse.urlparse(url).scheme
                 if scheme not in ("http", "https", "data"):
-                    raise InvalidInputs(
-                        [
-                            InputIssue(
-                                field.name,
-                                f"'{scheme or url[:20]}' is not a valid URL scheme. 'data', 'http', or 'https' is supported.",
-                            )
-                        ]
-                    )
+                    msg = f"'{scheme or url[:20]}' is not a valid URL scheme. 'data', 'http', or 'https' is supported."
+                    raise InvalidInputs([InputIssue(field.name, msg)])
                 jobs.append((field.name, index, url))
         if not jobs:
             return values, None
