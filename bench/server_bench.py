@@ -93,16 +93,18 @@ def _health(port: int) -> str | None:
 @contextmanager
 def start(kind: str, model: Path) -> Iterator[Running]:
     port = free_port()
+    config = (model / "cog.yaml").read_text()
+    ref = next(line.split(":", 1)[1].strip().strip('"') for line in config.splitlines() if line.startswith("run:"))
+    # both as their images run them: the server module, the predictor from COG_PREDICT_TYPE_STUB
     env = {**os.environ, "PORT": str(port), "LOG_FORMAT": "console", "COG_LOG_LEVEL": "warn"}
+    env["COG_PREDICT_TYPE_STUB"] = ref
     if kind == "cog":
         python = ensure_cog_venv()
-        config = (model / "cog.yaml").read_text()
-        ref = next(line.split(":", 1)[1].strip().strip('"') for line in config.splitlines() if line.startswith("run:"))
-        env.update(COG_PREDICT_TYPE_STUB=ref, COG_MAX_CONCURRENCY=_concurrency(model / ref.split(":")[0]))
+        env["COG_MAX_CONCURRENCY"] = _concurrency(model / ref.split(":")[0])  # cog build bakes this in
         env["PATH"] = f"{python.parent}:{env['PATH']}"  # coglet starts its worker as `python` from PATH
         cmd = [str(python), "-m", "cog.server.http", "--host", "127.0.0.1"]
     else:
-        cmd = [sys.executable, "-m", "cognix", "serve", "-p", str(port)]
+        cmd = [sys.executable, "-m", "cognix.server", "--host", "127.0.0.1"]
     began = time.perf_counter()
     process = subprocess.Popen(cmd, cwd=model, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

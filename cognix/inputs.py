@@ -18,31 +18,28 @@ from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any, Literal, Optional, Union
 
-from pydantic import (
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
-    StrictStr,
-    ValidationError,
-    create_model,
-)
-
 from .errors import CognixError
 from .sdk.types import Path, Secret, filename_from_url
 from .signature import MISSING, InputField, Kind, Signature, TypeSpec
 
-_JSON_TYPES = {
-    Kind.STRING: StrictStr,
-    Kind.INTEGER: StrictInt,
-    Kind.FLOAT: Union[StrictFloat, StrictInt],  # noqa: UP007 - JSON numbers: an int is a valid float
-    Kind.BOOL: StrictBool,
-    Kind.PATH: StrictStr,
-    Kind.FILE: StrictStr,
-    Kind.SECRET: StrictStr,
-    Kind.OBJECT: dict[str, Any],
-}
+
+@functools.cache
+def _json_types() -> dict[Kind, Any]:
+    # pydantic is imported on first validation only: the worker process never needs it
+    from pydantic import StrictBool, StrictFloat, StrictInt, StrictStr
+
+    return {
+        Kind.STRING: StrictStr,
+        Kind.INTEGER: StrictInt,
+        Kind.FLOAT: Union[StrictFloat, StrictInt],  # noqa: UP007 - JSON numbers: an int is a valid float
+        Kind.BOOL: StrictBool,
+        Kind.PATH: StrictStr,
+        Kind.FILE: StrictStr,
+        Kind.SECRET: StrictStr,
+        Kind.OBJECT: dict[str, Any],
+    }
+
+
 _EXPECTED = {
     Kind.STRING: "string",
     Kind.INTEGER: "integer",
@@ -111,7 +108,7 @@ def _python_type(spec: TypeSpec) -> Any:
     elif spec.literal:
         t = Literal[spec.literal]  # type: ignore[valid-type]
     else:
-        t = _JSON_TYPES[spec.kind]
+        t = _json_types()[spec.kind]
     if spec.is_list:
         t = list[t]  # type: ignore[valid-type]
     return Optional[t] if spec.nullable else t  # noqa: UP045 - runtime-built type
@@ -123,6 +120,8 @@ def _field(f: InputField) -> tuple[Any, Any]:
         t = Literal[f.choices]  # type: ignore[valid-type]
         t = Optional[t] if f.type.nullable else t  # noqa: UP045
     default = ... if f.required else (None if f.default is MISSING else f.default)
+    from pydantic import Field
+
     return t, Field(
         default,
         ge=f.ge,
@@ -135,6 +134,8 @@ def _field(f: InputField) -> tuple[Any, Any]:
 
 @functools.lru_cache(maxsize=64)
 def _model(signature: Signature) -> Any:
+    from pydantic import ConfigDict, create_model
+
     config = ConfigDict(strict=True, extra="ignore", regex_engine="python-re")
     return create_model("Input", __config__=config, **{f.name: _field(f) for f in signature.inputs})
 
@@ -187,6 +188,8 @@ def validate(signature: Signature, raw: dict[str, Any]) -> dict[str, Any]:
     """Validated JSON values with defaults filled in; unknown keys are dropped, as Cog does."""
     if not isinstance(raw, dict):
         raise InvalidInputs([InputIssue("__root__", f"expected object, got {json_kind(raw)}")])
+    from pydantic import ValidationError
+
     try:
         model = _model(signature).model_validate(raw)
     except ValidationError as e:

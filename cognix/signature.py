@@ -12,6 +12,7 @@ import enum
 import inspect
 import os
 import re
+import sys
 import typing
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -23,10 +24,11 @@ from .sdk.model import BaseModel as CogBaseModel
 from .sdk.opaque import Opaque
 from .sdk.types import AsyncConcatenateIterator, ConcatenateIterator, File, Path, Secret
 
-try:  # pydantic is optional for model code; cognix itself depends on it
-    from pydantic import BaseModel as PydanticBaseModel
-except ImportError:  # pragma: no cover
-    PydanticBaseModel = None  # type: ignore[assignment,misc]
+
+def _is_pydantic_model(tpe: Any) -> bool:
+    """Without importing pydantic: a model class means its module is already loaded."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(tpe, type) and issubclass(tpe, pydantic.BaseModel)
 
 
 class SignatureError(ValueError):
@@ -166,7 +168,7 @@ def _unwrap_annotated(tpe: Any) -> tuple[Any, bool]:
 def _is_model(tpe: Any) -> bool:
     return isinstance(tpe, type) and (
         issubclass(tpe, CogBaseModel)
-        or (PydanticBaseModel is not None and issubclass(tpe, PydanticBaseModel))
+        or _is_pydantic_model(tpe)
         or _is_typeddict(tpe)
     )
 
@@ -174,7 +176,7 @@ def _is_model(tpe: Any) -> bool:
 def _model_fields(tpe: type) -> tuple[ModelField, ...]:
     """Fields of an output model in class order; required = no default and not Optional."""
     hints = typing.get_type_hints(tpe, include_extras=True)
-    if PydanticBaseModel is not None and issubclass(tpe, PydanticBaseModel):
+    if _is_pydantic_model(tpe):
         names = list(tpe.model_fields)
         required = {n for n, fi in tpe.model_fields.items() if fi.is_required()}
     elif dataclasses.is_dataclass(tpe):

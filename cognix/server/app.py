@@ -13,7 +13,6 @@ import logging
 import platform
 import shutil
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,26 +25,13 @@ from .. import inputs, schema
 from .._version import __version__
 from .files import InputFiles, OutputFiles
 from .predictions import History, Prediction, masked_input, new_id
-from .supervisor import AtCapacity, NotReady, Supervisor
+from .settings import Settings
+from .supervisor import AtCapacity, NotReady, Supervisor, WorkerHandle
 from .webhooks import Webhooks
 
 log = logging.getLogger("cognix.server")
 EVENTS = frozenset({"start", "output", "logs", "completed"})
 SSE_KEEPALIVE = 15.0
-
-
-@dataclass
-class Settings:
-    project_dir: Path
-    predict_ref: str | None
-    train_ref: str | None = None
-    upload_url: str | None = None
-    queue_depth: int = 64
-    setup_timeout: float | None = None
-    throttle: float = 0.5
-    stream_history: int = 1024
-    history_size: int = 1000
-    config_concurrency: int | None = None
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -69,9 +55,12 @@ class _BadRequest(Exception):
 class CogAPI:
     """State shared by the routes: supervisors (predict/train), history, webhooks."""
 
-    def __init__(self, settings: Settings, request_shutdown: Callable[[], None]) -> None:
+    def __init__(
+        self, settings: Settings, request_shutdown: Callable[[], None], workers: dict[str, WorkerHandle] | None
+    ) -> None:
         self.settings = settings
         self.request_shutdown = request_shutdown
+        self.prespawned = workers or {}
         self.history = History(settings.history_size)
         self.client: httpx.AsyncClient | None = None
         self.supervisors: dict[str, Supervisor] = {}
@@ -88,19 +77,19 @@ class CogAPI:
         self.webhooks = Webhooks(self.client, self.settings.throttle)
         outputs = OutputFiles(self.client, self.settings.upload_url)
         s = self.settings
-        for mode, ref in (("predict", s.predict_ref), ("train", s.train_ref)):
-            if ref:
-                self.supervisors[mode] = Supervisor(
-                    s.project_dir,
-                    ref,
-                    mode,
-                    outputs,
-                    queue_depth=s.queue_depth,
-                    setup_timeout=s.setup_timeout,
-                    config_concurrency=s.config_concurrency,
-                )
-        for supervisor in self.supervisors.values():
-            self._spawn(supervisor.start())  # health answers STARTING while the model loads
+        for mode, ref in s.refs.items():
+            self.supervisors[mode] = Supervisor(
+                s.project_dir,
+                ref,
+                mode,
+                outputs,
+                queue_depth=s.queue_depth,
+                setup_timeout=s.setup_timeout,
+                config_concurrency=s.config_concurrency,
+            )
+        for mode, supervisor in self.supervisors.items():
+            # health answers STARTING while the model loads
+            self._spawn(supervisor.start(self.prespawned.pop(mode, None)))
 
     async def shutdown(self) -> None:
         """Drain: finish in-flight predictions and their webhooks, then stop the workers."""
@@ -412,8 +401,13 @@ def _add_server_paths(doc: dict[str, Any], mode: str) -> None:
     }
 
 
-def create_app(settings: Settings, request_shutdown: Callable[[], None] = lambda: None) -> FastAPI:
-    api = CogAPI(settings, request_shutdown)
+def create_app(
+    settings: Settings,
+    request_shutdown: Callable[[], None] = lambda: None,
+    workers: dict[str, WorkerHandle] | None = None,
+) -> FastAPI:
+    """The ASGI app; ``workers`` are worker processes already started for it, by mode."""
+    api = CogAPI(settings, request_shutdown, workers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -448,10 +442,8 @@ def create_app(settings: Settings, request_shutdown: Callable[[], None] = lambda
         api.request_shutdown()
         return _json({})
 
-    for mode, kind in (("predict", "prediction"), ("train", "training")):
-        if not (settings.predict_ref if mode == "predict" else settings.train_ref):
-            continue
-        _routes(app, api, mode, kind)
+    for mode in settings.refs:
+        _routes(app, api, mode, "training" if mode == "train" else "prediction")
     return app
 
 

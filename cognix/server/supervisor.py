@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ from ..signature import Signature
 from . import ipc
 from .files import OutputFiles, has_files
 from .predictions import Prediction, now
+from .spawn import spawn_worker
+
+WorkerHandle = tuple[subprocess.Popen[bytes], socket.socket]
 
 log = logging.getLogger("cognix.server")
 CRASH_WINDOW = 60.0  # seconds
@@ -87,7 +91,7 @@ class Supervisor:
         self.running: dict[str, Prediction] = {}  # sent to the worker
         self.waiting = 0  # queued for a slot
         self._semaphore: asyncio.Semaphore | None = None
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._signature_seen = asyncio.Event()
@@ -100,34 +104,22 @@ class Supervisor:
 
     # --- worker process -----------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start the worker and wait until its signature is known (setup may still run)."""
-        await self._spawn()
+    async def start(self, worker: WorkerHandle | None = None) -> None:
+        """Start (or adopt) the worker; return once its signature is known (setup may still run)."""
+        await self._spawn(worker)
         await self._signature_seen.wait()
 
-    async def _spawn(self) -> None:
+    async def _spawn(self, worker: WorkerHandle | None = None) -> None:
         self.state = "STARTING"
         self.ready.clear()
         self.setup = SetupInfo(started_at=now(), status="starting")
-        parent, child = socket.socketpair()
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "cognix.server.worker",
-            str(child.fileno()),
-            str(self.project_dir),
-            self.ref,
-            self.mode,
-            pass_fds=(child.fileno(),),
-            stdin=asyncio.subprocess.DEVNULL,
-        )
-        child.close()
-        reader, self._writer = await asyncio.open_unix_connection(sock=parent)
+        self._process, sock = worker or spawn_worker(self.project_dir, self.ref, self.mode)
+        reader, self._writer = await asyncio.open_unix_connection(sock=sock)
         self._reader_task = asyncio.get_running_loop().create_task(self._read(reader, self._process))
         if self.setup_timeout:
             asyncio.get_running_loop().create_task(self._enforce_setup_timeout(self._process))
 
-    async def _enforce_setup_timeout(self, process: asyncio.subprocess.Process) -> None:
+    async def _enforce_setup_timeout(self, process: subprocess.Popen[bytes]) -> None:
         await asyncio.sleep(self.setup_timeout or 0)
         if process is self._process and self.setup.status == "starting":
             self.setup.logs.append(f"setup did not finish within COG_SETUP_TIMEOUT={self.setup_timeout:g}s\n")
@@ -140,10 +132,10 @@ class Supervisor:
         self.state = "SETUP_FAILED"
         self._signature_seen.set()
 
-    async def _read(self, reader: asyncio.StreamReader, process: asyncio.subprocess.Process) -> None:
+    async def _read(self, reader: asyncio.StreamReader, process: subprocess.Popen[bytes]) -> None:
         while (message := await ipc.read_message(reader)) is not None:
             self._handle(message)
-        await process.wait()
+        await asyncio.get_running_loop().run_in_executor(None, process.wait)
         if not self._stopping:
             await self._worker_exited(process.returncode)
 
@@ -334,12 +326,12 @@ class Supervisor:
         self._stopping = True
         if self._writer is not None:
             self._writer.close()
-        if self._process is not None and self._process.returncode is None:
+        if self._process is not None and self._process.poll() is None:
             try:
-                await asyncio.wait_for(self._process.wait(), 5)
-            except TimeoutError:
+                await asyncio.get_running_loop().run_in_executor(None, self._process.wait, 5)
+            except subprocess.TimeoutExpired:
                 self._process.kill()
-                await self._process.wait()
+                self._process.wait()
 
 
 def _exit_reason(returncode: int | None) -> str:
