@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import datetime as dt
-import secrets
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,11 +17,22 @@ MASK = "**********"
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return rfc3339(time.time())
+
+
+def rfc3339(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    seconds = int(timestamp)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int((timestamp - seconds) * 1e6):06d}Z"
+
+
+_sequence = itertools.count()
 
 
 def new_id() -> str:
-    return f"pred_{time.time_ns():x}{secrets.token_hex(2)}"
+    """Unique within the server: nanoseconds plus a sequence number, as hex."""
+    return f"pred_{time.time_ns():x}{next(_sequence) & 0xFFF:03x}"
 
 
 def masked_input(signature: Signature | None, values: dict[str, Any]) -> dict[str, Any]:
@@ -47,9 +57,9 @@ class Prediction:
     logs: list[str] = field(default_factory=list)
     error: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
-    created_at: str = field(default_factory=now)
-    started_at: str | None = None
-    completed_at: str | None = None
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    completed_at: float | None = None
     cancel_requested: bool = False
     _started: float = 0.0
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -69,7 +79,7 @@ class Prediction:
 
     def start(self) -> None:
         self.status = "processing"
-        self.started_at = now()
+        self.started_at = time.time()
         self._started = time.monotonic()
         self._emit("start", {"id": self.id, "status": "processing"})
 
@@ -96,7 +106,7 @@ class Prediction:
         self.metrics = dict(metrics or {})
         if self._started:
             self.metrics["predict_time"] = round(time.monotonic() - self._started, 6)
-        self.completed_at = now()
+        self.completed_at = time.time()
         self._emit("completed", self.response(), webhook="completed")
         self.done.set()
 
@@ -114,7 +124,11 @@ class Prediction:
         body.update(output=self.output, logs=self.log_text, status=self.status, metrics=self.metrics)
         if self.error is not None:
             body["error"] = self.error
-        body.update(created_at=self.created_at, started_at=self.started_at, completed_at=self.completed_at)
+        body.update(
+            created_at=rfc3339(self.created_at),
+            started_at=rfc3339(self.started_at),
+            completed_at=rfc3339(self.completed_at),
+        )
         return body
 
     # --- events -----------------------------------------------------------------------
