@@ -166,11 +166,7 @@ def _unwrap_annotated(tpe: Any) -> tuple[Any, bool]:
 
 
 def _is_model(tpe: Any) -> bool:
-    return isinstance(tpe, type) and (
-        issubclass(tpe, CogBaseModel)
-        or _is_pydantic_model(tpe)
-        or _is_typeddict(tpe)
-    )
+    return isinstance(tpe, type) and (issubclass(tpe, CogBaseModel) or _is_pydantic_model(tpe) or _is_typeddict(tpe))
 
 
 def _model_fields(tpe: type) -> tuple[ModelField, ...]:

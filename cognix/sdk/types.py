@@ -7,7 +7,6 @@ import mimetypes
 import os
 import pathlib
 import urllib.parse
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, TypeVar
 
@@ -71,7 +70,9 @@ class File(io.IOBase):
             return value
         scheme = urllib.parse.urlparse(value).scheme
         if scheme == "data":
-            with urllib.request.urlopen(value) as resp:  # noqa: S310 - data: only
+            from urllib.request import urlopen
+
+            with urlopen(value) as resp:  # noqa: S310 - data: only
                 return io.BytesIO(resp.read())
         if scheme in ("http", "https"):
             return URLFile(value)
@@ -90,8 +91,10 @@ class URLFile(io.RawIOBase):
 
     def _stream(self) -> Any:
         if self._resp is None:
+            from urllib.request import Request, urlopen
+
             headers = {"User-Agent": os.environ["COG_USER_AGENT"]} if "COG_USER_AGENT" in os.environ else {}
-            self._resp = urllib.request.urlopen(urllib.request.Request(self.url, headers=headers), timeout=30)  # noqa: S310
+            self._resp = urlopen(Request(self.url, headers=headers), timeout=30)  # noqa: S310
         return self._resp
 
     def readable(self) -> bool:

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -24,6 +23,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from .. import inputs, schema
 from .._version import __version__
 from .files import InputFiles, OutputFiles
+from .http_client import LazyClient
 from .predictions import History, Prediction, masked_input, new_id
 from .settings import Settings
 from .supervisor import AtCapacity, NotReady, Supervisor, WorkerHandle
@@ -62,7 +62,7 @@ class CogAPI:
         self.request_shutdown = request_shutdown
         self.prespawned = workers or {}
         self.history = History(settings.history_size)
-        self.client: httpx.AsyncClient | None = None
+        self.client = LazyClient()
         self.supervisors: dict[str, Supervisor] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
 
@@ -71,8 +71,6 @@ class CogAPI:
         return self.supervisors.get("predict")
 
     async def startup(self) -> None:
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        self.client = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30.0))
         self.input_files = InputFiles(self.client)
         self.webhooks = Webhooks(self.client, self.settings.throttle)
         outputs = OutputFiles(self.client, self.settings.upload_url)
@@ -100,8 +98,7 @@ class CogAPI:
         await self.webhooks.drain()
         for supervisor in self.supervisors.values():
             await supervisor.stop()
-        if self.client is not None:
-            await self.client.aclose()
+        await self.client.aclose()
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)

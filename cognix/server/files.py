@@ -12,11 +12,10 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from ..inputs import InputIssue, InvalidInputs
 from ..sdk.types import filename_from_url
 from ..signature import Signature
+from .http_client import LazyClient
 from .ipc import FileRef
 
 log = logging.getLogger("cognix.server")
@@ -24,12 +23,13 @@ log = logging.getLogger("cognix.server")
 MAX_INPUT_BYTES = int(os.environ.get("COGNIX_MAX_INPUT_BYTES", 1 << 30))
 FETCH_TIMEOUT = float(os.environ.get("COGNIX_FETCH_TIMEOUT", 120))
 UPLOAD_TIMEOUT = 25.0
+INLINE_IO_BYTES = 1 << 20
 
 
 class InputFiles:
     """Fetches a prediction's file inputs, in parallel, into a private directory."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: LazyClient) -> None:
         self.client = client
 
     async def fetch(self, signature: Signature, values: dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
@@ -68,8 +68,10 @@ class InputFiles:
                 )
             except ValueError as e:
                 raise InvalidInputs([InputIssue(name, f"invalid data URI: {e}")]) from None
-            await asyncio.to_thread(target.write_bytes, data)
+            await _blocking(target.write_bytes, data, size=len(data))
             return str(target)
+        import httpx
+
         try:
             await asyncio.wait_for(self._download(name, url, target), FETCH_TIMEOUT)
         except (httpx.HTTPError, TimeoutError) as e:
@@ -78,7 +80,7 @@ class InputFiles:
 
     async def _download(self, name: str, url: str, target: Path) -> None:
         headers = {"User-Agent": os.environ["COG_USER_AGENT"]} if "COG_USER_AGENT" in os.environ else {}
-        async with self.client.stream("GET", url, headers=headers, follow_redirects=True) as resp:
+        async with self.client.get().stream("GET", url, headers=headers, follow_redirects=True) as resp:
             resp.raise_for_status()
             size = 0
             with target.open("wb") as out:
@@ -102,7 +104,7 @@ def has_files(value: Any) -> bool:
 class OutputFiles:
     """Output files become ``data:`` URLs, or are PUT to ``upload_url`` (their URL is returned)."""
 
-    def __init__(self, client: httpx.AsyncClient, upload_url: str | None) -> None:
+    def __init__(self, client: LazyClient, upload_url: str | None) -> None:
         self.client = client
         self.upload_url = upload_url.rstrip("/") + "/" if upload_url else None
 
@@ -117,15 +119,24 @@ class OutputFiles:
 
     async def _one(self, path: Path) -> str | None:
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        data = await asyncio.to_thread(path.read_bytes)
+        data = await _blocking(path.read_bytes, size=path.stat().st_size)
         if self.upload_url is None:
             return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+        import httpx
+
         url = self.upload_url + urllib.parse.quote(path.name)
         try:
-            resp = await self.client.put(url, content=data, headers={"Content-Type": mime}, timeout=UPLOAD_TIMEOUT)
+            resp = await self.client.get().put(
+                url, content=data, headers={"Content-Type": mime}, timeout=UPLOAD_TIMEOUT
+            )
             resp.raise_for_status()
         except httpx.HTTPError as e:
             log.error("upload of %s to %s failed: %s", path.name, url, e)
             return None
         final = resp.headers.get("Location") or str(resp.url)
         return urllib.parse.urlunparse(urllib.parse.urlparse(final)._replace(query=""))
+
+
+async def _blocking(fn: Any, *args: Any, size: int) -> Any:
+    """File I/O off the event loop, except for small files, where a thread hop costs more."""
+    return fn(*args) if size < INLINE_IO_BYTES else await asyncio.to_thread(fn, *args)

@@ -8,9 +8,8 @@ import logging
 import os
 from typing import Any
 
-import httpx
-
 from .._version import __version__
+from .http_client import LazyClient
 from .predictions import Prediction
 
 log = logging.getLogger("cognix.server")
@@ -24,7 +23,7 @@ TIMEOUT = 30.0
 class Webhooks:
     """One per server; :meth:`watch` attaches a prediction's webhook."""
 
-    def __init__(self, client: httpx.AsyncClient, throttle: float) -> None:
+    def __init__(self, client: LazyClient, throttle: float) -> None:
         self.client = client
         self.throttle = throttle
         self.headers = {"User-Agent": f"cognix/{__version__}", "Content-Type": "application/json"}
@@ -77,13 +76,17 @@ class _Delivery:
             await self.send(terminal=False)
 
     async def send(self, *, terminal: bool) -> None:
+        import httpx
+
         async with self.lock:  # one at a time, in order; the snapshot is taken when it is sent
             body = self.prediction.response()
             self.last_sent = asyncio.get_running_loop().time()
             attempts = TERMINAL_ATTEMPTS if terminal else 1
             for attempt in range(attempts):
                 try:
-                    resp = await self.hooks.client.post(self.url, json=body, headers=self.headers, timeout=TIMEOUT)
+                    resp = await self.hooks.client.get().post(
+                        self.url, json=body, headers=self.headers, timeout=TIMEOUT
+                    )
                     if resp.status_code not in RETRY_STATUSES:
                         return
                     reason = f"HTTP {resp.status_code}"
