@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -34,13 +35,16 @@ EVENTS = frozenset({"start", "output", "logs", "completed"})
 SSE_KEEPALIVE = 15.0
 
 
+def _dumps(body: Any) -> bytes:
+    # orjson: responses carry whole files as data URLs, and JSON is much of the hot path's work
+    try:
+        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # e.g. integers beyond 64 bits, which orjson refuses
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
+    return Response(_dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
 def _invalid(loc: list[str | int], msg: str, kind: str = "value_error") -> Response:
@@ -323,8 +327,8 @@ async def _request_body(request: Request) -> dict[str, Any]:
     """The request body, shape-checked: ``input``, ``id``, ``webhook``, filter, ``context``."""
     raw = await request.body()
     try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError) as e:
+        data = orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError as e:
         raise _BadRequest(_invalid(["body"], f"invalid JSON: {e}", "value_error.jsondecode")) from None
     if not isinstance(data, dict):
         raise _BadRequest(_invalid(["body"], "expected a JSON object"))

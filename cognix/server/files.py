@@ -108,6 +108,22 @@ class OutputFiles:
         self.client = client
         self.upload_url = upload_url.rstrip("/") + "/" if upload_url else None
 
+    def resolve_now(self, value: Any) -> tuple[bool, Any]:
+        """Resolve without waiting when that is possible: data URLs of small files.
+        Returns (done, value); uploads and large files need :meth:`resolve`."""
+        if isinstance(value, FileRef):
+            path = Path(value)
+            if self.upload_url is not None or path.stat().st_size >= INLINE_IO_BYTES:
+                return False, value
+            return True, _data_url(path.name, path.read_bytes())
+        if isinstance(value, list):
+            items = [self.resolve_now(v) for v in value]
+            return all(done for done, _ in items), [v for _, v in items]
+        if isinstance(value, dict):
+            entries = {k: self.resolve_now(v) for k, v in value.items()}
+            return all(done for done, _ in entries.values()), {k: v for k, (_, v) in entries.items()}
+        return True, value
+
     async def resolve(self, value: Any) -> Any:
         if isinstance(value, FileRef):
             return await self._one(Path(value))
@@ -118,10 +134,10 @@ class OutputFiles:
         return value
 
     async def _one(self, path: Path) -> str | None:
-        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         data = await _blocking(path.read_bytes, size=path.stat().st_size)
         if self.upload_url is None:
-            return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+            return _data_url(path.name, data)
+        mime = _mime(path.name)
         import httpx
 
         url = self.upload_url + urllib.parse.quote(path.name)
@@ -140,3 +156,11 @@ class OutputFiles:
 async def _blocking(fn: Any, *args: Any, size: int) -> Any:
     """File I/O off the event loop, except for small files, where a thread hop costs more."""
     return fn(*args) if size < INLINE_IO_BYTES else await asyncio.to_thread(fn, *args)
+
+
+def _mime(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _data_url(name: str, data: bytes) -> str:
+    return f"data:{_mime(name)};base64,{base64.b64encode(data).decode()}"

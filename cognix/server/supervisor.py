@@ -197,10 +197,11 @@ class Supervisor:
         if prediction is None:
             return
         lock = self._file_locks.get(prediction_id)
-        if lock is None and not has_files(value):
-            apply(prediction, value)
-            return
         if lock is None:
+            done, resolved = self.outputs.resolve_now(value) if has_files(value) else (True, value)
+            if done:
+                apply(prediction, resolved)
+                return
             lock = self._file_locks[prediction_id] = asyncio.Lock()
 
         async def resolve_then_apply() -> None:
