@@ -1,4 +1,4 @@
-"""Cog's HTTP API (``/predictions``, ``/trainings``, ``/health-check``, …) on FastAPI.
+"""Cog's HTTP API (``/predictions``, ``/trainings``, ``/health-check``, …) on Starlette/FastAPI.
 
 Routes only parse, validate and respond; predictions run in :class:`Supervisor` and are
 tracked in :class:`History`, so the HTTP layer never runs model code.
@@ -7,7 +7,6 @@ tracked in :class:`History`, so the HTTP layer never runs model code.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import platform
@@ -17,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
 
 from .. import inputs, schema
 from .._version import __version__
@@ -402,56 +400,71 @@ def _add_server_paths(doc: dict[str, Any], mode: str) -> None:
     }
 
 
-class _FastPath:
-    """Creating a prediction is the hot path: it goes straight to its handler, skipping the
-    framework's middleware stack (measured: a third of the server's CPU per request).
-    Everything else, and the lifespan, is the FastAPI app's."""
+class CognixApp:
+    """The ASGI app. The hot routes (creating a prediction, the health check) and the
+    lifespan are served here directly; every other route by a FastAPI app that is built
+    on first use (its import then costs that one request ~0.2 s). Skipping the framework's
+    middleware halves the server's CPU per prediction; not importing FastAPI before the
+    server listens halves cold start."""
 
-    def __init__(self, app: FastAPI, api: CogAPI) -> None:
-        self.app = app
+    def __init__(self, api: CogAPI) -> None:
         self.api = api
         self.create_paths = {"/trainings" if mode == "train" else "/predictions": mode for mode in api.settings.refs}
+        self._framework: Any = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        mode = self.create_paths.get(scope.get("path", "")) if scope["type"] == "http" else None
-        if mode is None or scope["method"] != "POST":
-            await self.app(scope, receive, send)
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
             return
-        try:
-            response = await self.api.create(Request(scope, receive), mode, None)
-        except Exception:  # noqa: BLE001 - what ServerErrorMiddleware would do
-            log.exception("POST %s failed", scope["path"])
-            response = Response("Internal Server Error", status_code=500)
-        await response(scope, receive, send)
+        path, method = scope.get("path", ""), scope.get("method")
+        if scope["type"] == "http" and (path in self.create_paths and method == "POST" or path == "/health-check"):
+            try:
+                if path == "/health-check":
+                    response = _json(await self.api.health()) if method in ("GET", "HEAD") else _json({}, 405)
+                else:
+                    response = await self.api.create(Request(scope, receive), self.create_paths[path], None)
+            except Exception:  # noqa: BLE001 - what a framework's error middleware would do
+                log.exception("%s %s failed", method, path)
+                response = Response("Internal Server Error", status_code=500)
+            await response(scope, receive, send)
+            return
+        await self.framework()(scope, receive, send)
+
+    def framework(self) -> Any:
+        if self._framework is None:
+            self._framework = _fastapi_app(self.api)
+        return self._framework
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.api.startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.api.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
 
 def create_app(
     settings: Settings,
     request_shutdown: Callable[[], None] = lambda: None,
     workers: dict[str, WorkerHandle] | None = None,
-) -> Any:
+) -> CognixApp:
     """The ASGI app; ``workers`` are worker processes already started for it, by mode."""
-    api = CogAPI(settings, request_shutdown, workers)
-    return _FastPath(_fastapi_app(settings, api), api)
+    return CognixApp(CogAPI(settings, request_shutdown, workers))
 
 
-def _fastapi_app(settings: Settings, api: CogAPI) -> FastAPI:
+def _fastapi_app(api: CogAPI) -> Any:
+    from fastapi import FastAPI
+    from fastapi.openapi.docs import get_swagger_ui_html
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await api.startup()
-        yield
-        await api.shutdown()
-
-    app = FastAPI(title="Cog", version=__version__, openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
+    app = FastAPI(title="Cog", version=__version__, openapi_url=None, docs_url=None, redoc_url=None)
 
     @app.get("/")
     async def root() -> Response:
         return _json(api.root())
-
-    @app.get("/health-check")
-    async def health_check() -> Response:
-        return _json(await api.health())
 
     @app.get("/openapi.json")
     async def openapi() -> Response:
@@ -461,7 +474,7 @@ def _fastapi_app(settings: Settings, api: CogAPI) -> FastAPI:
         return Response(schema.dumps(doc), media_type="application/json")
 
     @app.get("/docs")
-    async def docs() -> HTMLResponse:
+    async def docs() -> Response:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="cognix model API")
 
     @app.post("/shutdown")
@@ -469,15 +482,12 @@ def _fastapi_app(settings: Settings, api: CogAPI) -> FastAPI:
         api.request_shutdown()
         return _json({})
 
-    for mode in settings.refs:
+    for mode in api.settings.refs:
         _routes(app, api, mode, "training" if mode == "train" else "prediction")
     return app
 
 
-def _routes(app: FastAPI, api: CogAPI, mode: str, kind: str) -> None:
-    async def create(request: Request) -> Response:
-        return await api.create(request, mode, None)
-
+def _routes(app: Any, api: CogAPI, mode: str, kind: str) -> None:
     async def create_idempotent(request: Request, item_id: str) -> Response:
         return await api.create(request, mode, item_id)
 
@@ -487,7 +497,6 @@ def _routes(app: FastAPI, api: CogAPI, mode: str, kind: str) -> None:
     async def cancel(item_id: str) -> Response:
         return api.cancel(mode, item_id)
 
-    app.add_api_route(f"/{kind}s", create, methods=["POST"])
     app.add_api_route(f"/{kind}s/{{item_id}}", create_idempotent, methods=["PUT"])
     app.add_api_route(f"/{kind}s/{{item_id}}", get, methods=["GET"])
     app.add_api_route(f"/{kind}s/{{item_id}}/cancel", cancel, methods=["POST"])
