@@ -229,9 +229,12 @@ LOWER_IS_BETTER = ("ms", "refusals", "failures", "cold start", "RSS")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
+    parser.add_argument("--only", nargs="+", choices=[name for name, _, _ in SCENARIOS], help="run these scenarios")
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {"cognix": {}, "cog": {}}
     for model_name, measure, n in SCENARIOS:
+        if args.only and model_name not in args.only:
+            continue
         model = MODELS / model_name
         write_cog_schema(model)
         for kind in ("cognix", "cog"):

@@ -461,3 +461,15 @@ def test_health_stays_responsive_during_a_long_prediction(kitchen) -> None:
     assert kitchen.health()["status"] == "BUSY"
     assert time.monotonic() - started < 0.5
     thread.join()
+
+
+def test_cancel_a_queued_prediction() -> None:
+    with serve(KITCHEN) as server, concurrent.futures.ThreadPoolExecutor(4) as pool:
+        running = pool.submit(predict, server, {"input": {"action": "sleep", "seconds": 2}})
+        time.sleep(0.3)
+        queued = pool.submit(predict, server, {"id": "queued", "input": {"action": "count"}})
+        time.sleep(0.3)
+        assert httpx.post(server.url + "/predictions/queued/cancel").status_code == 200
+        assert queued.result(timeout=5).json()["status"] == "canceled"  # at once, not after the slot frees
+        assert running.result().json()["status"] == "succeeded"
+        assert predict(server, {"input": {"action": "count"}}).json()["output"] == 2  # it never ran

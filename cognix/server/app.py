@@ -7,6 +7,7 @@ tracked in :class:`History`, so the HTTP layer never runs model code.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import platform
@@ -440,6 +441,7 @@ class CognixApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self.api.startup()
+                gc.freeze()  # what start-up loaded is never garbage: keep it out of every collection
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.api.shutdown()

@@ -60,7 +60,6 @@ class Prediction:
     created_at: float = field(default_factory=time.time)
     started_at: float | None = None
     completed_at: float | None = None
-    cancel_requested: bool = False
     _started: float = 0.0
     done: asyncio.Event = field(default_factory=asyncio.Event)
     history: collections.deque[tuple[int, str, Any]] = field(init=False)
@@ -112,6 +111,10 @@ class Prediction:
 
     # --- views ------------------------------------------------------------------------
 
+    def approx_size(self) -> int:
+        """Bytes held by output and logs (strings dominate: data URLs, text)."""
+        return _size(self.output) + sum(map(len, self.logs))
+
     @property
     def log_text(self) -> str:
         return "".join(self.logs)
@@ -154,24 +157,43 @@ class Prediction:
         return queue, replay, first - 1
 
 
-class History:
-    """Recent predictions by id: active ones always, finished ones up to ``capacity``."""
+def _size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list):
+        return sum(map(_size, value))
+    if isinstance(value, dict):
+        return sum(map(_size, value.values()))
+    return 8
 
-    def __init__(self, capacity: int = 1000) -> None:
+
+class History:
+    """Recent predictions by id: active ones always; finished ones up to ``capacity`` of
+    them and ``max_bytes`` of outputs and logs, the oldest forgotten first."""
+
+    def __init__(self, capacity: int = 1000, max_bytes: int = 256 << 20) -> None:
         self.capacity = capacity
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self.active: dict[str, Prediction] = {}
-        self.finished: collections.OrderedDict[str, Prediction] = collections.OrderedDict()
+        self.finished: collections.OrderedDict[str, tuple[Prediction, int]] = collections.OrderedDict()
 
     def get(self, prediction_id: str) -> Prediction | None:
-        return self.active.get(prediction_id) or self.finished.get(prediction_id)
+        if prediction_id in self.active:
+            return self.active[prediction_id]
+        entry = self.finished.get(prediction_id)
+        return entry[0] if entry else None
 
     def add(self, prediction: Prediction) -> None:
         self.active[prediction.id] = prediction
 
     def retire(self, prediction: Prediction) -> None:
         self.active.pop(prediction.id, None)
-        self.finished[prediction.id] = prediction
         prediction.subscribers.clear()
         prediction.listeners.clear()
-        while len(self.finished) > self.capacity:
-            self.finished.popitem(last=False)
+        size = prediction.approx_size()
+        self.finished[prediction.id] = (prediction, size)
+        self.bytes += size
+        while self.finished and (len(self.finished) > self.capacity or self.bytes > self.max_bytes):
+            _, (_, dropped) = self.finished.popitem(last=False)
+            self.bytes -= dropped

@@ -283,8 +283,7 @@ class Supervisor:
             self.waiting -= 1
         try:
             await self.ready.wait()  # through a restart, if one is under way
-            if prediction.cancel_requested:
-                prediction.finish("canceled")
+            if prediction.terminal:  # canceled while it waited
                 return
             if self.state in ("SETUP_FAILED", "DEFUNCT"):
                 prediction.finish("failed", error=self._not_ready_reason())
@@ -297,9 +296,10 @@ class Supervisor:
             self._semaphore.release()
 
     def cancel(self, prediction: Prediction) -> None:
-        prediction.cancel_requested = True
         if prediction.id in self.running:
             self._send(ipc.CANCEL, prediction.id)
+        else:  # still queued: it never reaches the model
+            prediction.finish("canceled")
 
     def _send(self, *message: Any) -> None:
         assert self._writer is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import faulthandler
+import gc
 import inspect
 import io
 import os
@@ -120,6 +121,7 @@ class Worker:
             sys.stderr.flush()
             self.channel.send(ipc.SETUP, False, f"{type(e).__name__}: {e}")
             return
+        gc.freeze()  # the loaded model is long-lived: collections need not walk it again
         self.channel.send(ipc.SETUP, True, None)
         threading.Thread(target=self.read_commands, daemon=True).start()
         if self.loop is not None:

@@ -1,4 +1,4 @@
-from typing import Iterator
+from collections.abc import Iterator
 
 import cog
 from cog import BaseRunner

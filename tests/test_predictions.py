@@ -1,0 +1,52 @@
+"""Prediction state and the bounded history (what keeps a long-running server's memory flat)."""
+
+from __future__ import annotations
+
+from cognix.server.predictions import History, Prediction
+
+
+def _finished(i: int, output: str = "x") -> Prediction:
+    p = Prediction(id=f"p{i}", input={}, shown_input={})
+    p.start()
+    p.finish("succeeded", output=output)
+    return p
+
+
+def test_history_keeps_at_most_capacity_finished_predictions() -> None:
+    history = History(capacity=3)
+    for i in range(10):
+        p = _finished(i)
+        history.add(p)
+        history.retire(p)
+    assert [history.get(f"p{i}") is not None for i in range(10)] == [False] * 7 + [True] * 3
+
+
+def test_history_is_bounded_in_bytes() -> None:
+    history = History(capacity=1000, max_bytes=10_000)
+    for i in range(50):
+        p = _finished(i, output="y" * 1_000)
+        history.add(p)
+        history.retire(p)
+    assert history.bytes <= 10_000
+    assert history.get("p49") is not None and history.get("p0") is None
+
+
+def test_active_predictions_are_never_forgotten() -> None:
+    history = History(capacity=1)
+    running = Prediction(id="running", input={}, shown_input={})
+    history.add(running)
+    for i in range(5):
+        p = _finished(i)
+        history.add(p)
+        history.retire(p)
+    assert history.get("running") is running
+
+
+def test_terminal_state_is_final_and_timed() -> None:
+    p = _finished(1, output="first")
+    p.finish("failed", error="late")
+    body = p.response()
+    assert body["status"] == "succeeded" and body["output"] == "first" and "error" not in body
+    assert body["metrics"]["predict_time"] >= 0
+    assert body["created_at"] <= body["started_at"] <= body["completed_at"]
+    assert body["completed_at"].endswith("Z")
