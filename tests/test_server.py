@@ -473,3 +473,103 @@ def test_cancel_a_queued_prediction() -> None:
         assert queued.result(timeout=5).json()["status"] == "canceled"  # at once, not after the slot frees
         assert running.result().json()["status"] == "succeeded"
         assert predict(server, {"input": {"action": "count"}}).json()["output"] == 2  # it never ran
+
+
+# --- environment and entrypoint ----------------------------------------------------------------
+
+
+def test_image_entrypoint_reads_cog_environment(tmp_path) -> None:
+    """`python -m cognix.server`, as the image runs it: PORT, COG_PREDICT_TYPE_STUB, COG_WEIGHTS."""
+    import os
+    import subprocess
+    import sys
+
+    from .server_helpers import Server, free_port
+
+    (tmp_path / "run.py").write_text(
+        "from cog import BaseRunner\nclass Runner(BaseRunner):\n"
+        "    def setup(self, weights=None):\n        self.w = weights\n"
+        "    def run(self) -> str:\n        return str(self.w)\n"
+    )
+    port = free_port()
+    log = tmp_path / "server.log"
+    env = {**os.environ, "PORT": str(port), "COG_PREDICT_TYPE_STUB": "run.py:Runner", "COG_WEIGHTS": "https://w/x"}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cognix.server", "--host", "127.0.0.1"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        server = Server(f"http://127.0.0.1:{port}", process, log)
+        server.wait_for("READY")
+        assert predict(server, {}).json()["output"] == "https://w/x"
+    finally:
+        process.terminate()
+        assert process.wait(20) == 0
+    missing = subprocess.run(
+        [sys.executable, "-m", "cognix.server"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COG_PREDICT_TYPE_STUB": ""},
+    )
+    assert missing.returncode == 1 and "COG_PREDICT_TYPE_STUB" in missing.stderr
+
+
+def test_max_concurrency_from_environment() -> None:
+    with serve(MODELS / "asyncsleep", env={"COG_MAX_CONCURRENCY": "2"}) as server:
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: predict(server, {"input": {"seconds": 0.5}}), range(4)))
+        assert 0.9 < time.monotonic() - started < 2.0  # two slots: two rounds of 0.5 s
+
+
+def test_output_and_log_webhooks_are_throttled() -> None:
+    with peer() as p, serve(MODELS / "stream", env={"COG_THROTTLE_RESPONSE_INTERVAL": "0.5"}) as server:
+        predict(server, {"id": "t", "input": {"n": 20, "delay": 0.05}, "webhook": p.url}, Prefer="respond-async")
+        p.wait_for(lambda: any(b["status"] == "succeeded" for b in p.webhooks("t")))
+        hooks = p.webhooks("t")
+        assert 3 <= len(hooks) <= 6  # start, ~2 throttled updates over 1 s, completed — not 40 events
+        assert hooks[-1]["output"] == [f"t{i} " for i in range(20)]
+
+
+def test_sse_replay_capacity() -> None:
+    with serve(MODELS / "stream", env={"COG_STREAM_HISTORY_CAPACITY": "4"}) as server:
+        first = httpx.post(
+            server.url + "/predictions",
+            json={"id": "r", "input": {"n": 10}},
+            headers={"Accept": "text/event-stream"},
+            timeout=30,
+        )
+        live = _events(first.text)  # a live client gets everything, whatever the replay capacity
+        assert live[0][0] == "start" and live[-1][0] == "completed" and len(live) == 32
+        again = httpx.put(
+            server.url + "/predictions/r",
+            json={"input": {"n": 10}},
+            headers={"Accept": "text/event-stream"},
+            timeout=30,
+        )
+        events = _events(again.text)
+        assert events[0][0] == "error" and "replay truncated" in events[0][1]["error"]
+        assert events[0][1]["skipped"] > 0
+
+
+def test_input_files_are_bounded_in_size() -> None:
+    with peer() as p, serve(KITCHEN, env={"COGNIX_MAX_INPUT_BYTES": "1000"}) as server:
+        p.files["big.bin"] = b"x" * 5000
+        r = predict(server, {"input": {"action": "file", "image": p.url + "/files/big.bin"}})
+        assert r.status_code == 422 and "larger than 1000 bytes" in r.json()["detail"][0]["msg"]
+
+
+def test_repeated_crashes_make_the_server_defunct() -> None:
+    with serve(KITCHEN) as server:
+        for _ in range(6):
+            server.wait_for("READY", "DEFUNCT")
+            predict(server, {"input": {"action": "crash"}})
+        server.wait_for("DEFUNCT", timeout=30)
+        r = predict(server, {"input": {}})
+        assert r.status_code == 503 and "crashed repeatedly" in r.json()["error"]
+        assert server.process.poll() is None

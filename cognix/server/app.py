@@ -181,7 +181,7 @@ class CogAPI:
         existing = self.history.get(prediction_id)
         if existing is not None:  # the same id never runs twice
             if want_sse:
-                return self._sse(existing)
+                return StreamingResponse(_sse_events(existing), media_type="text/event-stream")
             return _json(existing.response(), 202 if not existing.terminal else 200)
         if supervisor.signature is None:
             return _json({"error": "Setup has not finished yet", "status": "failed"}, 503)
@@ -221,11 +221,12 @@ class CogAPI:
                 return _json({"detail": [_detail(i) for i in e.issues]}, 422)
         self.history.add(prediction)
         self.webhooks.watch(prediction, _trace_headers(request))
+        stream = _sse_events(prediction) if want_sse else None  # subscribed before the first event
         execution = self._spawn(self._execute(supervisor, prediction, fetched))
         if respond_async:
             return _json(prediction.response(), 202)
-        if want_sse:
-            return self._sse(prediction)
+        if stream is not None:
+            return StreamingResponse(stream, media_type="text/event-stream")
         await self._wait_or_cancel(request, supervisor, prediction, execution)
         return _json(prediction.response(with_input=False))
 
@@ -259,9 +260,6 @@ class CogAPI:
         if not execution.done():
             supervisor.cancel(prediction)
         gone.cancel()
-
-    def _sse(self, prediction: Prediction) -> StreamingResponse:
-        return StreamingResponse(_sse_events(prediction), media_type="text/event-stream")
 
     def get(self, prediction_id: str) -> Response:
         prediction = self.history.get(prediction_id)
