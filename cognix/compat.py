@@ -211,12 +211,14 @@ def _select_for_tensorflow(m: Matrix, version: str, cuda: str | None, cudnn: str
         s.cuda = _minor(cuda)
         if s.cuda.split(".")[0] != entry["cuda"].split(".")[0]:
             raise CompatibilityError(
-                f"TensorFlow {version} is incompatible with CUDA {s.cuda}: TensorFlow {version} requires CUDA {entry['cuda']}",
+                f"TensorFlow {version} is incompatible with CUDA {s.cuda}: "
+                f"TensorFlow {version} requires CUDA {entry['cuda']}",
                 hint=f'set build.cuda to "{entry["cuda"]}" or remove it',
             )
         if s.cuda != entry["cuda"]:
             s.warn(
-                f"Cog doesn't know if CUDA {s.cuda} is compatible with Tensorflow {version}. This might cause CUDA problems."
+                f"Cog doesn't know if CUDA {s.cuda} is compatible with Tensorflow {version}. "
+                "This might cause CUDA problems."
             )
         s.because(f"CUDA {s.cuda}: set by build.cuda")
     if cudnn and cudnn.split(".")[0] != entry["cudnn"]:
