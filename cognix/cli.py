@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import tempfile
-import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from . import cli_io, config, inputs, outputs, predictor, scaffold, schema
+from . import config
 from ._version import __version__
 from .errors import CognixError
-from .sdk.scope import prediction_scope
 
 app = typer.Typer(
     name="cognix",
@@ -51,8 +46,16 @@ def _root(
 def _project(config_file: str | None) -> config.Project:
     project = config.load_project(Path.cwd(), config_file)
     for w in project.warnings:
-        err.print(f"[yellow]warning:[/] {w}")
+        err.print(f"[yellow]warning:[/] {w}", markup=True)
     return project
+
+
+def _warn_drift(project: config.Project) -> None:
+    """Running locally: say when this Python differs from what the image will have."""
+    from .lock import environment_drift
+
+    for line in environment_drift(project):
+        err.print(Text.assemble(("warning: ", "yellow"), line))
 
 
 def _ref(project: config.Project, mode: str) -> str:
@@ -66,83 +69,17 @@ def _ref(project: config.Project, mode: str) -> str:
     return ref
 
 
-@contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Model code's prints (Python and C level) go to stderr; stdout is for the output."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
-def _run_once(
+def _predict(
     mode: str, input_args: list[str], json_input: str | None, output: str | None, config_file: str | None
 ) -> None:
+    from .local import PredictionFailed, run_once
+
     project = _project(config_file)
-    cwd = Path.cwd()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        loaded = predictor.load(project.dir, _ref(project, mode), mode=mode)
-    sig = loaded.signature
-    raw: dict[str, Any] = {}
-    if json_input is not None:
-        raw = cli_io.load_json_input(json_input, sys.stdin, cwd)
-        cli_io.check_known(raw, sig)
-        cli_io.check_no_nulls(raw)
-    raw.update(cli_io.parse_input_args(input_args, sig, cwd))
-    values = inputs.validate(sig, raw)  # before setup, as Cog validates before starting
-    with tempfile.TemporaryDirectory(prefix="cognix-inputs-") as tmp:
-        py_inputs = inputs.materialize(sig, values, Path(tmp), allow_local=True)
-        err.print("[dim]Running setup...[/]")
-        with _stdout_to_stderr():
-            try:
-                loaded.setup(weights=os.environ.get("COG_WEIGHTS"))
-            except Exception as e:
-                raise CognixError(f"setup failed: {type(e).__name__}: {e}", details=_user_traceback(e)) from None
-        err.print(f"[dim]Running {'training' if mode == 'train' else 'prediction'}...[/]")
-        error: Exception | None = None
-        started = time.monotonic()
-        with _stdout_to_stderr(), prediction_scope() as scope:
-            try:
-                result = loaded.call(py_inputs)
-            except Exception as e:
-                error = e
-        metrics = {**scope.metrics.as_dict(), "predict_time": round(time.monotonic() - started, 6)}
-        # Cog's `train` writes the trained weights to ./weights unless -o says otherwise
-        default_output = "weights" if mode == "train" and json_input is None else None
-        writer = cli_io.OutputWriter(sig, output or default_output, cwd)
-        if json_input is not None:
-            prediction: dict[str, Any] = {"status": "failed" if error else "succeeded"}
-            if error:
-                prediction["error"] = str(error)
-            else:
-                writer.output_path = None
-                prediction["output"] = outputs.encode_output(result, sig.output, writer)
-            prediction["metrics"] = metrics
-            cli_io.write_prediction_json(prediction, output, cwd, sys.stdout)
-            if error:
-                raise typer.Exit(1)
-            return
-        if error is not None:
-            raise CognixError(
-                f'Prediction failed with status "failed": {error}', details=_user_traceback(error)
-            ) from None
-        writer.emit(outputs.encode_output(result, sig.output, writer), sys.stdout)
-
-
-def _user_traceback(e: BaseException) -> str:
-    import traceback
-
-    frames = [f for f in traceback.extract_tb(e.__traceback__) if "/cognix/" not in f.filename]
-    return (
-        "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)) + f"{type(e).__name__}: {e}"
-    ).rstrip()
+    _warn_drift(project)
+    try:
+        run_once(project, _ref(project, mode), mode, input_args, json_input, output)
+    except PredictionFailed:
+        raise typer.Exit(1) from None
 
 
 Inputs = Annotated[
@@ -162,7 +99,7 @@ def predict_cmd(
     config_file: ConfigFile = None,
 ) -> None:
     """Run setup and one prediction in this Python environment (no container)."""
-    _run_once("predict", input_args, json_input, output, config_file)
+    _predict("predict", input_args, json_input, output, config_file)
 
 
 app.command("run", help="Alias of predict (Cog's new name).")(predict_cmd)
@@ -176,7 +113,7 @@ def train_cmd(
     config_file: ConfigFile = None,
 ) -> None:
     """Run one training with the 'train:' entry of cog.yaml."""
-    _run_once("train", input_args, json_input, output, config_file)
+    _predict("train", input_args, json_input, output, config_file)
 
 
 @app.command("schema")
@@ -186,12 +123,59 @@ def schema_cmd(
     compact: Annotated[bool, typer.Option("--compact", help="Cog's exact bytes (as in image labels).")] = False,
 ) -> None:
     """Print the OpenAPI schema of the predictor, as Cog generates it."""
+    from . import predictor, schema
+    from .local import stdout_to_stderr
+
     project = _project(config_file)
     mode = "train" if train else "predict"
-    with _stdout_to_stderr(), warnings.catch_warnings():
+    with stdout_to_stderr(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         loaded = predictor.load(project.dir, _ref(project, mode), mode=mode)
     print(schema.dumps(schema.openapi(loaded.signature, mode=mode), indent=None if compact else 2))
+
+
+@app.command("lock")
+def lock_cmd(
+    upgrade: Annotated[bool, typer.Option("--upgrade", "-U", help="Take the newest allowed versions.")] = False,
+    upgrade_package: Annotated[
+        list[str], typer.Option("--upgrade-package", "-P", help="Upgrade only this package (repeatable).")
+    ] = [],  # noqa: B006
+    allow_sdist: Annotated[
+        list[str], typer.Option("--allow-sdist", help="Build this package from source (repeatable; recorded).")
+    ] = [],  # noqa: B006
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if pylock.toml is stale; write nothing.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Say why this CUDA/cuDNN/torch build was chosen.")] = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Resolve the image's Python packages into pylock.toml (PEP 751): every wheel with url and sha256."""
+    from . import lock
+
+    project = _project(config_file)
+    if check:
+        reason = lock.stale_reason(project)
+        if reason:
+            err.print(f"[red]stale:[/] {reason}; run [bold]cognix lock[/]")
+            raise typer.Exit(1)
+        err.print(f"{lock.LOCK_NAME} is up to date")
+        return
+    with err.status("locking…") as status:
+        path, document = lock.lock(
+            project,
+            upgrade=upgrade,
+            upgrade_packages=upgrade_package,
+            allow_sdist=allow_sdist,
+            progress=lambda text: status.update(f"{text}…"),
+        )
+    tool = document["tool"]["cognix"]
+    if explain:
+        for line in tool["explanation"]:
+            err.print(f"  {line}", markup=False)
+    packages = document["packages"]
+    size = sum(a["size"] for p in packages for a in p.get("wheels", []) + ([p["sdist"]] if "sdist" in p else []))
+    target = f"Python {tool['python']}, {tool['platform']}" + (
+        f", CUDA {tool['cuda']} / cuDNN {tool['cudnn']}" if "cuda" in tool else ", CPU"
+    )
+    err.print(f"Locked {len(packages)} packages ({size / 1e6:,.1f} MB of wheels) for {target} → {path.name}")
 
 
 @app.command("serve")
@@ -209,6 +193,7 @@ def serve_cmd(
     from . import server  # fastapi/uvicorn only when serving
 
     project = _project(config_file)
+    _warn_drift(project)
     config = project.config
     if not config.runner and not config.train:
         _ref(project, "predict")  # raises the "no run:" error
@@ -230,6 +215,8 @@ def init_cmd(
     directory: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path("."),
 ) -> None:
     """Create cog.yaml, predict.py and requirements.txt for a new model."""
+    from . import scaffold
+
     for path in scaffold.init(directory):
         err.print(f"Wrote {path}")
     err.print("Next: [bold]cognix predict -i prompt=world[/]")

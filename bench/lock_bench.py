@@ -1,0 +1,70 @@
+"""Time ``cognix lock`` against bare ``uv pip compile`` resolving the same requirements.
+
+    python bench/lock_bench.py [--runs 5]
+
+Both resolve, for Python 3.11 on x86_64 manylinux, a GPU project's requirements (torch with
+CUDA 11.7 from PyPI, transformers, Pillow) plus the packages cognix adds to every image, from
+PyPI, with a warm uv cache. The difference is what cognix adds: reading cog.yaml, choosing
+CUDA, picking one wheel per package and writing pylock.toml. Target: at most 1.3x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cognix.lock import PLATFORM, runtime_requirements
+
+REQUIREMENTS = ["torch==2.0.0", "transformers==4.40.0", "pillow==10.3.0"]
+
+
+def timed(cmd: list[str], cwd: Path, runs: int, before: object = None) -> list[float]:
+    times = []
+    for _ in range(runs):
+        if callable(before):
+            before()
+        began = time.perf_counter()
+        subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
+        times.append(time.perf_counter() - began)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    uv = shutil.which("uv") or sys.exit("uv is not installed (pip install uv)")
+    with tempfile.TemporaryDirectory(prefix="cognix-lock-bench-") as tmp:
+        work = Path(tmp)
+        (work / "cog.yaml").write_text(
+            'build:\n  gpu: true\n  cuda: "11.7"\n  python_version: "3.11"\n  python_requirements: requirements.txt\n'
+        )
+        (work / "requirements.txt").write_text("\n".join(REQUIREMENTS) + "\n")
+        (work / "all.in").write_text("\n".join(REQUIREMENTS + runtime_requirements()) + "\n")
+        uv_cmd = [uv, "pip", "compile", "all.in", "--format", "pylock.toml", "-o", "pylock.uv.toml", "--python-version",
+                  "3.11", "--python-platform", PLATFORM, "--only-binary", ":all:", "--quiet"]  # fmt: skip
+        cognix_cmd = [sys.executable, "-m", "cognix", "lock"]
+        subprocess.run(uv_cmd, cwd=work, check=True, capture_output=True)  # warm the cache
+        subprocess.run(cognix_cmd, cwd=work, check=True, capture_output=True)
+
+        def fresh() -> None:  # each run resolves from scratch (no previous lock to keep)
+            for name in ("pylock.uv.toml", "pylock.toml"):
+                (work / name).unlink(missing_ok=True)
+
+        uv_times = timed(uv_cmd, work, args.runs, fresh)
+        cognix_times = timed(cognix_cmd, work, args.runs, fresh)
+    uv_s, cognix_s = statistics.median(uv_times), statistics.median(cognix_times)
+    print(f"{'':24} {'median s':>9} {'min s':>7}")
+    print(f"{'uv pip compile':24} {uv_s:9.3f} {min(uv_times):7.3f}")
+    print(f"{'cognix lock':24} {cognix_s:9.3f} {min(cognix_times):7.3f}")
+    print(f"cognix/uv: {cognix_s / uv_s:.2f}x (target <= 1.3x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Run a predictor once in this Python, as ``cog run`` does in a container: inputs from the
+command line, validated before ``setup()``, outputs to stdout or files."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from . import cli_io, config, inputs, outputs, predictor
+from .errors import CognixError
+from .sdk.scope import prediction_scope
+
+err = Console(stderr=True, highlight=False)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Model code's prints (Python and C level) go to stderr; stdout is for the output."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def run_once(
+    project: config.Project, ref: str, mode: str, input_args: list[str], json_input: str | None, output: str | None
+) -> None:
+    """One prediction (``mode="train"``: one training); raises CognixError on failure."""
+    cwd = Path.cwd()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        loaded = predictor.load(project.dir, ref, mode=mode)
+    sig = loaded.signature
+    raw: dict[str, Any] = {}
+    if json_input is not None:
+        raw = cli_io.load_json_input(json_input, sys.stdin, cwd)
+        cli_io.check_known(raw, sig)
+        cli_io.check_no_nulls(raw)
+    raw.update(cli_io.parse_input_args(input_args, sig, cwd))
+    values = inputs.validate(sig, raw)  # before setup, as Cog validates before starting
+    with tempfile.TemporaryDirectory(prefix="cognix-inputs-") as tmp:
+        py_inputs = inputs.materialize(sig, values, Path(tmp), allow_local=True)
+        err.print("[dim]Running setup...[/]")
+        with stdout_to_stderr():
+            try:
+                loaded.setup(weights=os.environ.get("COG_WEIGHTS"))
+            except Exception as e:
+                raise CognixError(f"setup failed: {type(e).__name__}: {e}", details=_user_traceback(e)) from None
+        err.print(f"[dim]Running {'training' if mode == 'train' else 'prediction'}...[/]")
+        error: Exception | None = None
+        started = time.monotonic()
+        with stdout_to_stderr(), prediction_scope() as scope:
+            try:
+                result = loaded.call(py_inputs)
+            except Exception as e:
+                error = e
+        metrics = {**scope.metrics.as_dict(), "predict_time": round(time.monotonic() - started, 6)}
+        # Cog's `train` writes the trained weights to ./weights unless -o says otherwise
+        default_output = "weights" if mode == "train" and json_input is None else None
+        writer = cli_io.OutputWriter(sig, output or default_output, cwd)
+        if json_input is not None:
+            prediction: dict[str, Any] = {"status": "failed" if error else "succeeded"}
+            if error:
+                prediction["error"] = str(error)
+            else:
+                writer.output_path = None
+                prediction["output"] = outputs.encode_output(result, sig.output, writer)
+            prediction["metrics"] = metrics
+            cli_io.write_prediction_json(prediction, output, cwd, sys.stdout)
+            if error:
+                raise PredictionFailed()
+            return
+        if error is not None:
+            raise CognixError(
+                f'Prediction failed with status "failed": {error}', details=_user_traceback(error)
+            ) from None
+        writer.emit(outputs.encode_output(result, sig.output, writer), sys.stdout)
+
+
+def _user_traceback(e: BaseException) -> str:
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if "/cognix/" not in f.filename]
+    return (
+        "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)) + f"{type(e).__name__}: {e}"
+    ).rstrip()
+
+
+class PredictionFailed(CognixError):
+    """The prediction failed and its JSON (with the error) was already printed."""
+
+    def __init__(self) -> None:
+        super().__init__("prediction failed")

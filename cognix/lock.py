@@ -1,0 +1,393 @@
+"""``cognix lock``: resolve the image's Python packages once, into a PEP 751 ``pylock.toml``.
+
+Resolution is uv's (``uv pip compile --format pylock.toml``), for the *image's* target (the
+Python of cog.yaml, manylinux x86_64, the CUDA variant chosen by :mod:`cognix.compat`), never
+the host. The lock keeps one wheel per package, each with url, size and sha256, plus a
+``[tool.cognix]`` table: the choices made, and a hash of the inputs so a stale lock is caught.
+Identical inputs give a byte-identical file.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import importlib.metadata
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+import tomllib
+from packaging.requirements import Requirement
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from . import compat
+from ._version import __version__
+from .config import Project
+from .errors import CognixError
+
+LOCK_NAME = "pylock.toml"
+LOCK_FORMAT = 1  # bump when the [tool.cognix] table changes meaning
+GLIBC = (2, 28)  # manylinux_2_28: what the image's Nix-built glibc comfortably exceeds
+PLATFORM = f"x86_64-manylinux_{GLIBC[0]}_{GLIBC[1]}"
+PYPI = "https://pypi.org/simple"
+FRAMEWORK_PACKAGES = ("torch", "torchvision", "torchaudio")
+_OPTION = re.compile(r"^\s*(--(?:extra-index-url|index-url|find-links)|-[fi])(?:\s+|=)(\S+)")
+
+
+class LockError(CognixError):
+    """The requirements cannot be locked for the image's target."""
+
+
+@dataclass
+class LockInputs:
+    """Everything the lock is a function of."""
+
+    python: str
+    requirements: list[str]  # requirement lines, options removed
+    index_url: str
+    extra_index_urls: list[str]
+    find_links: list[str]
+    selection: compat.Selection
+    system_packages: list[str]
+    allow_sdist: list[str] = field(default_factory=list)
+    digest: str = ""
+
+
+def runtime_requirements() -> list[str]:
+    """What the image needs besides the model's packages: cognix's own runtime dependencies
+    (the server and its libraries; cognix itself is built from source by Nix)."""
+    requires = importlib.metadata.requires("cognix") or []
+    return sorted(r for r in requires if "extra ==" not in r)
+
+
+def read_inputs(project: Project, *, allow_sdist: list[str] | None = None) -> LockInputs:
+    """Parse the project's requirements and choose CUDA/cuDNN/torch for its target."""
+    build = project.config.build_or_default
+    lines, index_url, extra, links = [], PYPI, [], []
+    for raw in project.requirements:
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if option := _OPTION.match(line):
+            flag, value = option.groups()
+            if flag in ("--index-url", "-i"):
+                index_url = value
+            elif flag == "--extra-index-url":
+                extra.append(value)
+            else:
+                links.append(str((project.dir / value).resolve()) if "://" not in value else value)
+            continue
+        if line.startswith("-"):
+            raise LockError(f"unsupported option in requirements: {line}", hint="use one requirement per line")
+        lines.append(line)
+    selection = compat.select(
+        gpu=build.gpu,
+        python=project.config.python_version,
+        requirements=lines,
+        cuda=build.cuda,
+        cudnn=build.cudnn,
+    )
+    lines, extra = _framework_wheels(lines, extra, selection)
+    inputs = LockInputs(
+        python=".".join(project.config.python_version.split(".")[:2]),
+        requirements=lines,
+        index_url=index_url,
+        extra_index_urls=extra,
+        find_links=links,
+        selection=selection,
+        system_packages=sorted(build.system_packages or []),
+        allow_sdist=sorted(canonicalize_name(n) for n in allow_sdist or []),
+    )
+    inputs.digest = inputs_digest(project)
+    return inputs
+
+
+def _framework_wheels(lines: list[str], extra: list[str], selection: compat.Selection) -> tuple[list[str], list[str]]:
+    """Pin torch/torchvision/torchaudio to the chosen variant, as Cog rewrites them; the
+    PyTorch index is added only when PyPI's own wheel is not the chosen build."""
+    variant = selection.torch
+    if variant is None or variant.index_url is None:
+        return lines, extra
+    pypi = compat.load_matrix().torch_pypi.get(variant.torch)
+    if selection.cuda and pypi and pypi.get("cuda") == variant.cuda:
+        selection.because(f"torch {variant.torch}: PyPI's wheel is built for CUDA {variant.cuda}; no extra index")
+        return lines, extra
+    versions = {"torch": variant.torch, "torchvision": variant.torchvision, "torchaudio": variant.torchaudio}
+    out = []
+    for line in lines:
+        req = Requirement(line)
+        name = canonicalize_name(req.name)
+        pinned = str(req.specifier).startswith("==") and "+" not in str(req.specifier)
+        if name in versions and pinned and not req.url:
+            line = f"{req.name}=={versions[name]}+{variant.variant}"
+        out.append(line)
+    if variant.index_url not in extra:
+        extra = [*extra, variant.index_url]
+    return out, extra
+
+
+def inputs_digest(project: Project) -> str:
+    """sha256 over what makes a lock stale: cog.yaml, the requirements file, the runtime
+    packages this cognix puts in the image, and the lock format."""
+    h = hashlib.sha256()
+    h.update(f"cognix-lock/{LOCK_FORMAT}\n".encode())
+    h.update(project.config_path.read_bytes())
+    req = project.config.build_or_default.python_requirements
+    if req:
+        h.update(b"\0requirements\0" + (project.dir / req).read_bytes())
+    h.update(b"\0runtime\0" + "\n".join(runtime_requirements()).encode())
+    return "sha256:" + h.hexdigest()
+
+
+def target_tags(python: str) -> list[Tag]:
+    """Wheel tags the image accepts, best first (CPython on manylinux x86_64)."""
+    major, minor = (int(p) for p in python.split(".")[:2])
+    platforms = [f"manylinux_{GLIBC[0]}_{m}_x86_64" for m in range(GLIBC[1], 16, -1)]
+    platforms += ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64"]
+    tags = list(cpython_tags((major, minor), platforms=platforms))
+    return tags + list(compatible_tags((major, minor), f"cp{major}{minor}", platforms))
+
+
+def _best_wheel(wheels: list[dict[str, Any]], ranking: dict[Tag, int]) -> dict[str, Any] | None:
+    def rank(wheel: dict[str, Any]) -> int:
+        _, _, _, tags = parse_wheel_filename(wheel["url"].rsplit("/", 1)[-1].split("#")[0])
+        return min((ranking[t] for t in tags if t in ranking), default=len(ranking))
+
+    usable = [w for w in wheels if rank(w) < len(ranking)]
+    return min(usable, key=lambda w: (rank(w), w["url"])) if usable else None
+
+
+_NO_WHEEL = re.compile(r"Wheels are required for `([^`]+)`|Because (\S+?)==\S+ has no usable wheels")
+
+
+def _uv() -> str:
+    uv = shutil.which("uv")
+    if uv is None:
+        try:
+            from uv import find_uv_bin  # the uv wheel from PyPI ships the binary
+
+            return find_uv_bin()
+        except ImportError:
+            raise LockError("uv is not installed", hint="pip install uv (cognix resolves with it)") from None
+    return uv
+
+
+def resolve(
+    inputs: LockInputs,
+    previous: Path | None,
+    *,
+    upgrade: bool = False,
+    upgrade_packages: list[str] | None = None,
+    runtime: list[str] | None = None,
+) -> dict[str, Any]:
+    """Run uv for the target; return its pylock document."""
+    with tempfile.TemporaryDirectory(prefix="cognix-lock-") as tmp:
+        work = Path(tmp)
+        (work / "requirements.in").write_text("\n".join([*inputs.requirements, *(runtime or [])]) + "\n")
+        out = work / LOCK_NAME
+        if previous is not None and previous.exists() and not upgrade:
+            shutil.copyfile(previous, out)  # uv keeps its versions unless asked to upgrade
+        cmd = [
+            _uv(), "pip", "compile", str(work / "requirements.in"), "--format", "pylock.toml", "-o", str(out),
+            "--python-version", inputs.python, "--python-platform", PLATFORM, "--only-binary", ":all:",
+            "--index-url", inputs.index_url, "--quiet", "--no-header",
+        ]  # fmt: skip
+        for url in inputs.extra_index_urls:
+            cmd += ["--extra-index-url", url]
+        for link in inputs.find_links:
+            cmd += ["--find-links", link]
+        for name in inputs.allow_sdist:
+            cmd += ["--no-binary", name]
+        if upgrade:
+            cmd.append("--upgrade")
+        for name in upgrade_packages or []:
+            cmd += ["--upgrade-package", name]
+        result = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "UV_NO_PROGRESS": "1"})
+        if result.returncode != 0:
+            raise _uv_error(result.stderr)
+        return tomllib.loads(out.read_text())
+
+
+def _uv_error(stderr: str) -> LockError:
+    if match := _NO_WHEEL.search(stderr):
+        name = match.group(1) or match.group(2)
+        return LockError(
+            f"{name} has no wheel for the image (Python, linux x86_64) — only a source distribution",
+            hint=f"pin a version of {name} that ships wheels, or let cognix build it from source "
+            f"with `cognix lock --allow-sdist {name}` (recorded in the lock)",
+        )
+    detail = "\n".join(line for line in stderr.strip().splitlines() if line.strip())
+    return LockError("resolving the requirements failed", details=detail, hint="fix the requirements uv names above")
+
+
+def measure(artifacts: list[dict[str, Any]], progress: Callable[[str], None]) -> None:
+    """Fill in size and sha256 where the index did not give them (PEP 503 HTML indexes give
+    no size), by downloading the file; a sha256 the index gave must match."""
+    todo = [a for a in artifacts if "size" not in a or "sha256" not in a.get("hashes", {})]
+    if not todo:
+        return
+    import httpx
+
+    def one(artifact: dict[str, Any]) -> None:
+        digest, size = hashlib.sha256(), 0
+        with httpx.stream("GET", artifact["url"], follow_redirects=True, timeout=120) as resp:
+            resp.raise_for_status()
+            for chunk in resp.iter_bytes(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+        expected = artifact.get("hashes", {}).get("sha256")
+        if expected and expected != digest.hexdigest():
+            raise LockError(
+                f"sha256 mismatch for {artifact['url']}: the index says {expected}, the file is {digest.hexdigest()}",
+                hint="the index serves a different file than it lists; check the index, then lock again",
+            )
+        artifact["size"] = size
+        artifact.setdefault("hashes", {})["sha256"] = digest.hexdigest()
+
+    progress(f"hashing {len(todo)} files the index gave no size or hash for")
+    try:
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(one, todo))
+    except httpx.HTTPError as e:
+        raise LockError(f"could not download a locked file to hash it: {e}") from None
+
+
+def build_lock(
+    inputs: LockInputs, uv_lock: dict[str, Any], progress: Callable[[str], None] = lambda _: None
+) -> dict[str, Any]:
+    """The pylock document cognix writes: one wheel per package, sorted, with [tool.cognix]."""
+    ranking = {tag: i for i, tag in enumerate(target_tags(inputs.python))}
+    packages = []
+    for pkg in sorted(uv_lock.get("packages", []), key=lambda p: canonicalize_name(p["name"])):
+        entry: dict[str, Any] = {"name": pkg["name"], "version": pkg["version"]}
+        if "index" in pkg:
+            entry["index"] = pkg["index"]
+        wheel = _best_wheel(pkg.get("wheels", []), ranking)
+        if wheel is not None:
+            entry["wheels"] = [_artifact(wheel)]
+        elif "sdist" in pkg and canonicalize_name(pkg["name"]) in inputs.allow_sdist:
+            entry["sdist"] = _artifact(pkg["sdist"])
+        else:
+            raise _uv_error(f"Wheels are required for `{pkg['name']}`")
+        packages.append(entry)
+    measure([a for p in packages for a in p.get("wheels", []) + ([p["sdist"]] if "sdist" in p else [])], progress)
+    s = inputs.selection
+    tool: dict[str, Any] = {
+        "cognix-version": __version__,
+        "inputs-hash": inputs.digest,
+        "python": inputs.python,
+        "platform": PLATFORM,
+        "gpu": s.gpu,
+    }
+    if s.cuda:
+        tool.update(cuda=s.cuda, cudnn=s.cudnn)
+    if s.torch is not None:
+        tool["torch-variant"] = s.torch.variant
+    tool["system-packages"] = inputs.system_packages
+    tool["indexes"] = [inputs.index_url, *inputs.extra_index_urls]
+    if inputs.allow_sdist:
+        tool["build-from-source"] = inputs.allow_sdist
+    tool["explanation"] = s.explanation + [f"warning: {w}" for w in s.warnings]
+    return {
+        "lock-version": "1.0",
+        "requires-python": f"=={inputs.python}.*",
+        "created-by": "cognix",
+        "packages": packages,
+        "tool": {"cognix": tool},
+    }
+
+
+def _artifact(item: dict[str, Any]) -> dict[str, Any]:
+    artifact: dict[str, Any] = {"url": item["url"]}
+    if "size" in item:
+        artifact["size"] = item["size"]
+    if "sha256" in item.get("hashes", {}):
+        artifact["hashes"] = {"sha256": item["hashes"]["sha256"]}
+    return artifact
+
+
+def render(document: dict[str, Any]) -> str:
+    return tomli_w.dumps(document)
+
+
+def lock(
+    project: Project,
+    *,
+    upgrade: bool = False,
+    upgrade_packages: list[str] | None = None,
+    allow_sdist: list[str] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> tuple[Path, dict[str, Any]]:
+    """Lock ``project``; write and return its pylock.toml."""
+    progress("choosing CUDA, cuDNN and framework builds")
+    inputs = read_inputs(project, allow_sdist=allow_sdist or locked_sdists(project))
+    target = project.dir / LOCK_NAME
+    progress(f"resolving for Python {inputs.python} on {PLATFORM} with uv")
+    uv_lock = resolve(
+        inputs, target, upgrade=upgrade, upgrade_packages=upgrade_packages, runtime=runtime_requirements()
+    )
+    document = build_lock(inputs, uv_lock, progress)
+    progress("writing the lock")
+    target.write_text(render(document))
+    return target, document
+
+
+def locked_sdists(project: Project) -> list[str]:
+    """Source builds the user opted into before stay opted in."""
+    return list(read_lock(project).get("tool", {}).get("cognix", {}).get("build-from-source", []))
+
+
+def read_lock(project: Project) -> dict[str, Any]:
+    path = project.dir / LOCK_NAME
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise LockError(f"{path} is not valid TOML: {e}", hint="delete it and run cognix lock") from None
+
+
+def stale_reason(project: Project) -> str | None:
+    """Why the lock no longer matches the project, or None when it is current."""
+    document = read_lock(project)
+    if not document:
+        return f"{LOCK_NAME} does not exist"
+    tool = document.get("tool", {}).get("cognix", {})
+    if tool.get("inputs-hash") != inputs_digest(project):
+        return f"cog.yaml or the requirements changed since {LOCK_NAME} was written"
+    return None
+
+
+def environment_drift(project: Project) -> list[str]:
+    """How this Python differs from the lock, for the packages the project names itself."""
+    document = read_lock(project)
+    if not document:
+        return []
+    if reason := stale_reason(project):
+        return [f"{reason}; run `cognix lock`"]
+    locked = {canonicalize_name(p["name"]): p["version"] for p in document.get("packages", [])}
+    wanted = compat.pinned_versions(read_inputs_lines(project))
+    drift = []
+    for name in sorted(wanted):
+        version = locked.get(canonicalize_name(name))
+        if version is None:
+            continue
+        try:
+            installed = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            installed = None
+        if installed is None or installed.split("+")[0] != version.split("+")[0]:
+            drift.append(f"{name} is {installed or 'not installed'} here but {version} in {LOCK_NAME}")
+    return drift
+
+
+def read_inputs_lines(project: Project) -> list[str]:
+    return [line for line in project.requirements if line.strip() and not line.lstrip().startswith(("#", "-"))]

@@ -1,0 +1,185 @@
+"""`cognix lock` against a package index on loopback: determinism, targets, errors, staleness."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_cli
+from .package_index import package_index
+
+COG_YAML = 'build:\n  python_version: "3.11"\n  python_requirements: requirements.txt\nrun: "run.py:Runner"\n'
+
+
+@pytest.fixture
+def index(tmp_path: Path):
+    with package_index(tmp_path / "index") as idx:
+        yield idx
+
+
+@pytest.fixture
+def project(tmp_path: Path, index):
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "cog.yaml").write_text(COG_YAML)
+    (root / "run.py").write_text("from cog import BaseRunner\nclass Runner(BaseRunner):\n    def run(self) -> str:\n        return ''\n")
+
+    def requirements(*lines: str) -> Path:
+        (root / "requirements.txt").write_text(f"--index-url {index.url}/simple\n" + "".join(f"{line}\n" for line in lines))
+        return root
+
+    return requirements
+
+
+def _lock(root: Path, *args: str) -> dict:
+    result = run_cli("lock", *args, cwd=root, env={"UV_CACHE_DIR": str(root.parent / "uv-cache")})
+    assert result.returncode == 0, result.stderr
+    return tomllib.loads((root / "pylock.toml").read_text())
+
+
+def _versions(document: dict) -> dict[str, str]:
+    return {p["name"]: p["version"] for p in document["packages"]}
+
+
+def test_lock_picks_one_wheel_for_the_image_target(index, project) -> None:
+    index.wheel("fastlib", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64")
+    index.wheel("fastlib", "1.0", tag="cp312-cp312-manylinux_2_17_x86_64")
+    index.wheel("fastlib", "1.0", tag="cp311-cp311-macosx_11_0_arm64")
+    index.wheel("fastlib", "1.0")  # the pure-Python fallback
+    index.wheel("helper", "2.1", requires=("fastlib>=1",))
+    root = project("helper==2.1")
+    document = _lock(root)
+    packages = {p["name"]: p for p in document["packages"]}
+    assert packages["helper"]["version"] == "2.1"
+    wheels = packages["fastlib"]["wheels"]
+    assert len(wheels) == 1 and wheels[0]["url"].endswith("fastlib-1.0-cp311-cp311-manylinux_2_17_x86_64.whl")
+    assert [p["name"] for p in document["packages"]] == sorted(p["name"] for p in document["packages"])
+    for package in document["packages"]:
+        (wheel,) = package["wheels"]
+        data = urllib.request.urlopen(wheel["url"]).read()  # noqa: S310 - our loopback index
+        assert wheel["size"] == len(data)
+        assert wheel["hashes"]["sha256"] == hashlib.sha256(data).hexdigest()
+    tool = document["tool"]["cognix"]
+    assert tool["python"] == "3.11" and tool["platform"] == "x86_64-manylinux_2_28" and tool["gpu"] is False
+    assert tool["indexes"] == [f"{index.url}/simple"]
+    assert tool["inputs-hash"].startswith("sha256:")
+    assert document["lock-version"] == "1.0" and document["requires-python"] == "==3.11.*"
+    assert {"fastapi", "uvicorn", "pydantic"} <= set(_versions(document))  # the server's own packages
+
+
+def test_lock_is_byte_identical_for_identical_inputs(index, project) -> None:
+    index.wheel("alpha", "1.0")
+    index.wheel("beta", "3.0", requires=("alpha",))
+    root = project("beta")
+    _lock(root)
+    first = (root / "pylock.toml").read_bytes()
+    (root / "pylock.toml").unlink()
+    _lock(root)
+    assert (root / "pylock.toml").read_bytes() == first
+
+
+def test_a_package_without_a_wheel_for_the_target_is_named(index, project) -> None:
+    index.wheel("maconly", "1.0", tag="cp311-cp311-macosx_11_0_arm64")
+    root = project("maconly==1.0")
+    result = run_cli("lock", cwd=root)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "maconly" in result.stderr
+
+
+def test_sdist_only_package_needs_an_explicit_opt_in(index, project) -> None:
+    index.sdist("oldlib", "0.9")
+    root = project("oldlib==0.9")
+    result = run_cli("lock", cwd=root)
+    assert result.returncode == 1
+    assert "oldlib has no wheel for the image" in result.stderr
+    assert "cognix lock --allow-sdist oldlib" in result.stderr
+    assert not (root / "pylock.toml").exists()
+    document = _lock(root, "--allow-sdist", "oldlib")
+    oldlib = next(p for p in document["packages"] if p["name"] == "oldlib")
+    assert oldlib["sdist"]["url"].endswith("oldlib-0.9.tar.gz") and "wheels" not in oldlib
+    assert document["tool"]["cognix"]["build-from-source"] == ["oldlib"]
+    assert _lock(root)["tool"]["cognix"]["build-from-source"] == ["oldlib"]  # the opt-in is kept
+
+
+def test_check_detects_a_stale_lock(index, project) -> None:
+    index.wheel("alpha", "1.0")
+    index.wheel("alpha", "2.0")
+    root = project("alpha<3")
+    assert run_cli("lock", "--check", cwd=root).returncode == 1
+    _lock(root)
+    assert run_cli("lock", "--check", cwd=root).returncode == 0
+    project("alpha<2")
+    stale = run_cli("lock", "--check", cwd=root)
+    assert stale.returncode == 1 and "requirements changed" in stale.stderr
+
+
+def test_upgrades_only_when_asked(index, project) -> None:
+    index.wheel("alpha", "1.0")
+    index.wheel("beta", "1.0")
+    root = project("alpha", "beta")
+    assert _versions(_lock(root))["alpha"] == "1.0"
+    index.wheel("alpha", "2.0")
+    index.wheel("beta", "2.0")
+    assert _versions(_lock(root))["alpha"] == "1.0"  # the lock's versions are kept
+    after = _versions(_lock(root, "--upgrade-package", "alpha"))
+    assert (after["alpha"], after["beta"]) == ("2.0", "1.0")
+    assert _versions(_lock(root, "--upgrade"))["beta"] == "2.0"
+
+
+def test_extra_index_from_requirements_is_used_and_recorded(tmp_path: Path, index, project) -> None:
+    with package_index(tmp_path / "second") as second:
+        second.wheel("private-model-utils", "0.3")
+        root = project(f"--extra-index-url {second.url}/simple", "private-model-utils==0.3")
+        document = _lock(root)
+    assert _versions(document)["private-model-utils"] == "0.3"
+    assert document["tool"]["cognix"]["indexes"] == [f"{index.url}/simple", f"{second.url}/simple"]
+
+
+def test_explain_and_cuda_choice_are_recorded(index, project) -> None:
+    index.wheel("numpy", "2.0.0")
+    root = project("numpy==2.0.0")
+    (root / "cog.yaml").write_text(COG_YAML.replace("build:\n", "build:\n  gpu: true\n"))
+    result = run_cli("lock", "--explain", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "CUDA 11.8: Cog's default when neither torch nor tensorflow is listed" in result.stderr
+    tool = tomllib.loads((root / "pylock.toml").read_text())["tool"]["cognix"]
+    assert (tool["cuda"], tool["cudnn"], tool["gpu"]) == ("11.8", "8", True)
+
+
+def test_predict_warns_when_the_local_env_differs_from_the_lock(index, project) -> None:
+    index.wheel("pytest", "1.0")  # surely not the installed pytest
+    root = project("pytest==1.0")
+    _lock(root)
+    result = run_cli("predict", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert f"pytest is {pytest.__version__} here but 1.0 in pylock.toml" in result.stderr
+
+
+@pytest.mark.network
+def test_lock_a_real_gpu_project_against_pypi(tmp_path: Path) -> None:
+    """torch 2.0.0 (CUDA 11.7, PyPI's own build), transformers and Pillow for Python 3.11."""
+    (tmp_path / "cog.yaml").write_text(
+        'build:\n  gpu: true\n  cuda: "11.7"\n  python_version: "3.11"\n  python_requirements: requirements.txt\n'
+    )
+    (tmp_path / "requirements.txt").write_text("torch==2.0.0\ntransformers==4.40.0\npillow==10.3.0\n")
+    result = run_cli("lock", "--explain", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    document = tomllib.loads((tmp_path / "pylock.toml").read_text())
+    versions = _versions(document)
+    assert versions["torch"] == "2.0.0" and "nvidia-cudnn-cu11" in versions and "tokenizers" in versions
+    assert (document["tool"]["cognix"]["cuda"], document["tool"]["cognix"]["cudnn"]) == ("11.7", "8")
+    for package in document["packages"]:
+        (wheel,) = package["wheels"]
+        name = wheel["url"].rsplit("/", 1)[-1]
+        platform = name.rsplit("-", 1)[-1]
+        assert platform == "any.whl" or ("x86_64" in platform and "linux" in platform), name
+        python = name.split("-")[-3]
+        assert python in ("py3", "py2.py3", "cp311") or python.startswith("cp3") and "abi3" in name, name
+    small = min((p["wheels"][0] for p in document["packages"]), key=lambda w: w["size"])
+    data = urllib.request.urlopen(small["url"], timeout=60).read()  # noqa: S310
+    assert hashlib.sha256(data).hexdigest() == small["hashes"]["sha256"] and len(data) == small["size"]
