@@ -7,11 +7,10 @@ import contextlib
 import hashlib
 import io
 import tarfile
-import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -19,8 +18,12 @@ from packaging.utils import canonicalize_name
 
 from cognix.lock import runtime_requirements
 
+from .server_helpers import loopback_http
 
-def build_wheel(folder: Path, name: str, version: str, tag: str = "py3-none-any", requires: tuple[str, ...] = ()) -> Path:
+
+def build_wheel(
+    folder: Path, name: str, version: str, tag: str = "py3-none-any", requires: tuple[str, ...] = ()
+) -> Path:
     """A real, installable wheel with one module."""
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
@@ -32,10 +35,13 @@ def build_wheel(folder: Path, name: str, version: str, tag: str = "py3-none-any"
         ).encode(),
         f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: cognix-tests\nRoot-Is-Purelib: true\nTag: {tag}\n".encode(),
     }
-    record = "".join(
-        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
-        for path, data in files.items()
-    ) + f"{info}/RECORD,,\n"
+    record = (
+        "".join(
+            f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+            for path, data in files.items()
+        )
+        + f"{info}/RECORD,,\n"
+    )
     files[f"{info}/RECORD"] = record.encode()
     target = folder / f"{dist}-{version}-{tag}.whl"
     with zipfile.ZipFile(target, "w") as whl:
@@ -112,14 +118,8 @@ def package_index(root: Path) -> Iterator[Index]:
         def log_message(self, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    index.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    for requirement in runtime_requirements():
-        index.wheel(Requirement(requirement).name, _lowest_allowed(requirement))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with loopback_http(Handler) as url:
+        index.url = url
+        for requirement in runtime_requirements():
+            index.wheel(Requirement(requirement).name, _lowest_allowed(requirement))
         yield index
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

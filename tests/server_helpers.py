@@ -165,13 +165,20 @@ def peer() -> Iterator[Peer]:
                 )
             self._reply(201, headers={"Location": f"{state.url}/stored/{name}?signature=x"})
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with loopback_http(Handler) as url:
+        state.url = url
+        yield state
+
+
+@contextlib.contextmanager
+def loopback_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on a free loopback port in a thread; yields the base URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield state
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tomllib
 import urllib.request
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from .conftest import run_cli
 from .package_index import package_index
@@ -27,10 +26,14 @@ def project(tmp_path: Path, index):
     root = tmp_path / "project"
     root.mkdir()
     (root / "cog.yaml").write_text(COG_YAML)
-    (root / "run.py").write_text("from cog import BaseRunner\nclass Runner(BaseRunner):\n    def run(self) -> str:\n        return ''\n")
+    (root / "run.py").write_text(
+        "from cog import BaseRunner\nclass Runner(BaseRunner):\n    def run(self) -> str:\n        return ''\n"
+    )
 
     def requirements(*lines: str) -> Path:
-        (root / "requirements.txt").write_text(f"--index-url {index.url}/simple\n" + "".join(f"{line}\n" for line in lines))
+        (root / "requirements.txt").write_text(
+            f"--index-url {index.url}/simple\n" + "".join(f"{line}\n" for line in lines)
+        )
         return root
 
     return requirements
