@@ -57,6 +57,7 @@ class Matrix:
     tensorflow: dict[str, dict[str, Any]]
     torch_pypi: dict[str, dict[str, Any]]
     default_cuda: str
+    nixpkgs: dict[str, str]
 
     @classmethod
     def from_toml(cls, data: dict[str, Any]) -> Matrix:
@@ -83,6 +84,7 @@ class Matrix:
             tensorflow={r["tensorflow"]: r for r in data["tensorflow"]},
             torch_pypi={r["torch"]: r for r in data.get("torch_pypi", [])},
             default_cuda=data["defaults"]["cuda"],
+            nixpkgs=data["nixpkgs"],
         )
 
     def torch_cudas(self, version: str) -> list[str]:

@@ -291,6 +291,8 @@ def build_lock(
         tool.update(cuda=s.cuda, cudnn=s.cudnn)
     if s.torch is not None:
         tool["torch-variant"] = s.torch.variant
+    nixpkgs = compat.load_matrix().nixpkgs
+    tool["nixpkgs"] = {"url": f"github:NixOS/nixpkgs/{nixpkgs['rev']}", "nar-hash": nixpkgs["nar-hash"]}
     tool["system-packages"] = inputs.system_packages
     tool["indexes"] = [inputs.index_url, *inputs.extra_index_urls]
     if inputs.allow_sdist:

@@ -71,6 +71,7 @@ def test_lock_picks_one_wheel_for_the_image_target(index, project) -> None:
     assert tool["python"] == "3.11" and tool["platform"] == "x86_64-manylinux_2_28" and tool["gpu"] is False
     assert tool["indexes"] == [f"{index.url}/simple"]
     assert tool["inputs-hash"].startswith("sha256:")
+    assert tool["nixpkgs"]["url"].startswith("github:NixOS/nixpkgs/") and tool["nixpkgs"]["nar-hash"].startswith("sha256-")
     assert document["lock-version"] == "1.0" and document["requires-python"] == "==3.11.*"
     assert {"fastapi", "uvicorn", "pydantic"} <= set(_versions(document))  # the server's own packages
 

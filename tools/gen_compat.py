@@ -100,6 +100,8 @@ def merge(cog: dict[str, list[dict[str, Any]]], extra: dict[str, Any]) -> dict[s
         "torch_pypi": lambda r: version_key(r["torch"]),
     }
     out: dict[str, Any] = {"defaults": {"cuda": extra.get("defaults", {}).get("cuda", "11.8")}}
+    if "nixpkgs" in extra:
+        out["nixpkgs"] = extra["nixpkgs"]
     for table, key in keys.items():
         rows = {tuple(r[k] for k in key): r for r in cog.get(table, [])}
         for row in extra.get(table, []):
