@@ -62,10 +62,11 @@ class LockInputs:
 
 
 def runtime_requirements() -> list[str]:
-    """What the image needs besides the model's packages: cognix's own runtime dependencies
-    (the server and its libraries; cognix itself is built from source by Nix)."""
-    requires = importlib.metadata.requires("cognix") or []
-    return sorted(r for r in requires if "extra ==" not in r)
+    """What the image needs besides the model's packages: cognix's ``image`` extra (the server
+    and its libraries; cognix itself is built from source by Nix)."""
+    requirements = [Requirement(line) for line in importlib.metadata.requires("cognix") or []]
+    in_extra = [r for r in requirements if r.marker and r.marker.evaluate({"extra": "image"})]
+    return sorted(f"{r.name}{r.specifier}" for r in in_extra if not r.marker.evaluate({"extra": ""}))  # type: ignore[union-attr]
 
 
 def read_inputs(project: Project, *, allow_sdist: list[str] | None = None) -> LockInputs:
