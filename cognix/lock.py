@@ -96,7 +96,7 @@ def read_inputs(project: Project, *, allow_sdist: list[str] | None = None) -> Lo
         cuda=build.cuda,
         cudnn=build.cudnn,
     )
-    lines, extra = _framework_wheels(lines, extra, selection)
+    lines, extra = _framework_wheels(lines, extra, selection, compat.load_matrix())
     inputs = LockInputs(
         python=".".join(project.config.python_version.split(".")[:2]),
         requirements=lines,
@@ -117,7 +117,7 @@ def _framework_wheels(lines: list[str], extra: list[str], selection: compat.Sele
     variant = selection.torch
     if variant is None or variant.index_url is None:
         return lines, extra
-    pypi = compat.load_matrix().torch_pypi.get(variant.torch)
+    pypi = matrix.torch_pypi.get(variant.torch)
     if selection.cuda and pypi and pypi.get("cuda") == variant.cuda:
         selection.because(f"torch {variant.torch}: PyPI's wheel is built for CUDA {variant.cuda}; no extra index")
         return lines, extra

@@ -71,7 +71,9 @@ def test_lock_picks_one_wheel_for_the_image_target(index, project) -> None:
     assert tool["python"] == "3.11" and tool["platform"] == "x86_64-manylinux_2_28" and tool["gpu"] is False
     assert tool["indexes"] == [f"{index.url}/simple"]
     assert tool["inputs-hash"].startswith("sha256:")
-    assert tool["nixpkgs"]["url"].startswith("github:NixOS/nixpkgs/") and tool["nixpkgs"]["nar-hash"].startswith("sha256-")
+    assert tool["nixpkgs"]["url"].startswith("github:NixOS/nixpkgs/") and tool["nixpkgs"]["nar-hash"].startswith(
+        "sha256-"
+    )
     assert document["lock-version"] == "1.0" and document["requires-python"] == "==3.11.*"
     assert {"fastapi", "uvicorn", "pydantic"} <= set(_versions(document))  # the server's own packages
 
@@ -187,3 +189,30 @@ def test_lock_a_real_gpu_project_against_pypi(tmp_path: Path) -> None:
     small = min((p["wheels"][0] for p in document["packages"]), key=lambda w: w["size"])
     data = urllib.request.urlopen(small["url"], timeout=60).read()  # noqa: S310
     assert hashlib.sha256(data).hexdigest() == small["hashes"]["sha256"] and len(data) == small["size"]
+
+
+def test_framework_wheels_are_pinned_to_the_chosen_build() -> None:
+    """As Cog rewrites torch lines: the chosen variant, its index; PyPI's build needs no index."""
+    import dataclasses
+
+    from cognix import compat
+    from cognix.lock import _framework_wheels
+
+    m = compat.load_matrix()
+    cpu = compat.select(gpu=False, python="3.11", requirements=["torch==2.6.0", "torchvision==0.21.0"])
+    lines, extra = _framework_wheels(["torch==2.6.0", "torchvision==0.21.0", "numpy"], [], cpu, m)
+    assert lines == ["torch==2.6.0+cpu", "torchvision==0.21.0+cpu", "numpy"]
+    assert extra == ["https://download.pytorch.org/whl/cpu/"]
+
+    gpu = compat.select(gpu=True, python="3.11", requirements=["torch==2.6.0"])
+    lines, extra = _framework_wheels(["torch==2.6.0", "torchaudio==2.6.0"], ["https://mirror/simple"], gpu, m)
+    assert lines == [f"torch==2.6.0+{gpu.torch.variant}", f"torchaudio==2.6.0+{gpu.torch.variant}"]
+    assert extra == ["https://mirror/simple", gpu.torch.index_url]
+
+    mine = ["torch==2.6.0+cu118"]  # the user's own local version is left alone
+    assert _framework_wheels(mine, [], compat.select(gpu=True, python="3.11", requirements=mine), m)[0] == mine
+
+    pypi_build = dataclasses.replace(m, torch_pypi={"2.6.0": {"torch": "2.6.0", "cuda": gpu.cuda, "source": "test"}})
+    same = compat.select(gpu=True, python="3.11", requirements=["torch==2.6.0"], matrix=pypi_build)
+    assert _framework_wheels(["torch==2.6.0"], [], same, pypi_build) == (["torch==2.6.0"], [])
+    assert "PyPI's wheel is built for CUDA" in same.explanation[-1]
