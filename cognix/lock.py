@@ -111,7 +111,9 @@ def read_inputs(project: Project, *, allow_sdist: list[str] | None = None) -> Lo
     return inputs
 
 
-def _framework_wheels(lines: list[str], extra: list[str], selection: compat.Selection) -> tuple[list[str], list[str]]:
+def _framework_wheels(
+    lines: list[str], extra: list[str], selection: compat.Selection, matrix: compat.Matrix
+) -> tuple[list[str], list[str]]:
     """Pin torch/torchvision/torchaudio to the chosen variant, as Cog rewrites them; the
     PyTorch index is added only when PyPI's own wheel is not the chosen build."""
     variant = selection.torch
