@@ -12,7 +12,7 @@ import json
 import logging
 import platform
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from starlette.responses import Response, StreamingResponse
 
 from .. import inputs, schema
 from .._version import __version__
+from . import sse
 from .files import InputFiles, OutputFiles
 from .http_client import LazyClient
 from .predictions import History, Prediction, masked_input, new_id
@@ -31,7 +32,6 @@ from .webhooks import Webhooks
 
 log = logging.getLogger("cognix.server")
 EVENTS = frozenset({"start", "output", "logs", "completed"})
-SSE_KEEPALIVE = 15.0
 
 
 def _dumps(body: Any) -> bytes:
@@ -181,7 +181,7 @@ class CogAPI:
         existing = self.history.get(prediction_id)
         if existing is not None:  # the same id never runs twice
             if want_sse:
-                return StreamingResponse(_sse_events(existing), media_type="text/event-stream")
+                return StreamingResponse(sse.events(existing), media_type="text/event-stream")
             return _json(existing.response(), 202 if not existing.terminal else 200)
         if supervisor.signature is None:
             return _json({"error": "Setup has not finished yet", "status": "failed"}, 503)
@@ -221,7 +221,7 @@ class CogAPI:
                 return _json({"detail": [_detail(i) for i in e.issues]}, 422)
         self.history.add(prediction)
         self.webhooks.watch(prediction, _trace_headers(request))
-        stream = _sse_events(prediction) if want_sse else None  # subscribed before the first event
+        stream = sse.events(prediction) if want_sse else None  # subscribed before the first event
         execution = self._spawn(self._execute(supervisor, prediction, fetched))
         if respond_async:
             return _json(prediction.response(), 202)
@@ -272,39 +272,6 @@ class CogAPI:
         if not prediction.terminal:
             self.supervisors[mode].cancel(prediction)
         return _json({})
-
-
-async def _sse_events(prediction: Prediction) -> AsyncIterator[str]:
-    queue, replay, skipped = prediction.subscribe()
-    try:
-        if skipped and replay and replay[0][0] > 1:
-            yield _sse(
-                "error", {"error": "SSE stream replay truncated: earlier events were dropped", "skipped": skipped}
-            )
-            return
-        last = 0
-        for seq, event, data in replay:
-            last = seq
-            yield _sse(event, data)
-            if event == "completed":
-                return
-        while True:
-            try:
-                seq, event, data = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE)
-            except TimeoutError:
-                yield ": keep-alive\n\n"
-                continue
-            if seq <= last:
-                continue
-            yield _sse(event, data)
-            if event == "completed":
-                return
-    finally:
-        prediction.subscribers.discard(queue)
-
-
-def _sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 async def _disconnected(request: Request) -> None:
