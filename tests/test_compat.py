@@ -123,3 +123,13 @@ def test_matrix_is_valid_toml_for_nix_too() -> None:
     assert text.startswith("# The CUDA")
     m = load_matrix()
     assert m.default_cuda == "11.8" and "12.4" in m.cudnn_by_cuda
+
+
+def test_pypi_torch_cuda_is_recorded_for_every_torch_since_1_13() -> None:
+    m = load_matrix()
+    versions = {t.torch for t in m.torch if tuple(map(int, t.torch.split("."))) >= (1, 13)}
+    assert versions <= set(m.torch_pypi)
+    assert (m.torch_pypi["2.0.0"]["cuda"], m.torch_pypi["2.6.0"]["cuda"]) == ("11.7", "12.4")
+    assert all(
+        row["source"].startswith(f"PyPI: torch=={v} requires nvidia-cuda-runtime") for v, row in m.torch_pypi.items()
+    )
