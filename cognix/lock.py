@@ -72,7 +72,9 @@ def runtime_requirements() -> list[str]:
 def read_inputs(project: Project, *, allow_sdist: list[str] | None = None) -> LockInputs:
     """Parse the project's requirements and choose CUDA/cuDNN/torch for its target."""
     build = project.config.build_or_default
-    lines, index_url, extra, links = [], PYPI, [], []
+    # the default index: the requirements file's --index-url, else uv's own setting, else PyPI
+    default_index = os.environ.get("UV_DEFAULT_INDEX") or os.environ.get("UV_INDEX_URL") or PYPI
+    lines, index_url, extra, links = [], default_index, [], []
     for raw in project.requirements:
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith("#"):
