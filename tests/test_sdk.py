@@ -107,3 +107,10 @@ def test_emit_metric_shim_warns_once(capsys) -> None:
     result = _python("import cog\ncog.emit_metric('a', 1)\ncog.emit_metric('b', 2)")
     assert result.returncode == 0
     assert result.stderr.count("emit_metric() is deprecated") == 1
+
+
+def test_package_root_exports_exactly_the_sdk() -> None:
+    import cognix.sdk
+
+    assert set(cognix.__all__) == set(cognix.sdk.__all__)
+    assert all(getattr(cognix, name) is getattr(cognix.sdk, name) for name in cognix.__all__)
