@@ -6,22 +6,23 @@ from __future__ import annotations
 import sys as _sys
 from typing import Any as _Any
 
-from .._version import __version__
-from .decorators import concurrent, streaming
-from .input import FieldInfo, Input
-from .model import BaseModel
-from .opaque import Opaque
-from .predictor import BasePredictor, BaseRunner
-from .scope import current_scope
-from .types import (
-    AsyncConcatenateIterator,
-    ConcatenateIterator,
-    File,
-    Path,
-    Secret,
-    URLFile,
-    URLPath,
-)
+from .._version import __version__ as __version__
+from .decorators import concurrent as concurrent
+from .decorators import streaming as streaming
+from .input import FieldInfo as FieldInfo
+from .input import Input as Input
+from .model import BaseModel as BaseModel
+from .opaque import Opaque as Opaque
+from .predictor import BasePredictor as BasePredictor
+from .predictor import BaseRunner as BaseRunner
+from .scope import current_scope as current_scope
+from .types import AsyncConcatenateIterator as AsyncConcatenateIterator
+from .types import ConcatenateIterator as ConcatenateIterator
+from .types import File as File
+from .types import Path as Path
+from .types import Secret as Secret
+from .types import URLFile as URLFile
+from .types import URLPath as URLPath
 
 
 class CancelationException(BaseException):
@@ -44,24 +45,4 @@ def __getattr__(name: str) -> _Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = [
-    "AsyncConcatenateIterator",
-    "BaseModel",
-    "BasePredictor",
-    "BaseRunner",
-    "CancelationException",
-    "ConcatenateIterator",
-    "ExperimentalFeatureWarning",
-    "FieldInfo",
-    "File",
-    "Input",
-    "Opaque",
-    "Path",
-    "Secret",
-    "URLFile",
-    "URLPath",
-    "__version__",
-    "concurrent",
-    "current_scope",
-    "streaming",
-]
+from .. import __all__ as __all__  # noqa: E402 - one list of public names, kept at the package root
