@@ -1,0 +1,251 @@
+"""Write OCI images byte for byte reproducibly: same inputs, same digests.
+
+Each layer is a tar of sorted entries with fixed mtimes, owners and modes, gzipped without a
+timestamp; the config, manifest and index are canonical JSON. Layers stream to disk while
+both digests (the layer's and the uncompressed ``diff_id``) are computed, so multi-GB layers
+need no memory. Used as the image builder of the offline toolchain (and to read images back).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import stat
+import tarfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+MTIME = 1  # seconds since the epoch on every file: Nix's store convention
+CREATED = "1970-01-01T00:00:01Z"
+MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
+MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
+_CHUNK = 1 << 20
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file system object of a layer. ``path`` is relative to the image root."""
+
+    path: str
+    kind: str  # "file", "dir" or "symlink"
+    source: Path | None = None  # file contents
+    target: str = ""  # symlink target
+    mode: int = 0o644
+    uid: int = 0
+    gid: int = 0
+
+
+def tree(root: Path, prefix: str, *, uid: int = 0, gid: int = 0) -> list[Entry]:
+    """Entries for everything under ``root``, placed at ``prefix`` (with its parent folders)."""
+    prefix = prefix.strip("/")
+    entries = [Entry(p, "dir", mode=0o755) for p in _parents(prefix)]
+    entries.append(Entry(prefix, "dir", mode=0o755, uid=uid, gid=gid))
+    for path in sorted(root.rglob("*")):
+        rel = f"{prefix}/{path.relative_to(root).as_posix()}".lstrip("/")
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            entries.append(Entry(rel, "symlink", target=os.readlink(path), mode=0o777, uid=uid, gid=gid))
+        elif stat.S_ISDIR(info.st_mode):
+            entries.append(Entry(rel, "dir", mode=0o755, uid=uid, gid=gid))
+        elif stat.S_ISREG(info.st_mode):
+            executable = info.st_mode & 0o111
+            entries.append(Entry(rel, "file", source=path, mode=0o755 if executable else 0o644, uid=uid, gid=gid))
+    return entries
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")[:-1] if path else []
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+class _Digesting(io.RawIOBase):
+    """A write-only stream that hashes and counts what passes through to ``sink``."""
+
+    def __init__(self, sink: BinaryIO | None) -> None:
+        self.sink = sink
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self.sha.update(view)
+        self.size += len(view)
+        if self.sink is not None:
+            self.sink.write(view)
+        return len(view)
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self.sha.hexdigest()
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    media_type: str
+    digest: str
+    size: int
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+        if self.annotations:
+            out["annotations"] = self.annotations
+        return out
+
+
+class Layout:
+    """An OCI image layout directory (``oci-layout``, ``index.json``, ``blobs/sha256/…``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blobs = root / "blobs" / "sha256"
+        self.blobs.mkdir(parents=True, exist_ok=True)
+
+    def _store(self, tmp: Path, digest: str) -> Path:
+        target = self.blobs / digest.split(":", 1)[1]
+        os.replace(tmp, target)
+        return target
+
+    def add_bytes(self, data: bytes, media_type: str) -> Descriptor:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        (self.blobs / digest.split(":", 1)[1]).write_bytes(data)
+        return Descriptor(media_type, digest, len(data))
+
+    def add_layer(self, entries: Iterable[Entry]) -> tuple[Descriptor, str]:
+        """Write a gzipped layer; returns its descriptor and its ``diff_id``."""
+        tmp = self.blobs / ".layer.tmp"
+        with tmp.open("wb") as out:
+            compressed = _Digesting(out)
+            with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0, compresslevel=6, filename="") as gz:  # type: ignore[arg-type]
+                plain = _Digesting(gz)  # type: ignore[arg-type]
+                with tarfile.open(fileobj=plain, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+                    for entry in _unique_sorted(entries):
+                        _add(tar, entry)
+        self._store(tmp, compressed.digest)
+        return Descriptor(MEDIA_LAYER, compressed.digest, compressed.size), plain.digest
+
+
+def _unique_sorted(entries: Iterable[Entry]) -> list[Entry]:
+    """One entry per path (the first given wins), in path order."""
+    first: dict[str, Entry] = {}
+    for entry in entries:
+        first.setdefault(entry.path, entry)
+    return [first[path] for path in sorted(first)]
+
+
+def _add(tar: tarfile.TarFile, entry: Entry) -> None:
+    info = tarfile.TarInfo(entry.path)
+    info.mtime = MTIME
+    info.uid, info.gid = entry.uid, entry.gid
+    info.uname = info.gname = ""
+    info.mode = entry.mode
+    if entry.kind == "dir":
+        info.type = tarfile.DIRTYPE
+        tar.addfile(info)
+    elif entry.kind == "symlink":
+        info.type = tarfile.SYMTYPE
+        info.linkname = entry.target
+        tar.addfile(info)
+    else:
+        assert entry.source is not None
+        info.size = entry.source.stat().st_size
+        with entry.source.open("rb") as data:
+            tar.addfile(info, data)
+
+
+@dataclass
+class ImageConfig:
+    """The runtime half of an image config (what ``docker inspect`` calls Config)."""
+
+    entrypoint: list[str] = field(default_factory=list)
+    cmd: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    working_dir: str = ""
+    user: str = ""
+    exposed_ports: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.entrypoint:
+            out["Entrypoint"] = self.entrypoint
+        if self.cmd:
+            out["Cmd"] = self.cmd
+        if self.env:
+            out["Env"] = [f"{k}={v}" for k, v in sorted(self.env.items())]
+        if self.working_dir:
+            out["WorkingDir"] = self.working_dir
+        if self.user:
+            out["User"] = self.user
+        if self.exposed_ports:
+            out["ExposedPorts"] = {port: {} for port in sorted(self.exposed_ports)}
+        if self.labels:
+            out["Labels"] = dict(sorted(self.labels.items()))
+        return out
+
+
+def write_image(root: Path, layers: list[list[Entry]], config: ImageConfig, tag: str = "latest") -> Descriptor:
+    """Write an image layout at ``root``; returns the manifest's descriptor (its digest is the
+    image digest registries report)."""
+    layout = Layout(root)
+    descriptors, diff_ids = [], []
+    for entries in layers:
+        descriptor, diff_id = layout.add_layer(entries)
+        descriptors.append(descriptor)
+        diff_ids.append(diff_id)
+    image_config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "created": CREATED,
+        "config": config.as_json(),
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created": CREATED, "created_by": "cognix"} for _ in layers],
+    }
+    config_descriptor = layout.add_bytes(canonical_json(image_config), MEDIA_CONFIG)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": MEDIA_MANIFEST,
+        "config": config_descriptor.as_json(),
+        "layers": [d.as_json() for d in descriptors],
+    }
+    manifest_descriptor = layout.add_bytes(canonical_json(manifest), MEDIA_MANIFEST)
+    named = Descriptor(MEDIA_MANIFEST, manifest_descriptor.digest, manifest_descriptor.size,
+                       {"org.opencontainers.image.ref.name": tag})  # fmt: skip
+    index = {"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [named.as_json()]}
+    (root / "index.json").write_bytes(canonical_json(index))
+    (root / "oci-layout").write_bytes(canonical_json({"imageLayoutVersion": "1.0.0"}))
+    return manifest_descriptor
+
+
+def write_archive(layout_root: Path, archive: Path) -> None:
+    """The layout as an ``oci-archive`` tar (what ``skopeo``/``podman load`` read), reproducibly."""
+    with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
+        for path in _walk(layout_root):
+            info = tar.gettarinfo(str(path), arcname=path.relative_to(layout_root).as_posix())
+            info.mtime, info.uid, info.gid, info.uname, info.gname = MTIME, 0, 0, "", ""
+            info.mode = 0o755 if info.isdir() else 0o644
+            if info.isfile():
+                with path.open("rb") as data:
+                    tar.addfile(info, data)
+            else:
+                tar.addfile(info)
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        if not path.name.startswith("."):
+            yield path
