@@ -112,7 +112,6 @@ class Selection:
     cudnn: str | None = None
     torch: TorchVariant | None = None
     tensorflow: str | None = None
-    tensorflow_package: str | None = None
     explanation: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -205,7 +204,6 @@ def _select_for_tensorflow(m: Matrix, version: str, cuda: str | None, cudnn: str
         s.cuda = _minor(cuda)
         s.because(f"CUDA {s.cuda}: set by build.cuda (tensorflow=={version} is not in the matrix)")
         return
-    s.tensorflow_package = entry["gpu_package"]
     if not cuda:
         s.cuda = entry["cuda"]
         s.because(f"CUDA {s.cuda}: what tensorflow=={version} was tested with (TensorFlow decides before torch)")

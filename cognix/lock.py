@@ -38,7 +38,6 @@ LOCK_FORMAT = 1  # bump when the [tool.cognix] table changes meaning
 GLIBC = (2, 28)  # manylinux_2_28: what the image's Nix-built glibc comfortably exceeds
 PLATFORM = f"x86_64-manylinux_{GLIBC[0]}_{GLIBC[1]}"
 PYPI = "https://pypi.org/simple"
-FRAMEWORK_PACKAGES = ("torch", "torchvision", "torchaudio")
 _OPTION = re.compile(r"^\s*(--(?:extra-index-url|index-url|find-links)|-[fi])(?:\s+|=)(\S+)")
 
 
