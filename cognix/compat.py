@@ -283,9 +283,3 @@ def _torch_variant(m: Matrix, version: str, cuda: str | None, python: str, s: Se
     if python not in best.pythons:
         s.warn(f"torch {base} ({best.variant}) lists no wheel for Python {python} (it has {', '.join(best.pythons)})")
     return best
-
-
-def explain(selection: Selection) -> str:
-    lines = [f"- {line}" for line in selection.explanation]
-    lines += [f"! {w}" for w in selection.warnings]
-    return "\n".join(lines)

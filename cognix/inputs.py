@@ -222,28 +222,23 @@ def _fetch(url: str, dest_dir: FsPath) -> Path:
     return Path(target)
 
 
-def _file_value(kind: Kind, value: str, dest_dir: FsPath, allow_local: bool) -> Any:
-    scheme = urllib.parse.urlparse(value).scheme
-    if scheme in ("http", "https", "data"):
+def _file_value(kind: Kind, value: str, dest_dir: FsPath) -> Any:
+    if urllib.parse.urlparse(value).scheme in ("http", "https", "data"):
         path = _fetch(value, dest_dir)
-    elif allow_local and FsPath(value).is_file():
+    elif FsPath(value).is_file():
         path = Path(value)
     else:
-        raise InputFileError(
-            f"{value[:80]!r} is not a valid URL scheme. 'data', 'http', or 'https' is supported."
-            if not allow_local
-            else f"file not found: {value}"
-        )
+        raise InputFileError(f"file not found: {value}")
     return path.open("rb") if kind is Kind.FILE else path
 
 
-def _convert(spec: TypeSpec, value: Any, dest_dir: FsPath, allow_local: bool) -> Any:
+def _convert(spec: TypeSpec, value: Any, dest_dir: FsPath) -> Any:
     if value is None:
         return None
     if spec.is_list:
-        return [_convert(spec.item, v, dest_dir, allow_local) for v in value]
+        return [_convert(spec.item, v, dest_dir) for v in value]
     if spec.is_file:
-        return _file_value(spec.kind, value, dest_dir, allow_local)
+        return _file_value(spec.kind, value, dest_dir)
     if spec.kind is Kind.SECRET:
         return Secret(value)
     if spec.kind is Kind.FLOAT:
@@ -251,11 +246,15 @@ def _convert(spec: TypeSpec, value: Any, dest_dir: FsPath, allow_local: bool) ->
     return value
 
 
-def materialize(
-    signature: Signature, values: dict[str, Any], dest_dir: FsPath, *, allow_local: bool = False
-) -> dict[str, Any]:
-    """Python values for ``run()``: files fetched into ``dest_dir``, secrets wrapped.
+def materialize(signature: Signature, values: dict[str, Any], dest_dir: FsPath) -> dict[str, Any]:
+    """Python values for ``run()``: URLs and ``data:`` URIs fetched into ``dest_dir``, local
+    files as they are, secrets wrapped. (The server accepts only URLs: it fetches them first.)"""
+    return {f.name: _convert(f.type, values[f.name], dest_dir) for f in signature.inputs}
 
-    ``allow_local`` lets file inputs name local files (the CLI); the server refuses them.
-    """
-    return {f.name: _convert(f.type, values[f.name], dest_dir, allow_local) for f in signature.inputs}
+
+def close_files(values: dict[str, Any]) -> None:
+    """Close the file objects ``materialize`` opened for legacy ``File`` inputs."""
+    for value in values.values():
+        for item in value if isinstance(value, list) else [value]:
+            if hasattr(item, "close") and hasattr(item, "read"):
+                item.close()

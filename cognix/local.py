@@ -55,7 +55,7 @@ def run_once(
     raw.update(cli_io.parse_input_args(input_args, sig, cwd))
     values = inputs.validate(sig, raw)  # before setup, as Cog validates before starting
     with tempfile.TemporaryDirectory(prefix="cognix-inputs-") as tmp:
-        py_inputs = inputs.materialize(sig, values, Path(tmp), allow_local=True)
+        py_inputs = inputs.materialize(sig, values, Path(tmp))
         err.print("[dim]Running setup...[/]")
         with stdout_to_stderr():
             try:
@@ -80,7 +80,7 @@ def run_once(
                 prediction["error"] = str(error)
             else:
                 writer.output_path = None
-                prediction["output"] = outputs.encode_output(result, sig.output, writer)
+                prediction["output"] = _encode(result, sig, writer)
             prediction["metrics"] = metrics
             cli_io.write_prediction_json(prediction, output, cwd, sys.stdout)
             if error:
@@ -90,7 +90,14 @@ def run_once(
             raise CognixError(
                 f'Prediction failed with status "failed": {error}', details=_user_traceback(error)
             ) from None
-        writer.emit(outputs.encode_output(result, sig.output, writer), sys.stdout)
+        writer.emit(_encode(result, sig, writer), sys.stdout)
+
+
+def _encode(result: Any, sig: Any, writer: cli_io.OutputWriter) -> Any:
+    try:
+        return outputs.encode_output(result, sig.output, writer)
+    except (TypeError, OSError) as e:
+        raise CognixError(f"invalid output: {e}", hint="return a value of the annotated output type") from None
 
 
 def _user_traceback(e: BaseException) -> str:

@@ -380,7 +380,7 @@ def environment_drift(project: Project) -> list[str]:
     if reason := stale_reason(project):
         return [f"{reason}; run `cognix lock`"]
     locked = {canonicalize_name(p["name"]): p["version"] for p in document.get("packages", [])}
-    wanted = compat.pinned_versions(read_inputs_lines(project))
+    wanted = compat.pinned_versions(project.requirements)
     drift = []
     for name in sorted(wanted):
         version = locked.get(canonicalize_name(name))
@@ -393,7 +393,3 @@ def environment_drift(project: Project) -> list[str]:
         if installed is None or installed.split("+")[0] != version.split("+")[0]:
             drift.append(f"{name} is {installed or 'not installed'} here but {version} in {LOCK_NAME}")
     return drift
-
-
-def read_inputs_lines(project: Project) -> list[str]:
-    return [line for line in project.requirements if line.strip() and not line.lstrip().startswith(("#", "-"))]

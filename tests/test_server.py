@@ -573,3 +573,9 @@ def test_repeated_crashes_make_the_server_defunct() -> None:
         r = predict(server, {"input": {}})
         assert r.status_code == 503 and "crashed repeatedly" in r.json()["error"]
         assert server.process.poll() is None
+
+
+def test_a_missing_output_file_fails_only_its_prediction(kitchen) -> None:
+    body = predict(kitchen, {"input": {"action": "ghost"}}).json()
+    assert body["status"] == "failed" and "cannot read an output file" in body["error"]
+    assert predict(kitchen, {"input": {"text": "fine"}}).json()["output"] == "fine"

@@ -1,7 +1,7 @@
 """``python -m cognix.server``: the image entrypoint, with Cog's flags and environment.
 
-The predictor comes from ``COG_PREDICT_TYPE_STUB`` / ``COG_TRAIN_TYPE_STUB`` (or cog.yaml in
-the working directory), the port from ``PORT`` (default 5000).
+The predictor comes from ``COG_PREDICT_TYPE_STUB`` / ``COG_TRAIN_TYPE_STUB``, the port from
+``PORT`` (default 5000), the slots from ``COG_MAX_CONCURRENCY`` (the build bakes these in, as Cog's).
 """
 
 from __future__ import annotations

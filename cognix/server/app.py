@@ -194,15 +194,15 @@ class CogAPI:
                 406,
             )
         try:
-            supervisor.admit()
+            values = inputs.validate(supervisor.signature, data["input"])
+        except inputs.InvalidInputs as e:
+            return _json({"detail": [_detail(i) for i in e.issues]}, 422)
+        try:
+            supervisor.admit(prediction_id)
         except NotReady as e:
             return _json({"error": str(e), "status": "failed"}, 503)
         except AtCapacity:
             return _json({"error": "At capacity - all prediction slots busy", "status": "failed"}, 409)
-        try:
-            values = inputs.validate(supervisor.signature, data["input"])
-        except inputs.InvalidInputs as e:
-            return _json({"detail": [_detail(i) for i in e.issues]}, 422)
         prediction = Prediction(
             id=prediction_id,
             input=values,
@@ -212,14 +212,16 @@ class CogAPI:
             events_filter=data["events"],
             history_capacity=self.settings.stream_history,
         )
+        self.history.add(prediction)  # before any await: the same id cannot start twice
         respond_async = "respond-async" in request.headers.get("prefer", "")
         fetched: tuple[dict[str, Any], Path | None] | None = None
         if not respond_async:  # sync and SSE: a bad file input is a 422, as Cog answers
             try:
                 fetched = await self.input_files.fetch(supervisor.signature, values)
             except inputs.InvalidInputs as e:
+                supervisor.drop(prediction_id)
+                self.history.active.pop(prediction_id, None)
                 return _json({"detail": [_detail(i) for i in e.issues]}, 422)
-        self.history.add(prediction)
         self.webhooks.watch(prediction, _trace_headers(request))
         stream = sse.events(prediction) if want_sse else None  # subscribed before the first event
         execution = self._spawn(self._execute(supervisor, prediction, fetched))
@@ -247,6 +249,7 @@ class CogAPI:
             log.exception("prediction %s failed in the server", prediction.id)
             prediction.finish("failed", error=f"internal error: {type(e).__name__}: {e}")
         finally:
+            supervisor.drop(prediction.id)  # if it never got as far as a slot
             self.history.retire(prediction)
             if workdir is not None:
                 shutil.rmtree(workdir, ignore_errors=True)

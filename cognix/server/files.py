@@ -7,6 +7,7 @@ import base64
 import logging
 import mimetypes
 import os
+import shutil
 import tempfile
 import urllib.parse
 from pathlib import Path
@@ -48,7 +49,17 @@ class InputFiles:
         if not jobs:
             return values, None
         workdir = Path(tempfile.mkdtemp(prefix="cognix-in-"))
-        paths = await asyncio.gather(*(self._one(name, url, workdir / str(i)) for i, (name, _, url) in enumerate(jobs)))
+        downloads = [
+            asyncio.ensure_future(self._one(name, url, workdir / str(i))) for i, (name, _, url) in enumerate(jobs)
+        ]
+        try:
+            paths = await asyncio.gather(*downloads)
+        except BaseException:
+            for download in downloads:
+                download.cancel()
+            await asyncio.gather(*downloads, return_exceptions=True)
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
         resolved = {k: (list(v) if isinstance(v, list) else v) for k, v in values.items()}
         for (name, index, _), path in zip(jobs, paths, strict=True):
             if index is None:

@@ -89,16 +89,16 @@ class Supervisor:
         self.slots = 1
         self.ready = asyncio.Event()
         self.running: dict[str, Prediction] = {}  # sent to the worker
-        self.waiting = 0  # queued for a slot
+        self._queued: set[str] = set()  # admitted, waiting for a slot
         self._semaphore: asyncio.Semaphore | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._reader_task: asyncio.Task[None] | None = None
         self._signature_seen = asyncio.Event()
         self._crashes: collections.deque[float] = collections.deque()
         self._health_waiters: dict[int, asyncio.Future[str | None]] = {}
         self._health_ids = itertools.count()
         self._file_locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self.restarting = False  # after a crash: new predictions queue until setup is done again
 
@@ -115,9 +115,9 @@ class Supervisor:
         self.setup = SetupInfo(started_at=now(), status="starting")
         self._process, sock = worker or spawn_worker(self.project_dir, self.ref, self.mode)
         reader, self._writer = await asyncio.open_unix_connection(sock=sock)
-        self._reader_task = asyncio.get_running_loop().create_task(self._read(reader, self._process))
+        self._background(self._read(reader, self._process))
         if self.setup_timeout:
-            asyncio.get_running_loop().create_task(self._enforce_setup_timeout(self._process))
+            self._background(self._enforce_setup_timeout(self._process))
 
     async def _enforce_setup_timeout(self, process: subprocess.Popen[bytes]) -> None:
         await asyncio.sleep(self.setup_timeout or 0)
@@ -158,9 +158,16 @@ class Supervisor:
                 prediction.add_metric(name, value, mode)
         elif kind == ipc.DONE:
             _, prediction_id, output, metrics = message
-            self._with_files(
-                prediction_id, output, lambda p, value: self._finish(p, "succeeded", output=value, metrics=metrics)
-            )
+            if output == ipc.STREAMED:  # the items came as OUTPUT messages, already resolved
+                self._with_files(
+                    prediction_id,
+                    None,
+                    lambda p, _: self._finish(p, "succeeded", output=p.output or [], metrics=metrics),
+                )
+            else:
+                self._with_files(
+                    prediction_id, output, lambda p, value: self._finish(p, "succeeded", output=value, metrics=metrics)
+                )
         elif kind == ipc.FAILED:
             _, prediction_id, error, metrics = message
             self._with_files(prediction_id, None, lambda p, _: self._finish(p, "failed", error=error, metrics=metrics))
@@ -192,13 +199,18 @@ class Supervisor:
                 future.set_result(message[2])
 
     def _with_files(self, prediction_id: str, value: Any, apply: Any) -> None:
-        """Apply a worker message in order; outputs holding files wait for their URLs first."""
+        """Apply a worker message in order; outputs holding files wait for their URLs first.
+        A file that cannot be read fails its prediction, never the reader of this channel."""
         prediction = self.running.get(prediction_id)
         if prediction is None:
             return
         lock = self._file_locks.get(prediction_id)
         if lock is None:
-            done, resolved = self.outputs.resolve_now(value) if has_files(value) else (True, value)
+            try:
+                done, resolved = self.outputs.resolve_now(value) if has_files(value) else (True, value)
+            except OSError as e:
+                self._output_failed(prediction, e)
+                return
             if done:
                 apply(prediction, resolved)
                 return
@@ -206,9 +218,25 @@ class Supervisor:
 
         async def resolve_then_apply() -> None:
             async with lock:
-                apply(prediction, await self.outputs.resolve(value))
+                if prediction.terminal:
+                    return
+                try:
+                    resolved = await self.outputs.resolve(value)
+                except OSError as e:
+                    self._output_failed(prediction, e)
+                    return
+                apply(prediction, resolved)
 
-        asyncio.get_running_loop().create_task(resolve_then_apply())
+        self._background(resolve_then_apply())
+
+    def _output_failed(self, prediction: Prediction, error: OSError) -> None:
+        self._send(ipc.CANCEL, prediction.id)  # an iterator may still be producing
+        self._finish(prediction, "failed", error=f"cannot read an output file: {error}")
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)  # a reference, so the task is not collected mid-way
+        task.add_done_callback(self._tasks.discard)
 
     def _finish(self, prediction: Prediction, status: str, **result: Any) -> None:
         self.running.pop(prediction.id, None)
@@ -267,20 +295,27 @@ class Supervisor:
             "DEFUNCT": "The model process crashed repeatedly and was not restarted",
         }.get(self.state, "Not ready")
 
-    def admit(self) -> None:
-        """Refuse only when the slots are busy *and* the queue is full."""
+    def admit(self, prediction_id: str) -> None:
+        """Take a place for a new prediction; refuse only when the slots are busy *and* the
+        queue is full. The place is held until the prediction gets a slot or is dropped."""
         self.check_ready()
-        if len(self.running) + self.waiting >= self.slots + self.queue_depth:
+        if len(self.running) + len(self._queued) >= self.slots + self.queue_depth:
             raise AtCapacity()
+        self._queued.add(prediction_id)
+
+    def drop(self, prediction_id: str) -> None:
+        """Give back the place of a prediction that will not run (bad input, failed download)."""
+        self._queued.discard(prediction_id)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queued)
 
     async def run(self, prediction: Prediction) -> None:
-        """Queue for a slot, send to the worker, and wait until the prediction is terminal."""
+        """Wait for a slot, send to the worker, and wait until the prediction is terminal."""
         assert self._semaphore is not None
-        self.waiting += 1
-        try:
-            await self._semaphore.acquire()
-        finally:
-            self.waiting -= 1
+        await self._semaphore.acquire()
+        self._queued.discard(prediction.id)
         try:
             await self.ready.wait()  # through a restart, if one is under way
             if prediction.terminal:  # canceled while it waited
@@ -298,7 +333,8 @@ class Supervisor:
     def cancel(self, prediction: Prediction) -> None:
         if prediction.id in self.running:
             self._send(ipc.CANCEL, prediction.id)
-        else:  # still queued: it never reaches the model
+        else:  # still queued: it never reaches the model, and its place is free at once
+            self._queued.discard(prediction.id)
             prediction.finish("canceled")
 
     def _send(self, *message: Any) -> None:

@@ -186,10 +186,10 @@ class Worker:
                 self.running.pop(prediction_id, None)
                 self.cancel_requested.discard(prediction_id)
 
-    def _prepare(self, prediction_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    def _prepare(self, values: dict[str, Any]) -> dict[str, Any]:
         assert self.predictor is not None
         # inputs were validated and fetched by the server: files are local paths now
-        return inputs.materialize(self.predictor.signature, values, Path(tempfile.gettempdir()), allow_local=True)
+        return inputs.materialize(self.predictor.signature, values, Path(tempfile.gettempdir()))
 
     def _metric_hook(self, prediction_id: str) -> Callable[[str, Any, str], None]:
         return lambda name, value, mode: self.channel.send(ipc.METRIC, prediction_id, name, value, mode)
@@ -201,23 +201,29 @@ class Worker:
     def _run_sync(self, prediction_id: str, values: dict[str, Any], context: dict[str, str]) -> None:
         assert self.predictor is not None
         with prediction_scope(context, self._metric_hook(prediction_id)) as scope:
+            args: dict[str, Any] = {}
             try:
-                result = self.predictor.fn(**self._prepare(prediction_id, values))
+                args = self._prepare(values)
+                result = self.predictor.fn(**args)
                 if self.predictor.signature.output.is_iterator:
-                    items = []
                     for item in result:
-                        encoded = self._encode(item)
-                        items.append(encoded)
-                        self.channel.send(ipc.OUTPUT, prediction_id, encoded)
-                    outcome: tuple[Any, ...] = (ipc.DONE, prediction_id, items)
+                        self.channel.send(ipc.OUTPUT, prediction_id, self._encode(item))
+                    outcome: tuple[Any, ...] = (ipc.DONE, prediction_id, ipc.STREAMED)
                 else:
                     outcome = (ipc.DONE, prediction_id, self._encode(result))
             except CancelationException:
                 outcome = (ipc.CANCELED, prediction_id)
             except BaseException as e:  # noqa: BLE001 - sys.exit() fails the prediction only
                 outcome = (ipc.FAILED, prediction_id, _error_text(e))
-            self._flush()
-            self.channel.send(*outcome, scope.metrics.as_dict())
+            inputs.close_files(args)
+            # a cancel arriving now must not interrupt the report (or leave a half-sent frame)
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+            try:
+                self.running.pop(prediction_id, None)
+                self._flush()
+                self.channel.send(*outcome, scope.metrics.as_dict())
+            finally:  # a pending signal is delivered now and finds nothing to cancel
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
 
     async def serve_async(self) -> None:
         await asyncio.Event().wait()  # predictions arrive as tasks; run until the process ends
@@ -233,15 +239,14 @@ class Worker:
         assert self.predictor is not None
         _current.set(prediction_id)
         with prediction_scope(context, self._metric_hook(prediction_id)) as scope:
+            args: dict[str, Any] = {}
             try:
-                result = self.predictor.fn(**self._prepare(prediction_id, values))
+                args = self._prepare(values)
+                result = self.predictor.fn(**args)
                 if self.predictor.signature.output.is_iterator and not inspect.isawaitable(result):
-                    items = []
                     async for item in _aiter(result):
-                        encoded = self._encode(item)
-                        items.append(encoded)
-                        self.channel.send(ipc.OUTPUT, prediction_id, encoded)
-                    outcome: tuple[Any, ...] = (ipc.DONE, prediction_id, items)
+                        self.channel.send(ipc.OUTPUT, prediction_id, self._encode(item))
+                    outcome: tuple[Any, ...] = (ipc.DONE, prediction_id, ipc.STREAMED)
                 else:
                     outcome = (
                         ipc.DONE,
@@ -255,6 +260,7 @@ class Worker:
             finally:
                 self.running.pop(prediction_id, None)
                 self.cancel_requested.discard(prediction_id)
+                inputs.close_files(args)
             self._flush()
             self.channel.send(*outcome, scope.metrics.as_dict())
 

@@ -26,7 +26,7 @@ class Runner(BaseRunner):
     def run(
         self,
         action: str = Input(
-            default="echo", choices=["echo", "sleep", "crash", "exit", "fail", "log", "file", "metric", "count"]
+            default="echo", choices=["echo", "sleep", "crash", "exit", "fail", "log", "file", "ghost", "metric", "count"]
         ),
         text: str = "hi",
         seconds: float = Input(default=0.0, ge=0, le=60),
@@ -55,6 +55,8 @@ class Runner(BaseRunner):
             out = Path(tempfile.mkdtemp()) / "out.txt"
             out.write_bytes((image.read_bytes() if image else b"") + b"!")
             return out
+        if action == "ghost":
+            return Path("/nonexistent/output.txt")
         if action == "metric":
             self.record_metric("tokens", 3)
             current_scope().record_metric("timing.total", 1.5)
