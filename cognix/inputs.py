@@ -7,9 +7,7 @@ worker slot is taken (server): :func:`validate` works on JSON values only;
 
 from __future__ import annotations
 
-import base64
 import functools
-import os
 import shutil
 import tempfile
 import urllib.parse
@@ -19,7 +17,7 @@ from pathlib import Path as FsPath
 from typing import Any, Literal, Optional, Union
 
 from .errors import CognixError
-from .sdk.types import Path, Secret, filename_from_url
+from .sdk.types import Path, Secret, decode_data_url, download_headers, filename_from_url
 from .signature import MISSING, InputField, Kind, Signature, TypeSpec
 
 
@@ -209,12 +207,9 @@ def _fetch(url: str, dest_dir: FsPath) -> Path:
     scheme = urllib.parse.urlparse(url).scheme
     try:
         if scheme == "data":
-            header, _, payload = url.partition(",")
-            data = base64.b64decode(payload) if header.endswith(";base64") else urllib.parse.unquote_to_bytes(payload)
-            target.write_bytes(data)
+            target.write_bytes(decode_data_url(url))
         else:
-            headers = {"User-Agent": os.environ["COG_USER_AGENT"]} if "COG_USER_AGENT" in os.environ else {}
-            req = urllib.request.Request(url, headers=headers)
+            req = urllib.request.Request(url, headers=download_headers())
             with urllib.request.urlopen(req, timeout=60) as resp, target.open("wb") as out:  # noqa: S310
                 shutil.copyfileobj(resp, out)
     except (OSError, ValueError) as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import mimetypes
 import os
@@ -26,6 +27,19 @@ def filename_from_url(url: str) -> str:
         keep = FILENAME_MAX_BYTES - len(ext.encode()) - 1
         name = stem.encode()[:keep].decode(errors="ignore") + "~" + ext
     return name
+
+
+def decode_data_url(url: str) -> bytes:
+    """The bytes of a ``data:`` URI (base64 or percent-encoded); ValueError if malformed."""
+    header, _, payload = url.partition(",")
+    if header.endswith(";base64"):
+        return base64.b64decode(payload, validate=True)
+    return urllib.parse.unquote_to_bytes(payload)
+
+
+def download_headers() -> dict[str, str]:
+    """Headers for fetching file inputs: ``COG_USER_AGENT``, when set, as Cog sends it."""
+    return {"User-Agent": os.environ["COG_USER_AGENT"]} if "COG_USER_AGENT" in os.environ else {}
 
 
 class Path(pathlib.PosixPath):
@@ -93,7 +107,7 @@ class URLFile(io.RawIOBase):
         if self._resp is None:
             from urllib.request import Request, urlopen
 
-            headers = {"User-Agent": os.environ["COG_USER_AGENT"]} if "COG_USER_AGENT" in os.environ else {}
+            headers = download_headers()
             self._resp = urlopen(Request(self.url, headers=headers), timeout=30)  # noqa: S310
         return self._resp
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..inputs import InputIssue, InvalidInputs
-from ..sdk.types import filename_from_url
+from ..sdk.types import decode_data_url, download_headers, filename_from_url
 from ..signature import Signature
 from .http_client import LazyClient
 from .ipc import FileRef
@@ -72,11 +72,8 @@ class InputFiles:
         folder.mkdir()
         target = folder / filename_from_url(url)
         if url.startswith("data:"):
-            header, _, payload = url.partition(",")
             try:
-                data = (
-                    base64.b64decode(payload) if header.endswith(";base64") else urllib.parse.unquote_to_bytes(payload)
-                )
+                data = decode_data_url(url)
             except ValueError as e:
                 raise InvalidInputs([InputIssue(name, f"invalid data URI: {e}")]) from None
             await _blocking(target.write_bytes, data, size=len(data))
@@ -90,8 +87,7 @@ class InputFiles:
         return str(target)
 
     async def _download(self, name: str, url: str, target: Path) -> None:
-        headers = {"User-Agent": os.environ["COG_USER_AGENT"]} if "COG_USER_AGENT" in os.environ else {}
-        async with self.client.get().stream("GET", url, headers=headers, follow_redirects=True) as resp:
+        async with self.client.get().stream("GET", url, headers=download_headers(), follow_redirects=True) as resp:
             resp.raise_for_status()
             size = 0
             with target.open("wb") as out:
