@@ -559,8 +559,12 @@ def parse(text: str, path: Path, project_dir: Path | None = None) -> tuple[Confi
     """Validate cog.yaml text; raise :class:`ConfigError` listing every issue."""
     project_dir = project_dir or path.parent
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()  # kept for line numbers
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         problem = getattr(e, "problem", None) or str(e)

@@ -361,9 +361,9 @@ def read_lock(project: Project) -> dict[str, Any]:
         raise LockError(f"{path} is not valid TOML: {e}", hint="delete it and run cognix lock") from None
 
 
-def stale_reason(project: Project) -> str | None:
+def stale_reason(project: Project, document: dict[str, Any] | None = None) -> str | None:
     """Why the lock no longer matches the project, or None when it is current."""
-    document = read_lock(project)
+    document = read_lock(project) if document is None else document
     if not document:
         return f"{LOCK_NAME} does not exist"
     tool = document.get("tool", {}).get("cognix", {})
@@ -377,7 +377,7 @@ def environment_drift(project: Project) -> list[str]:
     document = read_lock(project)
     if not document:
         return []
-    if reason := stale_reason(project):
+    if reason := stale_reason(project, document):
         return [f"{reason}; run `cognix lock`"]
     locked = {canonicalize_name(p["name"]): p["version"] for p in document.get("packages", [])}
     wanted = compat.pinned_versions(project.requirements)

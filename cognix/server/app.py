@@ -178,14 +178,7 @@ class CogAPI:
         want_sse = "text/event-stream" in request.headers.get("accept", "")
         if want_sse and mode == "train":
             return _json({"error": "Training endpoints do not support streaming responses."}, 406)
-        existing = self.history.get(prediction_id)
-        if existing is not None:  # the same id never runs twice
-            if want_sse:
-                return StreamingResponse(sse.events(existing), media_type="text/event-stream")
-            return _json(existing.response(), 202 if not existing.terminal else 200)
-        if supervisor.signature is None:
-            return _json({"error": "Setup has not finished yet", "status": "failed"}, 503)
-        if want_sse and not supervisor.signature.streaming:
+        if want_sse and supervisor.signature is not None and not supervisor.signature.streaming:
             return _json(
                 {
                     "error": "This model does not support streaming responses. "
@@ -193,6 +186,13 @@ class CogAPI:
                 },
                 406,
             )
+        existing = self.history.get(prediction_id)
+        if existing is not None:  # the same id never runs twice
+            if want_sse:
+                return StreamingResponse(sse.events(existing), media_type="text/event-stream")
+            return _json(existing.response(), 202 if not existing.terminal else 200)
+        if supervisor.signature is None:
+            return _json({"error": "Setup has not finished yet", "status": "failed"}, 503)
         try:
             values = inputs.validate(supervisor.signature, data["input"])
         except inputs.InvalidInputs as e:
@@ -210,7 +210,7 @@ class CogAPI:
             context=data["context"],
             webhook=data["webhook"],
             events_filter=data["events"],
-            history_capacity=self.settings.stream_history,
+            history_capacity=self.settings.stream_history if supervisor.signature.streaming else 0,
         )
         self.history.add(prediction)  # before any await: the same id cannot start twice
         respond_async = "respond-async" in request.headers.get("prefer", "")
