@@ -131,12 +131,14 @@ class OutputWriter:
             return base.with_name(f"{base.stem}.{self.count}{base.suffix or ext}")
         return self.cwd / (f"output.{self.count}{ext}" if self.many else f"output{ext}")
 
-    def __call__(self, path: Path) -> str:
+    def __call__(self, path: Path, temporary: bool = False) -> str:
         """File sink for :func:`cognix.outputs.encode`: copy the file into place."""
         target = self._target(path.suffix)
         self.count += 1
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
+        if temporary:
+            shutil.rmtree(path.parent, ignore_errors=True)
         return self.note(target)
 
     def note(self, target: Path) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from .sdk.types import Secret
 from .signature import OutputSpec
 
-FileSink = Callable[[pathlib.Path], Any]
+FileSink = Callable[..., Any]  # sink(path, temporary=False): temporary files are the sink's to delete
 
 
 def _spill(stream: io.IOBase) -> pathlib.Path:
@@ -39,7 +39,7 @@ def encode(value: Any, sink: FileSink, as_file: bool = False) -> Any:
     if isinstance(value, os.PathLike):
         return sink(pathlib.Path(value))
     if isinstance(value, io.IOBase):
-        return sink(_spill(value))
+        return sink(_spill(value), temporary=True)  # the sink removes it once read
     if isinstance(value, Secret):
         return str(value)
     if isinstance(value, enum.Enum):

@@ -579,3 +579,20 @@ def test_a_missing_output_file_fails_only_its_prediction(kitchen) -> None:
     body = predict(kitchen, {"input": {"action": "ghost"}}).json()
     assert body["status"] == "failed" and "cannot read an output file" in body["error"]
     assert predict(kitchen, {"input": {"text": "fine"}}).json()["output"] == "fine"
+
+
+def test_file_like_outputs_leave_no_temporary_copies(tmp_path) -> None:
+    import glob
+    import tempfile
+
+    (tmp_path / "cog.yaml").write_text('run: "run.py:Runner"\n')
+    (tmp_path / "run.py").write_text(
+        "import io\nfrom cog import BaseRunner, File\n"
+        "class Runner(BaseRunner):\n    def run(self) -> File:\n"
+        "        f = io.BytesIO(b'legacy'); f.name = 'legacy.txt'; return f\n"
+    )
+    before = set(glob.glob(f"{tempfile.gettempdir()}/cognix-out-*"))
+    with serve(tmp_path) as server:
+        out = predict(server, {}).json()["output"]
+    assert base64.b64decode(out.split(",", 1)[1]) == b"legacy"
+    assert set(glob.glob(f"{tempfile.gettempdir()}/cognix-out-*")) == before

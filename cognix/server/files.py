@@ -17,7 +17,7 @@ from ..inputs import InputIssue, InvalidInputs
 from ..sdk.types import decode_data_url, download_headers, filename_from_url
 from ..signature import Signature
 from .http_client import LazyClient
-from .ipc import FileRef
+from .ipc import FileRef, TemporaryFileRef
 
 log = logging.getLogger("cognix.server")
 
@@ -122,7 +122,7 @@ class OutputFiles:
             path = Path(value)
             if self.upload_url is not None or path.stat().st_size >= INLINE_IO_BYTES:
                 return False, value
-            return True, _data_url(path.name, path.read_bytes())
+            return True, _data_url(path.name, _read(value))
         if isinstance(value, list):
             items = [self.resolve_now(v) for v in value]
             return all(done for done, _ in items), [v for _, v in items]
@@ -133,15 +133,16 @@ class OutputFiles:
 
     async def resolve(self, value: Any) -> Any:
         if isinstance(value, FileRef):
-            return await self._one(Path(value))
+            return await self._one(value)
         if isinstance(value, list):
             return [await self.resolve(v) for v in value]
         if isinstance(value, dict):
             return {k: await self.resolve(v) for k, v in value.items()}
         return value
 
-    async def _one(self, path: Path) -> str | None:
-        data = await _blocking(path.read_bytes, size=path.stat().st_size)
+    async def _one(self, ref: FileRef) -> str | None:
+        path = Path(ref)
+        data = await _blocking(_read, ref, size=path.stat().st_size)
         if self.upload_url is None:
             return _data_url(path.name, data)
         mime = _mime(path.name)
@@ -171,3 +172,12 @@ def _mime(name: str) -> str:
 
 def _data_url(name: str, data: bytes) -> str:
     return f"data:{_mime(name)};base64,{base64.b64encode(data).decode()}"
+
+
+def _read(ref: FileRef) -> bytes:
+    """A file's bytes; copies cognix made for the occasion are deleted once read."""
+    path = Path(ref)
+    data = path.read_bytes()
+    if isinstance(ref, TemporaryFileRef):
+        shutil.rmtree(path.parent, ignore_errors=True)
+    return data

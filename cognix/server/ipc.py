@@ -36,6 +36,15 @@ class FileRef(str):
     """An output file path the server must turn into a URL (data: or uploaded)."""
 
 
+class TemporaryFileRef(FileRef):
+    """A FileRef to a copy cognix made (of a file-like output): deleted once read."""
+
+
+def file_ref(path: object, temporary: bool = False) -> FileRef:
+    """The worker's file sink for :func:`cognix.outputs.encode`."""
+    return (TemporaryFileRef if temporary else FileRef)(str(path))
+
+
 def encode(message: tuple[Any, ...]) -> bytes:
     payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     return _HEADER.pack(len(payload)) + payload

@@ -206,13 +206,13 @@ class Supervisor:
             return
         lock = self._file_locks.get(prediction_id)
         if lock is None:
-            try:
-                done, resolved = self.outputs.resolve_now(value) if has_files(value) else (True, value)
+            try:  # small files now; what is left (uploads, big files) below, without redoing these
+                done, value = self.outputs.resolve_now(value) if has_files(value) else (True, value)
             except OSError as e:
                 self._output_failed(prediction, e)
                 return
             if done:
-                apply(prediction, resolved)
+                apply(prediction, value)
                 return
             lock = self._file_locks[prediction_id] = asyncio.Lock()
 

@@ -196,7 +196,7 @@ class Worker:
 
     def _encode(self, value: Any) -> Any:
         assert self.predictor is not None
-        return outputs.encode_output(value, self.predictor.signature.output, ipc.FileRef)
+        return outputs.encode_output(value, self.predictor.signature.output, ipc.file_ref)
 
     def _run_sync(self, prediction_id: str, values: dict[str, Any], context: dict[str, str]) -> None:
         assert self.predictor is not None

@@ -26,7 +26,8 @@ class Runner(BaseRunner):
     def run(
         self,
         action: str = Input(
-            default="echo", choices=["echo", "sleep", "crash", "exit", "fail", "log", "file", "ghost", "metric", "count"]
+            default="echo",
+            choices=["echo", "sleep", "crash", "exit", "fail", "log", "file", "ghost", "metric", "count"],
         ),
         text: str = "hi",
         seconds: float = Input(default=0.0, ge=0, le=60),
