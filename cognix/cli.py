@@ -204,7 +204,7 @@ def serve_cmd(
         train_ref=config.train,
         upload_url=upload_url,
         queue_depth=queue_depth,
-        config_concurrency=config.concurrency.max if config.concurrency else None,
+        concurrency=config.concurrency.max if config.concurrency else None,
     )
     err.print(f"Serving {config.runner or config.train} on http://{host}:{port} (Ctrl-C to stop)")
     server.serve(settings, host=host, port=port, await_explicit_shutdown=await_explicit_shutdown)

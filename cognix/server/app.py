@@ -86,7 +86,7 @@ class CogAPI:
                 outputs,
                 queue_depth=s.queue_depth,
                 setup_timeout=s.setup_timeout,
-                config_concurrency=s.config_concurrency,
+                concurrency=s.concurrency,
             )
         for mode, supervisor in self.supervisors.items():
             # health answers STARTING while the model loads

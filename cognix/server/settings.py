@@ -19,7 +19,7 @@ class Settings:
     throttle: float = 0.5
     stream_history: int = 1024
     history_size: int = 1000
-    config_concurrency: int | None = None
+    concurrency: int | None = None  # COG_MAX_CONCURRENCY, else cog.yaml's concurrency.max; None: the decorator
 
     @property
     def refs(self) -> dict[str, str]:
@@ -46,6 +46,7 @@ def settings_from_env(**settings: Any) -> Settings:
     settings.setdefault("setup_timeout", _env_float("COG_SETUP_TIMEOUT", None))
     settings.setdefault("throttle", _env_float("COG_THROTTLE_RESPONSE_INTERVAL", 0.5))
     settings.setdefault("stream_history", _env_int("COG_STREAM_HISTORY_CAPACITY", 1024))
+    settings["concurrency"] = _env_int("COG_MAX_CONCURRENCY", 0) or settings.get("concurrency")
     if "COGNIX_QUEUE_DEPTH" in os.environ:
         settings.setdefault("queue_depth", _env_int("COGNIX_QUEUE_DEPTH", 64))
     return Settings(**settings)

@@ -53,14 +53,6 @@ class SetupInfo:
         return body
 
 
-def _env_int(name: str) -> int | None:
-    try:
-        value = int(os.environ.get(name, ""))
-    except ValueError:
-        return None
-    return value if value > 0 else None
-
-
 class Supervisor:
     """The model side of the server: one worker process and the predictions sent to it."""
 
@@ -73,7 +65,7 @@ class Supervisor:
         *,
         queue_depth: int = 64,
         setup_timeout: float | None = None,
-        config_concurrency: int | None = None,
+        concurrency: int | None = None,
     ) -> None:
         self.project_dir = project_dir
         self.ref = ref
@@ -81,7 +73,7 @@ class Supervisor:
         self.outputs = outputs
         self.queue_depth = queue_depth
         self.setup_timeout = setup_timeout
-        self.config_concurrency = config_concurrency
+        self.concurrency = concurrency
         self.signature: Signature | None = None
         self.has_healthcheck = False
         self.setup = SetupInfo()
@@ -244,8 +236,8 @@ class Supervisor:
         prediction.finish(status, **result)
 
     def _concurrency(self, signature: Signature) -> int:
-        """``COG_MAX_CONCURRENCY``, then cog.yaml's ``concurrency.max``, then ``@concurrent``, then 1."""
-        wanted = _env_int("COG_MAX_CONCURRENCY") or self.config_concurrency or signature.concurrency or 1
+        """The settings' (``COG_MAX_CONCURRENCY``, then cog.yaml), then ``@concurrent``, then 1."""
+        wanted = self.concurrency or signature.concurrency or 1
         if wanted > 1 and not signature.is_async:
             log.warning("concurrency %d needs an async run(); using 1", wanted)
             return 1
