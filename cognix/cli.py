@@ -210,6 +210,93 @@ def serve_cmd(
     server.serve(settings, host=host, port=port, await_explicit_shutdown=await_explicit_shutdown)
 
 
+Toolchain = Annotated[
+    str,
+    typer.Option("--toolchain", envvar="COGNIX_TOOLCHAIN",
+                 help="nixpkgs (the lock's pinned nixpkgs) or offline (Debian's Python; no nixpkgs needed)."),
+]  # fmt: skip
+
+
+def _build_image(
+    project: config.Project, tag: str | None, toolchain: str, locked: bool, extra: list[str] | None = None
+):  # noqa: ANN202
+    from . import build
+
+    with err.status("building…") as status:
+        return build.build(project, tag=tag, toolchain=toolchain, locked=locked, extra_nix_args=extra,
+                           progress=lambda text: status.update(Text(f"{text}…")))  # fmt: skip
+
+
+@app.command("build")
+def build_cmd(
+    tag: Annotated[str | None, typer.Option("-t", "--tag", help="Image name (default: cog-<folder>:latest).")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the image archive.")] = Path(
+        "image.tar"
+    ),
+    fmt: Annotated[str, typer.Option("--format", help="oci-archive or docker-archive.")] = "oci-archive",
+    toolchain: Toolchain = "nixpkgs",
+    locked: Annotated[bool, typer.Option("--locked", help="Refuse a stale pylock.toml instead of relocking.")] = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Build the model's OCI image with Nix: reproducible, layered, from pylock.toml."""
+    from . import build
+
+    if fmt not in ("oci-archive", "docker-archive"):
+        raise CognixError(f"unknown --format {fmt!r}", hint="use oci-archive or docker-archive")
+    project = _project(config_file)
+    image = _build_image(project, tag, toolchain, locked)
+    build.export(image, output, fmt, tag or f"{_image_name(project)}:latest")
+    err.print(f"Built {output} ({image.size / 1e6:,.1f} MB compressed, {len(image.layers)} layers)")
+    for layer in image.layers:
+        err.print(f"  {layer.size / 1e6:>10,.1f} MB  {layer.name or '?':<24} {layer.digest[:19]}", markup=False)
+    print(image.digest)
+
+
+def _image_name(project: config.Project) -> str:
+    from .to_nix import image_name
+
+    return image_name(project)
+
+
+@app.command("verify")
+def verify_cmd(
+    toolchain: Toolchain = "nixpkgs",
+    config_file: ConfigFile = None,
+) -> None:
+    """Build the image twice, the second time from nothing in a fresh store, and compare digests."""
+    from . import verify
+
+    project = _project(config_file)
+    first = _build_image(project, None, toolchain, locked=True)
+    with err.status("rebuilding from nothing in a fresh Nix store…") as status:
+        report = verify.rebuild_and_compare(project, first, offline=toolchain == "offline",
+                                            progress=lambda t: status.update(Text(f"{t}…")))  # fmt: skip
+    for line in report.lines:
+        err.print(line, markup=False)
+    if not report.identical:
+        raise typer.Exit(1)
+    print(first.digest)
+
+
+@app.command("develop")
+def develop_cmd(
+    toolchain: Toolchain = "nixpkgs",
+    config_file: ConfigFile = None,
+) -> None:
+    """Open a shell with exactly the image's Python environment (nix develop)."""
+    from . import build, nixbuild
+
+    project = _project(config_file)
+    lock = build.ensure_lock(project, locked=False, progress=lambda t: err.print(f"{t}…"))
+    chosen = build.toolchain_for(toolchain, lock, lambda t: err.print(f"{t}…"))
+    build.to_nix.write(project, lock, chosen, tag=f"{_image_name(project)}:latest")
+    nixbuild.version()
+    command = ["nix", "develop", *nixbuild.FEATURES, "-f", ".cognix/build.nix", "devShell",
+               *nixbuild.build_options(chosen.kind == "offline")]  # fmt: skip
+    os.chdir(project.dir)
+    os.execvp("nix", command)
+
+
 @app.command("init")
 def init_cmd(
     directory: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path("."),

@@ -198,14 +198,25 @@ class ImageConfig:
         return out
 
 
-def write_image(root: Path, layers: list[list[Entry]], config: ImageConfig, tag: str = "latest") -> Descriptor:
+LAYER_NAME = "io.cognix.layer"  # annotation naming what a layer holds (python, torch, src, …)
+
+
+def write_image(
+    root: Path,
+    layers: list[list[Entry]],
+    config: ImageConfig,
+    tag: str = "latest",
+    layer_names: list[str] | None = None,
+) -> Descriptor:
     """Write an image layout at ``root``; returns the manifest's descriptor (its digest is the
     image digest registries report)."""
     layout = Layout(root)
+    names = layer_names or [""] * len(layers)
     descriptors, diff_ids = [], []
-    for entries in layers:
+    for entries, name in zip(layers, names, strict=True):
         descriptor, diff_id = layout.add_layer(entries)
-        descriptors.append(descriptor)
+        descriptors.append(Descriptor(descriptor.media_type, descriptor.digest, descriptor.size,
+                                      {LAYER_NAME: name} if name else {}))  # fmt: skip
         diff_ids.append(diff_id)
     image_config = {
         "architecture": "amd64",
@@ -213,7 +224,7 @@ def write_image(root: Path, layers: list[list[Entry]], config: ImageConfig, tag:
         "created": CREATED,
         "config": config.as_json(),
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": [{"created": CREATED, "created_by": "cognix"} for _ in layers],
+        "history": [{"created": CREATED, "created_by": f"cognix {name}".strip()} for name in names],
     }
     config_descriptor = layout.add_bytes(canonical_json(image_config), MEDIA_CONFIG)
     manifest = {

@@ -270,3 +270,26 @@ def dumps(document: dict[str, Any], *, indent: int | None = None) -> str:
     separators = (",", ":") if indent is None else (",", ": ")
     text = json.dumps(_go_order(document), indent=indent, separators=separators, ensure_ascii=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def main(argv: list[str]) -> None:
+    """``python -m cognix.schema DIR REF MODE``: print the compact schema. ``cognix build`` runs
+    it with the image's own Python environment, so the label describes what the image serves."""
+    import contextlib
+    import sys
+    import warnings
+    from pathlib import Path
+
+    from . import predictor
+
+    project_dir, ref, mode = argv
+    with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        loaded = predictor.load(Path(project_dir), ref, mode=mode)
+    print(dumps(openapi(loaded.signature, mode=mode)))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

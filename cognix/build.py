@@ -1,0 +1,141 @@
+"""``cognix build`` and ``cognix verify``: lock → .cognix/ → nix build → OCI archive.
+
+The image's Python environment is built first and asked for the predictor's OpenAPI schema
+(the ``run.cog.openapi_schema`` label): user code is imported outside the sandbox, by exactly
+the Python and packages the image will run, and never inside a Nix build.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import lock as locking
+from . import nixbuild, to_nix
+from .config import Project
+from .errors import CognixError
+
+TOOLCHAINS = ("nixpkgs", "offline")
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Image:
+    """What a build produced: the archive and what registries will call it."""
+
+    archive: Path
+    store_path: Path
+    digest: str  # the manifest's: what a registry reports after a push
+    layers: list[Layer]
+
+    @property
+    def size(self) -> int:
+        return sum(layer.size for layer in self.layers)
+
+
+def ensure_lock(project: Project, *, locked: bool, progress: Callable[[str], None]) -> dict[str, Any]:
+    """The current lock: made or refreshed when stale, unless ``locked`` (then refused)."""
+    reason = locking.stale_reason(project)
+    if reason is None:
+        return locking.read_lock(project)
+    if locked:
+        raise CognixError(f"{locking.LOCK_NAME} is stale: {reason}", hint="run `cognix lock`, or drop --locked")
+    progress(f"locking ({reason})")
+    return locking.lock(project, progress=progress)[1]
+
+
+def toolchain_for(kind: str, lock: dict[str, Any], progress: Callable[[str], None]) -> to_nix.Toolchain:
+    tool = lock["tool"]["cognix"]
+    if kind == "offline":
+        from . import toolchain
+
+        return to_nix.Toolchain("offline", path=toolchain.prepare(tool["python"], progress))
+    if kind != "nixpkgs":
+        raise CognixError(f"unknown toolchain {kind!r}", hint=f"use one of: {', '.join(TOOLCHAINS)}")
+    pin = tool["nixpkgs"]
+    return to_nix.Toolchain("nixpkgs", nixpkgs_url=pin["url"], nixpkgs_nar_hash=pin["nar-hash"])
+
+
+def build(
+    project: Project,
+    *,
+    tag: str | None,
+    toolchain: str,
+    locked: bool = False,
+    extra_nix_args: list[str] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Image:
+    """Build the project's image; the archive is kept at ``.cognix/image.tar`` (a store link)."""
+    lock = ensure_lock(project, locked=locked, progress=progress)
+    chosen = toolchain_for(toolchain, lock, progress)
+    offline = chosen.kind == "offline"
+    tag = tag or f"{to_nix.image_name(project)}:latest"
+    folder = project.dir / to_nix.GENERATED
+
+    to_nix.write(project, lock, chosen, tag=tag)
+    env = nixbuild.build(project.dir, "pythonEnv", offline=offline, out_link=folder / "python-env",
+                         extra=extra_nix_args, progress=progress)  # fmt: skip
+    progress("computing the OpenAPI schema with the image's Python")
+    labels = {"run.cog.openapi_schema": openapi_schema(project, env)} if project.config.runner else {}
+    to_nix.write(project, lock, chosen, tag=tag, labels=labels)
+    archive = nixbuild.build(project.dir, "image", offline=offline, out_link=folder / "image.tar",
+                             extra=extra_nix_args, progress=progress)  # fmt: skip
+    return read_image(archive, folder / "image.tar")
+
+
+def openapi_schema(project: Project, env: Path) -> str:
+    assert project.config.runner
+    result = subprocess.run([str(env / "bin" / "python"), "-m", "cognix.schema", str(project.dir),
+                             project.config.runner, "predict"],
+                            cwd=project.dir, capture_output=True, text=True)  # fmt: skip
+    if result.returncode != 0:
+        raise CognixError(
+            f"the image's Python could not load {project.config.runner} to compute its schema",
+            details=result.stderr.strip()[-4000:],
+            hint="fix the error above (cognix predict shows it too), then build again",
+        )
+    return result.stdout.strip()
+
+
+def read_image(store_path: Path, archive: Path) -> Image:
+    """The manifest digest and layers of an OCI archive that cognix wrote."""
+    with tarfile.open(store_path) as tar:
+
+        def blob(digest: str) -> Any:
+            member = tar.extractfile(f"blobs/sha256/{digest.split(':', 1)[1]}")
+            assert member is not None
+            return json.load(member)
+
+        index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
+        descriptor = index["manifests"][0]
+        manifest = blob(descriptor["digest"])
+    layers = [Layer(layer.get("annotations", {}).get("io.cognix.layer", ""), layer["digest"], layer["size"])
+              for layer in manifest["layers"]]  # fmt: skip
+    return Image(archive=archive, store_path=store_path, digest=descriptor["digest"], layers=layers)
+
+
+def export(image: Image, output: Path, fmt: str, tag: str) -> None:
+    """Copy the archive to ``output`` as an ``oci-archive`` or (through skopeo) a ``docker-archive``."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.exists() or output.is_symlink():
+        output.unlink()
+    if fmt == "oci-archive":
+        shutil.copyfile(image.store_path, output)
+        return
+    if shutil.which("skopeo") is None:
+        raise CognixError("--format docker-archive converts with skopeo, which is not installed",
+                          hint="install skopeo (apt-get install skopeo), or use the default oci-archive")  # fmt: skip
+    subprocess.run(["skopeo", "copy", "--quiet", f"oci-archive:{image.store_path}",
+                    f"docker-archive:{output}:{tag}"], check=True, capture_output=True)  # fmt: skip

@@ -1,0 +1,44 @@
+# cognix's Nix library: a Cog project (cog.yaml, pylock.toml, .cognix/) → image, Python env, dev shell.
+#
+#   toolchain  what builds it: ./toolchains/offline.nix (no nixpkgs needed) or ./toolchains/nixpkgs.nix
+#              (production), both giving { name system python pythonVersion runPython fetchurl patchelf
+#              runtimeLibs cacert systemPackages mkImage mkShell }
+#   root       the project folder (a path inside the flake)
+#
+# No import-from-derivation: Nix reads only pylock.toml, .cognix/image.json and .cognix/src.json,
+# all written by the cognix CLI.
+{ toolchain, root }:
+let
+  lock = (import ./lock.nix { }).read (builtins.readFile (root + "/pylock.toml"));
+  spec = builtins.fromJSON (builtins.readFile (root + "/.cognix/image.json"));
+  cuda = import ./cuda.nix;
+  sourceFiles = builtins.listToAttrs (map (name: { inherit name; value = true; })
+    (builtins.fromJSON (builtins.readFile (root + "/.cognix/src.json"))));
+
+  # the model source: exactly the files the CLI listed (cog.yaml's project minus .dockerignore, .git, …)
+  prefixLength = builtins.stringLength (toString root) + 1;
+  src = builtins.path {
+    name = "model-source";
+    path = root;
+    filter = path: type:
+      let rel = builtins.substring prefixLength (-1) (toString path); in
+      sourceFiles ? ${rel} || (type == "directory" && sourceFiles ? "${rel}/");
+  };
+
+  python = import ./python.nix {
+    inherit toolchain;
+    inherit (lock) wheels;
+    server = { name = "cognix"; version = spec.cognixVersion; wheel = root + "/.cognix/${spec.cognixWheel}"; };
+    extraRpaths = if lock.gpu then cuda.driverDirs else [ ];
+  };
+in
+assert lock.python == toolchain.pythonVersion
+  || throw "pylock.toml is for Python ${lock.python}, the toolchain's Python is ${toolchain.pythonVersion}";
+{
+  inherit src lock;
+  pythonEnv = python.env;
+  image = import ./image.nix {
+    inherit toolchain python spec src cuda;
+  };
+  devShell = toolchain.mkShell { name = "${spec.name}-shell"; env = python.env; };
+}

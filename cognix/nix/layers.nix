@@ -1,0 +1,21 @@
+# The layer plan: an ordered list of { name; roots; }. Every store path of the image belongs to
+# the first layer whose roots reach it. What changes least comes first and every big wheel (torch,
+# each nvidia-* library, …) is a layer of its own, so a code or dependency change re-ships only
+# the small layers above; the model source is the last layer (image.nix adds it).
+{ }:
+rec {
+  bigWheelBytes = 50 * 1024 * 1024;
+
+  # wheels: [ { name; size; drv; } ] (from the lock, with their installed store paths)
+  plan = { wheels, python, cacert, server, env }:
+    let
+      big = builtins.filter (w: w.size >= bigWheelBytes) wheels;
+    in
+    map (w: { name = w.name; roots = [ w.drv ]; }) big
+    ++ [
+      { name = "python"; roots = [ python cacert ]; }
+      { name = "cognix"; roots = [ server ]; }
+      # the other wheels and the environment linking them all: one layer that a dependency change rebuilds
+      { name = "site-packages"; roots = [ env ]; }
+    ];
+}

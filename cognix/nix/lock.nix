@@ -1,0 +1,32 @@
+# Reading pylock.toml (PEP 751) as `cognix lock` writes it. The lock already holds exactly one
+# wheel per package, chosen for the image's Python and platform, so Nix selects nothing: it only
+# checks the lock is one it understands and lists the wheels.
+{ }:
+let
+  wheelOf = pkg:
+    if pkg ? wheels && pkg.wheels != [ ] then builtins.head pkg.wheels
+    else throw ("pylock.toml: ${pkg.name} ${pkg.version or ""} has no wheel, and cognix images are built "
+      + "from wheels only; find a version with a wheel for the image's platform and run `cognix lock`");
+in
+{
+  # lock text -> { python, gpu, cuda, cudnn, systemPackages, wheels = [ { name version url sha256 size filename } ] }
+  read = text:
+    let
+      doc = builtins.fromTOML text;
+      tool = doc.tool.cognix or (throw "pylock.toml was not written by `cognix lock` (no [tool.cognix] table): run `cognix lock`");
+      wheel = pkg: let w = wheelOf pkg; in {
+        inherit (pkg) name version;
+        inherit (w) url;
+        sha256 = w.hashes.sha256 or (throw "pylock.toml: the wheel of ${pkg.name} has no sha256: run `cognix lock`");
+        size = w.size or 0;
+        filename = baseNameOf w.url;
+      };
+    in
+    {
+      inherit (tool) python gpu;
+      cuda = tool.cuda or null;
+      cudnn = tool.cudnn or null;
+      systemPackages = tool.system-packages or [ ];
+      wheels = map wheel (doc.packages or [ ]);
+    };
+}

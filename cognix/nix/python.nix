@@ -1,0 +1,36 @@
+# The image's Python environment: each locked wheel installed into a store path of its own,
+# then one virtual environment linking them (builders/install_wheel.py, builders/mkenv.py).
+# Shared by every toolchain: only the interpreter, fetcher, patchelf and runtime libraries differ.
+{ toolchain, wheels, server, extraRpaths ? [ ] }:
+let
+  inherit (toolchain) python pythonVersion runPython;
+  sitePackages = "lib/python${pythonVersion}/site-packages";
+
+  # pypa/installer, pinned: the standard wheel installer, pure Python, run from its own wheel
+  installer = toolchain.fetchurl {
+    url = "https://files.pythonhosted.org/packages/d7/7a/63547a792a12148882205d79e07644091d5b7690f40c2bb9d41452a8bdc2/installer-1.1.0-py3-none-any.whl";
+    sha256 = "f55f5728ff61d3dd54dbc5a397cf3f7307cb64b180c20b72afbebf01c9e2c8a0";
+  };
+
+  install = { name, version, wheel }:
+    runPython "${name}-${version}" ./builders/install_wheel.py {
+      inherit name wheel installer sitePackages;
+      inherit (toolchain) patchelf;
+      interpreter = "${python}/bin/python${pythonVersion}";
+      rpath = toolchain.runtimeLibs ++ extraRpaths;
+    };
+
+  installed = map
+    (w: w // { drv = install { inherit (w) name version; wheel = toolchain.fetchurl { inherit (w) url sha256; }; }; })
+    wheels;
+
+  serverDrv = install server;
+in
+{
+  wheels = installed;
+  server = serverDrv;
+  env = runPython "python-env" ./builders/mkenv.py {
+    inherit python pythonVersion sitePackages;
+    packages = map (w: w.drv) installed ++ [ serverDrv ];
+  };
+}

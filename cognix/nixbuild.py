@@ -1,0 +1,86 @@
+"""Run Nix for cognix: find it, check its version, build an attribute with progress.
+
+cognix's Nix code is kept 2.8-safe (Debian 12 and Ubuntu 22.04 ship 2.8), so only "no Nix at
+all" and "older than 2.8" are refused. Builds run ``nix build -f .cognix/build.nix ATTR --json``
+(no flake, so only the model's files are copied to the store) and stream Nix's log into
+``progress``; a failure shows Nix's own error lines, never a Python traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import CognixError
+
+MIN_VERSION = (2, 8)
+INSTALL_HINT = (
+    "install Nix 2.8 or newer: `apt-get install nix-bin` on Debian/Ubuntu, or https://nixos.org/download; "
+    "then run the command again"
+)
+FEATURES = ["--extra-experimental-features", "nix-command flakes"]
+
+
+class NixError(CognixError):
+    """Nix is missing, too old, or a build failed."""
+
+
+def version() -> tuple[int, ...]:
+    """The installed Nix's version, or a clear error."""
+    if shutil.which("nix") is None:
+        raise NixError("cognix builds images with Nix, and `nix` is not on PATH", hint=INSTALL_HINT)
+    out = subprocess.run(["nix", "--version"], capture_output=True, text=True).stdout
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", out)
+    if match is None:
+        raise NixError(f"cannot read the Nix version from `nix --version`: {out.strip()!r}", hint=INSTALL_HINT)
+    found = tuple(int(part or 0) for part in match.groups())
+    if found[:2] < MIN_VERSION:
+        raise NixError(f"Nix {'.'.join(map(str, found))} is too old (cognix needs 2.8 or newer)", hint=INSTALL_HINT)
+    return found
+
+
+def build_options(offline: bool) -> list[str]:
+    """The offline toolchain needs no binary cache (skip the lookup: it times out without network)
+    and must build sandboxed for its reproducibility claims (Debian's nix.conf turns it off)."""
+    return ["--option", "substituters", "", "--option", "sandbox", "true"] if offline else []
+
+
+def build(
+    project_dir: Path,
+    attribute: str,
+    *,
+    offline: bool,
+    out_link: Path,
+    extra: list[str] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Path:
+    """Build ``attribute`` of ``.cognix/build.nix``; returns the output path (kept by ``out_link``)."""
+    version()
+    command = ["nix", "build", *FEATURES, "-f", ".cognix/build.nix", attribute, "--json", "-L",
+               "--out-link", str(out_link), *build_options(offline), *(extra or [])]  # fmt: skip
+    return Path(_run(command, project_dir, progress)[0]["outputs"]["out"])
+
+
+def _run(command: list[str], cwd: Path, progress: Callable[[str], None]) -> list[dict]:
+    tail: deque[str] = deque(maxlen=40)
+    with subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None and proc.stdout is not None
+        for line in proc.stderr:
+            line = line.rstrip()
+            tail.append(line)
+            if line.startswith("building '"):
+                progress("building " + line.split("-", 1)[1].split(".drv")[0])
+            elif line:
+                progress(line[:120])
+        stdout = proc.stdout.read()
+    if proc.returncode != 0:
+        errors = [line for line in tail if line.startswith("error:")]
+        message = errors[0].removeprefix("error:").strip() if errors else "nix build failed"
+        raise NixError(f"nix build failed: {message}", details="\n".join(tail),
+                       hint="the Nix log above says which step failed; fix it and run cognix build again")  # fmt: skip
+    return json.loads(stdout)

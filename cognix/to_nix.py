@@ -1,0 +1,206 @@
+"""cog.yaml + pylock.toml → what Nix builds: ``flake.nix`` and the ``.cognix/`` folder.
+
+``.cognix/`` holds the Nix library (copied from this package, so the CLI and the Nix code always
+match), the toolchain choice, ``build.nix`` (what ``cognix build`` builds), ``image.json`` (the
+image's name, environment and labels), ``src.json`` (the model source files) and a wheel of
+cognix itself (the server inside the image). Every file is a pure function of its inputs:
+sorted keys and lists, fixed zip times, no clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import hashlib
+import importlib.util
+import io
+import json
+import re
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from . import oci
+from ._version import __version__
+from .config import Project
+
+GENERATED = ".cognix"
+PACKAGE = Path(__file__).parent
+# never part of /src: version control, cognix's own output, caches
+_ALWAYS_EXCLUDED = [".git", ".hg", ".cog", GENERATED, "__pycache__", "*.pyc", ".pytest_cache", "flake.nix",
+                    "flake.lock", "result", "result-*", ".dockerignore"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """What builds the image: ``offline`` (a prefix made by cognix.toolchain) or ``nixpkgs``."""
+
+    kind: str
+    path: Path | None = None  # the offline prefix
+    nixpkgs_url: str = ""  # github:NixOS/nixpkgs/<rev>
+    nixpkgs_nar_hash: str = ""
+
+    @property
+    def nixpkgs_tarball(self) -> str:
+        rev = self.nixpkgs_url.rsplit("/", 1)[-1]
+        return f"https://github.com/NixOS/nixpkgs/archive/{rev}.tar.gz"
+
+
+def image_name(project: Project) -> str:
+    """Cog's default: ``cog-<folder>``, lowercased to a valid reference."""
+    return "cog-" + re.sub(r"[^a-z0-9._-]+", "-", project.dir.resolve().name.lower()).strip("-._")
+
+
+def write(
+    project: Project,
+    lock: dict[str, Any],
+    toolchain: Toolchain,
+    *,
+    tag: str,
+    labels: dict[str, str] | None = None,
+    exclude: list[str] | None = None,
+) -> Path:
+    """Write ``flake.nix`` and ``.cognix/`` for ``project``; returns the ``.cognix`` folder."""
+    out = project.dir / GENERATED
+    out.mkdir(exist_ok=True)
+    library = out / "nix"
+    if library.exists():
+        shutil.rmtree(library)
+    shutil.copytree(PACKAGE / "nix", library, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copyfile(Path(oci.__file__), library / "builders" / "oci.py")  # the image builder's packer
+    wheel = server_wheel(out)
+    tool = lock["tool"]["cognix"]
+    spec = {
+        "name": tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag,
+        "tag": tag,
+        "gpu": bool(tool.get("gpu")),
+        "env": image_env(project),
+        "labels": image_labels(project, tool) | (labels or {}),
+        "cognixVersion": __version__,
+        "cognixWheel": wheel.name,
+    }
+    _write_if_changed(out / "image.json", _json(spec))
+    _write_if_changed(out / "src.json", _json(source_files(project.dir, exclude or [])))
+    context = {
+        "version": __version__,
+        "kind": toolchain.kind,
+        "python": tool["python"],
+        "gpu": spec["gpu"],
+        "name": spec["name"],
+        "toolchain_path": str(toolchain.path) if toolchain.path else "",
+        "nixpkgs_url": toolchain.nixpkgs_url,
+        "nixpkgs_tarball": toolchain.nixpkgs_tarball,
+        "nixpkgs_nar_hash": toolchain.nixpkgs_nar_hash,
+    }
+    templates = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(PACKAGE / "templates" / "nix"),
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    for name, target in (("toolchain.nix", out / "toolchain.nix"), ("build.nix", out / "build.nix"),
+                         ("flake.nix", project.dir / "flake.nix")):  # fmt: skip
+        _write_if_changed(target, templates.get_template(f"{name}.j2").render(context))
+    return out
+
+
+def image_env(project: Project) -> dict[str, str]:
+    """cog.yaml's ``environment`` plus the variables Cog bakes into its images."""
+    config = project.config
+    env = dict(config.environment_dict)
+    if config.runner:
+        env["COG_PREDICT_TYPE_STUB"] = config.runner
+    if config.train:
+        env["COG_TRAIN_TYPE_STUB"] = config.train
+    if config.concurrency:
+        env["COG_MAX_CONCURRENCY"] = str(config.concurrency.max)
+    return env
+
+
+def image_labels(project: Project, tool: dict[str, Any]) -> dict[str, str]:
+    """Cog's ``run.cog.*`` labels (the effective config has the lock's CUDA/cuDNN) and OCI's."""
+    effective = project.config.model_dump(mode="json", exclude_none=True)
+    build = effective.setdefault("build", {})
+    for key in ("cuda", "cudnn"):
+        if key in tool:
+            build[key] = tool[key]
+    return {
+        "run.cog.version": __version__,
+        "run.cog.config": json.dumps(effective, sort_keys=True, separators=(",", ":")),
+        "org.opencontainers.image.title": image_name(project),
+        "io.cognix.lock.inputs-hash": tool.get("inputs-hash", ""),
+    }
+
+
+def source_files(root: Path, exclude: list[str]) -> list[str]:
+    """The model source (``/src``): files under ``root`` minus ``.dockerignore`` patterns and
+    cognix's own output; each file's folders are listed too, with a trailing ``/``."""
+    patterns = _ALWAYS_EXCLUDED + exclude
+    dockerignore = root / ".dockerignore"
+    if dockerignore.is_file():
+        patterns += [line.strip().rstrip("/") for line in dockerignore.read_text().splitlines()
+                     if line.strip() and not line.startswith("#")]  # fmt: skip
+
+    def excluded(rel: str) -> bool:
+        parts = rel.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        return any(fnmatch.fnmatchcase(p, pat) or fnmatch.fnmatchcase(n, pat)
+                   for pat in patterns for p, n in zip(prefixes, parts, strict=True))  # fmt: skip
+
+    listed: set[str] = set()
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if excluded(rel) or path.is_dir() and not path.is_symlink():
+            continue
+        listed.add(rel)
+        parts = rel.split("/")[:-1]
+        listed.update("/".join(parts[: i + 1]) + "/" for i in range(len(parts)))
+    return sorted(listed)
+
+
+def server_wheel(folder: Path) -> Path:
+    """A wheel of this cognix (the server the image runs), byte-identical for the same files."""
+    files: dict[str, bytes] = {}
+    for path in sorted(PACKAGE.rglob("*")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if path.is_file() and "__pycache__" not in rel and not rel.startswith(("nix/", "templates/")):
+            files[f"cognix/{rel}"] = path.read_bytes()
+    alias = importlib.util.find_spec("_cognix_cog_alias")
+    if alias and alias.origin:  # `import cog` → cognix's SDK inside the image too
+        files["_cognix_cog_alias.py"] = Path(alias.origin).read_bytes()
+        files["cognix_cog_alias.pth"] = b"import _cognix_cog_alias; _cognix_cog_alias.install()\n"
+    info = f"cognix-{__version__}.dist-info"
+    files[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: cognix\nVersion: {__version__}\n".encode()
+    files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: cognix\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = [f"{name},sha256={_urlsafe_sha256(data)},{len(data)}" for name, data in sorted(files.items())]
+    files[f"{info}/RECORD"] = ("\n".join([*record, f"{info}/RECORD,,"]) + "\n").encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in sorted(files.items()):
+            entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.external_attr = 0o644 << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(entry, data)
+    target = folder / f"cognix-{__version__}-py3-none-any.whl"
+    for old in folder.glob("cognix-*.whl"):
+        if old != target:
+            old.unlink()
+    _write_if_changed(target, buffer.getvalue())
+    return target
+
+
+def _urlsafe_sha256(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True) + "\n"
+
+
+def _write_if_changed(path: Path, content: str | bytes) -> None:
+    data = content.encode() if isinstance(content, str) else content
+    if not path.is_file() or path.read_bytes() != data:
+        path.write_bytes(data)

@@ -1,0 +1,76 @@
+"""``cognix verify``: proof that the image rebuilds bit for bit.
+
+The second build runs in a fresh, empty Nix store (``--store DIR``): every wheel is fetched and
+installed again, the toolchain rebuilt, the image packed again, so nothing is reused from the
+first build. The two archives are then compared by manifest digest, layer by layer, and for the
+first layer that differs, file by file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import nixbuild
+from .build import Image, read_image
+from .config import Project
+
+
+@dataclass
+class Report:
+    identical: bool
+    lines: list[str] = field(default_factory=list)
+
+
+def rebuild_and_compare(project: Project, first: Image, *, offline: bool, progress: Callable[[str], None]) -> Report:
+    scratch = Path(tempfile.mkdtemp(prefix="cognix-verify-"))
+    try:
+        path = nixbuild.build(project.dir, "image", offline=offline, out_link=scratch / "result",
+                              extra=["--store", str(scratch / "root")], progress=progress)  # fmt: skip
+        second = read_image(scratch / "root" / str(path).lstrip("/"), scratch / "result")
+        return compare(first, second)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def compare(first: Image, second: Image) -> Report:
+    if first.digest == second.digest:
+        return Report(True, [f"identical: {first.digest} ({len(first.layers)} layers, rebuilt from an empty store)"])
+    lines = [f"DIFFERENT: {first.digest} vs {second.digest}"]
+    for index, (a, b) in enumerate(zip(first.layers, second.layers, strict=False)):
+        if a.digest != b.digest:
+            lines.append(f"  layer {index} ({a.name}) differs: {a.digest} vs {b.digest}")
+            lines.append(f"  first differing file: {first_difference(first, second, a.digest, b.digest)}")
+            break
+    if len(first.layers) != len(second.layers):
+        lines.append(f"  layer count differs: {len(first.layers)} vs {len(second.layers)}")
+    return Report(False, lines)
+
+
+def first_difference(first: Image, second: Image, digest_a: str, digest_b: str) -> str:
+    """The first path (in archive order) whose metadata or contents differ between two layers."""
+    a, b = _layer_files(first.store_path, digest_a), _layer_files(second.store_path, digest_b)
+    for name in sorted(a.keys() | b.keys()):
+        if a.get(name) != b.get(name):
+            return name
+    return "(none: the files are equal, the tar/gzip framing differs)"
+
+
+def _layer_files(archive: Path, digest: str) -> dict[str, tuple]:
+    with tarfile.open(archive) as outer:
+        blob = outer.extractfile(f"blobs/sha256/{digest.split(':', 1)[1]}")
+        assert blob is not None
+        files: dict[str, tuple] = {}
+        with gzip.open(blob) as plain, tarfile.open(fileobj=plain, mode="r|") as layer:
+            for member in layer:
+                content = layer.extractfile(member) if member.isfile() else None
+                sha = hashlib.sha256(content.read()).hexdigest() if content else ""
+                files[member.name] = (member.type, member.mode, member.uid, member.gid, member.mtime,
+                                      member.linkname, sha)  # fmt: skip
+        return files
