@@ -78,6 +78,7 @@ def build(
     progress: Callable[[str], None] = lambda _: None,
 ) -> Image:
     """Build the project's image; the archive is kept at ``.cognix/image.tar`` (a store link)."""
+    nixbuild.version()  # before any slow step: no Nix, no build
     lock = ensure_lock(project, locked=locked, progress=progress)
     chosen = toolchain_for(toolchain, lock, progress)
     offline = chosen.kind == "offline"

@@ -246,6 +246,7 @@ def build_cmd(
     project = _project(config_file)
     image = _build_image(project, tag, toolchain, locked)
     build.export(image, output, fmt, tag or f"{_image_name(project)}:latest")
+    build.to_nix.remember_output(project, output)
     err.print(f"Built {output} ({image.size / 1e6:,.1f} MB compressed, {len(image.layers)} layers)")
     for layer in image.layers:
         err.print(f"  {layer.size / 1e6:>10,.1f} MB  {layer.name or '?':<24} {layer.digest[:19]}", markup=False)

@@ -79,8 +79,26 @@ def _run(command: list[str], cwd: Path, progress: Callable[[str], None]) -> list
                 progress(line[:120])
         stdout = proc.stdout.read()
     if proc.returncode != 0:
-        errors = [line for line in tail if line.startswith("error:")]
-        message = errors[0].removeprefix("error:").strip() if errors else "nix build failed"
-        raise NixError(f"nix build failed: {message}", details="\n".join(tail),
-                       hint="the Nix log above says which step failed; fix it and run cognix build again")  # fmt: skip
+        raise _failure(list(tail))
     return json.loads(stdout)
+
+
+_HASH_MISMATCH = re.compile(r"hash mismatch in fixed-output derivation '[^']*?-([^'/]+?)(?:\.drv)?'")
+
+
+def _failure(log: list[str]) -> NixError:
+    text = "\n".join(log)
+    mismatch = _HASH_MISMATCH.search(text)
+    if mismatch:
+        wanted = re.search(r"specified:\s*(\S+)", text)
+        got = re.search(r"got:\s*(\S+)", text)
+        return NixError(
+            f"{mismatch.group(1)} does not match the sha256 in pylock.toml"
+            + (f" (locked {wanted.group(1)}, downloaded {got.group(1)})" if wanted and got else ""),
+            hint="the index now serves a different file, or the lock was edited: re-lock that package with "
+            "`cognix lock --upgrade-package NAME` and review the change",
+        )
+    errors = [line for line in log if line.startswith("error:")]
+    message = errors[0].removeprefix("error:").strip() if errors else "nix build failed"
+    return NixError(f"nix build failed: {message}", details=text,
+                    hint="the Nix log above says which step failed; fix it and run the command again")  # fmt: skip

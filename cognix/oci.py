@@ -132,11 +132,16 @@ class Layout:
             compressed = _Digesting(out)
             with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0, compresslevel=6, filename="") as gz:  # type: ignore[arg-type]
                 plain = _Digesting(gz)  # type: ignore[arg-type]
-                with tarfile.open(fileobj=plain, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-                    for entry in _unique_sorted(entries):
-                        _add(tar, entry)
+                write_tar(entries, plain)  # type: ignore[arg-type]
         self._store(tmp, compressed.digest)
         return Descriptor(MEDIA_LAYER, compressed.digest, compressed.size), plain.digest
+
+
+def write_tar(entries: Iterable[Entry], sink: BinaryIO) -> None:
+    """An uncompressed layer tar: one entry per path, sorted, normalised."""
+    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+        for entry in _unique_sorted(entries):
+            _add(tar, entry)
 
 
 def _unique_sorted(entries: Iterable[Entry]) -> list[Entry]:

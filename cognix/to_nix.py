@@ -30,9 +30,10 @@ from .config import Project
 
 GENERATED = ".cognix"
 PACKAGE = Path(__file__).parent
-# never part of /src: version control, cognix's own output, caches
+# never part of /src: version control, cognix's own files (the lock is in the layers and labels
+# already, and re-locking must not touch the source layer), caches
 _ALWAYS_EXCLUDED = [".git", ".hg", ".cog", GENERATED, "__pycache__", "*.pyc", ".pytest_cache", "flake.nix",
-                    "flake.lock", "result", "result-*", ".dockerignore"]  # fmt: skip
+                    "flake.lock", "pylock.toml", "result", "result-*", ".dockerignore"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,6 @@ def write(
     spec = {
         "name": tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag,
         "tag": tag,
-        "gpu": bool(tool.get("gpu")),
         "env": image_env(project),
         "labels": image_labels(project, tool) | (labels or {}),
         "cognixVersion": __version__,
@@ -89,7 +89,7 @@ def write(
         "version": __version__,
         "kind": toolchain.kind,
         "python": tool["python"],
-        "gpu": spec["gpu"],
+        "gpu": bool(tool.get("gpu")),
         "name": spec["name"],
         "toolchain_path": str(toolchain.path) if toolchain.path else "",
         "nixpkgs_url": toolchain.nixpkgs_url,
@@ -135,10 +135,22 @@ def image_labels(project: Project, tool: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def remember_output(project: Project, path: Path) -> None:
+    """An image written inside the project must not become part of the next image's /src."""
+    try:
+        rel = path.resolve().relative_to(project.dir.resolve()).as_posix()
+    except ValueError:
+        return
+    record = project.dir / GENERATED / "outputs.json"
+    known = set(json.loads(record.read_text())) if record.is_file() else set()
+    _write_if_changed(record, _json(sorted(known | {rel})))
+
+
 def source_files(root: Path, exclude: list[str]) -> list[str]:
-    """The model source (``/src``): files under ``root`` minus ``.dockerignore`` patterns and
-    cognix's own output; each file's folders are listed too, with a trailing ``/``."""
-    patterns = _ALWAYS_EXCLUDED + exclude
+    """The model source (``/src``): files under ``root`` minus ``.dockerignore`` patterns, images
+    cognix wrote and its own folder; each file's folders are listed too, with a trailing ``/``."""
+    outputs = root / GENERATED / "outputs.json"
+    patterns = _ALWAYS_EXCLUDED + exclude + (json.loads(outputs.read_text()) if outputs.is_file() else [])
     dockerignore = root / ".dockerignore"
     if dockerignore.is_file():
         patterns += [line.strip().rstrip("/") for line in dockerignore.read_text().splitlines()

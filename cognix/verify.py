@@ -55,14 +55,15 @@ def compare(first: Image, second: Image) -> Report:
 
 def first_difference(first: Image, second: Image, digest_a: str, digest_b: str) -> str:
     """The first path (in archive order) whose metadata or contents differ between two layers."""
-    a, b = _layer_files(first.store_path, digest_a), _layer_files(second.store_path, digest_b)
+    a, b = layer_files(first.store_path, digest_a), layer_files(second.store_path, digest_b)
     for name in sorted(a.keys() | b.keys()):
         if a.get(name) != b.get(name):
             return name
     return "(none: the files are equal, the tar/gzip framing differs)"
 
 
-def _layer_files(archive: Path, digest: str) -> dict[str, tuple]:
+def layer_files(archive: Path, digest: str) -> dict[str, tuple]:
+    """path → (type, mode, owner, mtime, link, sha256) of every entry of one layer of an archive."""
     with tarfile.open(archive) as outer:
         blob = outer.extractfile(f"blobs/sha256/{digest.split(':', 1)[1]}")
         assert blob is not None

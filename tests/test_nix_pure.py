@@ -20,7 +20,10 @@ pytestmark = pytest.mark.skipif(shutil.which("nix-instantiate") is None, reason=
 def nix_eval(expr: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["nix-instantiate", *NIX_OPTS, "--eval", "--strict", "--json", "-E", expr],
-        cwd=NIX_DIR, capture_output=True, text=True, timeout=60,
+        cwd=NIX_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -40,7 +43,9 @@ def test_nix_files_found():
 
 @pytest.mark.parametrize("path", NIX_FILES, ids=lambda p: str(p.relative_to(NIX_DIR)))
 def test_parses(path):
-    result = subprocess.run(["nix-instantiate", *NIX_OPTS, "--parse", str(path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["nix-instantiate", *NIX_OPTS, "--parse", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -51,10 +56,34 @@ def test_table_is_strings_or_null():
 
 
 def test_known_names_map():
-    names = ["ffmpeg", "libgl1-mesa-glx", "libgl1", "libglib2.0-0", "libsm6", "libxext6", "libxrender1", "git", "wget",
-             "curl", "espeak-ng", "libsndfile1", "sox", "cmake", "build-essential", "libopenblas-dev", "tesseract-ocr",
-             "poppler-utils", "imagemagick", "libmagic1", "graphviz", "unzip", "zip", "libcairo2-dev", "pkg-config",
-             "portaudio19-dev"]
+    names = [
+        "ffmpeg",
+        "libgl1-mesa-glx",
+        "libgl1",
+        "libglib2.0-0",
+        "libsm6",
+        "libxext6",
+        "libxrender1",
+        "git",
+        "wget",
+        "curl",
+        "espeak-ng",
+        "libsndfile1",
+        "sox",
+        "cmake",
+        "build-essential",
+        "libopenblas-dev",
+        "tesseract-ocr",
+        "poppler-utils",
+        "imagemagick",
+        "libmagic1",
+        "graphviz",
+        "unzip",
+        "zip",
+        "libcairo2-dev",
+        "pkg-config",
+        "portaudio19-dev",
+    ]
     got = eval_json(f"{SP}.check {json.dumps(names)}".replace(",", " "))
     assert got[:5] == ["ffmpeg", "libGL", "glib.out", "xorg.libSM", "xorg.libXext"]  # libGL once: deduplicated
     assert len(got) == len(set(got))

@@ -25,11 +25,15 @@ let
       sourceFiles ? ${rel} || (type == "directory" && sourceFiles ? "${rel}/");
   };
 
+  # cog.yaml's apt names as nixpkgs packages (the offline toolchain has none and says so)
+  systemPackages = toolchain.systemPackages lock.systemPackages;
+
   python = import ./python.nix {
     inherit toolchain;
     inherit (lock) wheels;
     server = { name = "cognix"; version = spec.cognixVersion; wheel = root + "/.cognix/${spec.cognixWheel}"; };
-    extraRpaths = if lock.gpu then cuda.driverDirs else [ ];
+    # wheels dlopen system libraries (libGL for opencv, …) and, on GPUs, the host's driver
+    extraRpaths = map (p: "${p.lib or p}/lib") systemPackages ++ (if lock.gpu then cuda.driverDirs else [ ]);
   };
 in
 assert lock.python == toolchain.pythonVersion
@@ -38,7 +42,7 @@ assert lock.python == toolchain.pythonVersion
   inherit src lock;
   pythonEnv = python.env;
   image = import ./image.nix {
-    inherit toolchain python spec src cuda;
+    inherit toolchain python spec src cuda lock systemPackages;
   };
   devShell = toolchain.mkShell { name = "${spec.name}-shell"; env = python.env; };
 }

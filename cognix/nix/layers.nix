@@ -7,13 +7,14 @@ rec {
   bigWheelBytes = 50 * 1024 * 1024;
 
   # wheels: [ { name; size; drv; } ] (from the lock, with their installed store paths)
-  plan = { wheels, python, cacert, server, env }:
+  plan = { wheels, python, cacert, server, env, systemPackages ? [ ] }:
     let
       big = builtins.filter (w: w.size >= bigWheelBytes) wheels;
     in
     map (w: { name = w.name; roots = [ w.drv ]; }) big
     ++ [
       { name = "python"; roots = [ python cacert ]; }
+      { name = "system-packages"; roots = systemPackages; }
       { name = "cognix"; roots = [ server ]; }
       # the other wheels and the environment linking them all: one layer that a dependency change rebuilds
       { name = "site-packages"; roots = [ env ]; }

@@ -1,0 +1,68 @@
+"""What both image builders share: the layer plan applied to Nix's references graph, and the
+entries of the base layer (users, CA bundle link, writable folders). Stdlib only, like oci.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import oci
+
+
+def assign(closure: list[dict], layers: list[dict]) -> list[tuple[str, list[str]]]:
+    """(layer name, sorted store paths) per non-empty layer: each path of ``closure`` (Nix's
+    ``exportReferencesGraph`` entries) goes to the first layer whose roots reach it; paths no
+    root reaches end in a final ``rest`` layer."""
+    references = {entry["path"]: entry["references"] for entry in closure}
+    claimed: set[str] = set()
+    planned = []
+    for layer in layers:
+        members: set[str] = set()
+        stack = list(layer["roots"])
+        while stack:
+            path = stack.pop()
+            if path not in claimed and path not in members:
+                members.add(path)
+                stack.extend(references[path])
+        claimed |= members
+        if members:
+            planned.append((layer["name"], sorted(members)))
+    rest = sorted(set(references) - claimed)
+    return planned + ([("rest", rest)] if rest else [])
+
+
+def store_entries(path: str) -> list[oci.Entry]:
+    """A store path as layer entries, at its own absolute path."""
+    source = Path(path)
+    if source.is_dir() and not source.is_symlink():
+        return oci.tree(source, path)
+    executable = source.stat().st_mode & 0o111
+    return [
+        *_parents(path.lstrip("/")),
+        oci.Entry(path.lstrip("/"), "file", source=source, mode=0o755 if executable else 0o644),
+    ]
+
+
+def base_entries(dirs: list[dict], files: list[dict], scratch: Path) -> list[oci.Entry]:
+    """``dirs`` ({path, mode "1777", uid, gid}) and ``files`` ({path, text} or {path, target}),
+    as image.nix describes them: the store cannot hold owners or sticky bits, the packer can."""
+    entries: list[oci.Entry] = []
+    for spec in dirs:
+        mode = int(spec["mode"], 8)
+        entries += [
+            *_parents(spec["path"]),
+            oci.Entry(spec["path"], "dir", mode=mode, uid=spec["uid"], gid=spec["gid"]),
+        ]
+    for index, spec in enumerate(files):
+        entries += _parents(spec["path"])
+        if "target" in spec:
+            entries.append(oci.Entry(spec["path"], "symlink", target=spec["target"], mode=0o777))
+        else:
+            text = scratch / f"file-{index}"
+            text.write_text(spec["text"])
+            entries.append(oci.Entry(spec["path"], "file", source=text, mode=0o644))
+    return entries
+
+
+def _parents(path: str) -> list[oci.Entry]:
+    parts = path.split("/")[:-1]
+    return [oci.Entry("/".join(parts[: i + 1]), "dir", mode=0o755) for i in range(len(parts))]

@@ -1,0 +1,42 @@
+"""Nix builder (nixpkgs toolchain): the conf that nixpkgs' stream_layered_image.py streams.
+
+Its ``store_layers`` follow cognix's layer plan (layering.py, as the offline builder); the
+customisation layer holds the base entries and the model source at /src, written by oci.py.
+"""
+
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # oci.py (copied here by `cognix build`), layering.py
+import layering  # noqa: E402
+import oci  # noqa: E402
+
+attrs = json.loads(Path(".attrs.json").read_text())  # Nix 2.8: NIX_ATTRS_JSON_FILE is the host path
+out = Path(attrs["outputs"]["out"])
+out.mkdir()
+
+with tempfile.TemporaryDirectory(dir=".") as scratch, (out / "layer.tar").open("wb") as layer:
+    entries = layering.base_entries(attrs["dirs"], attrs["files"], Path(scratch))
+    oci.write_tar([*entries, *oci.tree(Path(attrs["src"]), "src")], layer)
+(out / "checksum").write_text(hashlib.sha256((out / "layer.tar").read_bytes()).hexdigest())
+
+conf = {
+    "architecture": "amd64",
+    "os": "linux",
+    "config": attrs["config"],
+    "created": oci.CREATED,
+    "mtime": oci.CREATED,
+    "uid": 0,
+    "gid": 0,
+    "uname": "root",
+    "gname": "root",
+    "store_dir": attrs["storeDir"],
+    "from_image": None,
+    "store_layers": [paths for _, paths in layering.assign(attrs["closure"], attrs["layers"])],
+    "customisation_layer": str(out),
+    "repo_tag": attrs["tag"],
+}
+(out / "conf.json").write_text(json.dumps(conf, indent=1, sort_keys=True))
