@@ -81,6 +81,7 @@ def build(
     nixbuild.version()  # before any slow step: no Nix, no build
     lock = ensure_lock(project, locked=locked, progress=progress)
     chosen = toolchain_for(toolchain, lock, progress)
+    to_nix.check_system_packages(lock["tool"]["cognix"].get("system-packages", []), chosen)
     offline = chosen.kind == "offline"
     tag = tag or f"{to_nix.image_name(project)}:latest"
     folder = project.dir / to_nix.GENERATED

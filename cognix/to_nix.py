@@ -10,6 +10,7 @@ sorted keys and lists, fixed zip times, no clock.
 from __future__ import annotations
 
 import base64
+import difflib
 import fnmatch
 import hashlib
 import importlib.util
@@ -27,6 +28,7 @@ import jinja2
 from . import oci
 from ._version import __version__
 from .config import Project
+from .errors import CognixError
 
 GENERATED = ".cognix"
 PACKAGE = Path(__file__).parent
@@ -105,6 +107,34 @@ def write(
                          ("flake.nix", project.dir / "flake.nix")):  # fmt: skip
         _write_if_changed(target, templates.get_template(f"{name}.j2").render(context))
     return out
+
+
+def check_system_packages(names: list[str], toolchain: Toolchain) -> None:
+    """Refuse, before Nix runs, apt names cognix cannot map (with the closest known ones) and
+    system packages for the offline toolchain, which has no nixpkgs to take them from."""
+    if not names:
+        return
+    if toolchain.kind == "offline":
+        raise CognixError(
+            f"cog.yaml build.system_packages ({', '.join(names)}) come from nixpkgs, "
+            "which the offline toolchain does not have",
+            hint="build with --toolchain nixpkgs, or drop system_packages",
+        )
+    table = json.loads((PACKAGE / "nix" / "system-packages.json").read_text())
+    unknown = []
+    for raw in names:
+        name = raw.split("=", 1)[0].split(":", 1)[0]
+        if name.endswith("t64") and name not in table:  # Ubuntu 24.04's time_t renames
+            name = name[:-3]
+        if not raw.startswith("nixpkgs:") and name not in table:
+            close = difflib.get_close_matches(name, list(table), n=3, cutoff=0.6)
+            unknown.append(f'"{raw}"' + (f" (did you mean: {', '.join(close)}?)" if close else ""))
+    if unknown:
+        raise CognixError(
+            f"cog.yaml build.system_packages: cognix does not know the apt package {', '.join(unknown)}",
+            hint="use an apt name cognix maps (see cognix/nix/system-packages.json), "
+            "or name a nixpkgs attribute directly, e.g. nixpkgs:ffmpeg-full",
+        )
 
 
 def image_env(project: Project) -> dict[str, str]:

@@ -14,7 +14,8 @@ let
 
   install = { name, version, wheel }:
     runPython "${name}-${version}" ./builders/install_wheel.py {
-      inherit name wheel installer sitePackages;
+      inherit wheel installer sitePackages;
+      pname = name;
       inherit (toolchain) patchelf;
       interpreter = "${python}/bin/python${pythonVersion}";
       rpath = toolchain.runtimeLibs ++ extraRpaths;

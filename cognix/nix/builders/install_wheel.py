@@ -26,7 +26,7 @@ site = out / attrs["sitePackages"]
 scheme = {
     "purelib": str(site),
     "platlib": str(site),
-    "headers": str(out / "include" / attrs["name"]),
+    "headers": str(out / "include" / attrs["pname"]),
     "scripts": str(out / "bin"),
     "data": str(out),
 }

@@ -1,0 +1,284 @@
+"""What ``cognix build`` generates (flake.nix, .cognix/), for CPU, GPU torch, TensorFlow and
+system_packages projects, and the pure Nix parts evaluated by the real Nix 2.8: lock reading,
+the layer plan, and the nixpkgs toolchain wired into the library.
+
+nixpkgs cannot be fetched here, so the last test instantiates (never builds) the production
+toolchain against a stand-in ``pkgs`` that has only the attributes it uses; that checks the
+wiring and the derivation graph, not nixpkgs itself.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from cognix import config, to_nix
+
+needs_nix = pytest.mark.skipif(shutil.which("nix-instantiate") is None, reason="Nix is not installed")
+PIN = {
+    "url": "github:NixOS/nixpkgs/f9f0d5c5380be0a599b1fb54641fa99af8281539",
+    "nar-hash": "sha256-En+gSoVJ3iQKPDU1FHrR6zIxSLXKjzKY+pnh9tt+Yts=",
+}
+NIXPKGS = to_nix.Toolchain("nixpkgs", nixpkgs_url=PIN["url"], nixpkgs_nar_hash=PIN["nar-hash"])
+MB = 1024 * 1024
+
+
+def wheel(name: str, version: str, size: int = 1000) -> dict:
+    filename = f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
+    return {"name": name, "version": version,
+            "wheels": [{"url": f"https://files.example/{filename}", "size": size, "hashes": {"sha256": "ab" * 32}}]}  # fmt: skip
+
+
+def lock_doc(gpu: bool = False, packages: list[dict] | None = None, **tool: object) -> dict:
+    return {
+        "lock-version": "1.0",
+        "packages": packages or [wheel("six", "1.17.0")],
+        "tool": {"cognix": {"python": "3.11", "gpu": gpu, "nixpkgs": PIN, "system-packages": [], **tool}},
+    }
+
+
+def make(tmp_path: Path, cog_yaml: str, **files: str) -> config.Project:
+    (tmp_path / "cog.yaml").write_text(textwrap.dedent(cog_yaml))
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return config.load_project(tmp_path, None)
+
+
+def parse_all(project_dir: Path) -> None:
+    for path in [project_dir / "flake.nix", *sorted((project_dir / ".cognix").rglob("*.nix"))]:
+        out = subprocess.run(["nix-instantiate", "--parse", str(path)], capture_output=True, text=True)
+        assert out.returncode == 0, f"{path}: {out.stderr}"
+
+
+@needs_nix
+def test_cpu_project_offline(tmp_path: Path) -> None:
+    project = make(tmp_path, 'build:\n  python_version: "3.11"\nrun: "predict.py:Runner"\n', **{"predict.py": ""})
+    toolchain = to_nix.Toolchain("offline", path=Path("/opt/toolchain"))
+    to_nix.write(project, lock_doc(), toolchain, tag="cog-x:latest")
+    flake = (tmp_path / "flake.nix").read_text()
+    assert 'inputs.toolchain = { url = "path:/opt/toolchain"; flake = false; };' in flake
+    assert "nixpkgs" not in flake.split("outputs")[0].replace("without nixpkgs", "")
+    assert "builtins.path { path = /opt/toolchain;" in (tmp_path / ".cognix" / "build.nix").read_text()
+    spec = json.loads((tmp_path / ".cognix" / "image.json").read_text())
+    assert spec["env"] == {"COG_PREDICT_TYPE_STUB": "predict.py:Runner"}
+    assert spec["name"] == "cog-x" and spec["tag"] == "cog-x:latest"
+    parse_all(tmp_path)
+
+
+@needs_nix
+def test_gpu_torch_project_pins_nixpkgs_and_records_cuda(tmp_path: Path) -> None:
+    project = make(
+        tmp_path,
+        """
+        build:
+          gpu: true
+          python_version: "3.11"
+          python_packages: ["torch==2.1.0"]
+        run: "predict.py:Runner"
+        concurrency:
+          max: 4
+        environment:
+          - HF_HOME=/src/.hf
+        """,
+        **{"predict.py": ""},
+    )
+    to_nix.write(project, lock_doc(gpu=True, cuda="12.1", cudnn="8"), NIXPKGS, tag="r/torch:v1")
+    flake = (tmp_path / "flake.nix").read_text()
+    assert f'inputs.nixpkgs.url = "{PIN["url"]}";' in flake
+    toolchain = (tmp_path / ".cognix" / "toolchain.nix").read_text()
+    assert "config.allowUnfree = true;" in toolchain and "toolchains/nixpkgs.nix" in toolchain
+    build = (tmp_path / ".cognix" / "build.nix").read_text()
+    assert 'url = "https://github.com/NixOS/nixpkgs/archive/f9f0d5c5380be0a599b1fb54641fa99af8281539.tar.gz"' in build
+    assert f'sha256 = "{PIN["nar-hash"]}"' in build
+    spec = json.loads((tmp_path / ".cognix" / "image.json").read_text())
+    assert spec["env"] == {
+        "COG_MAX_CONCURRENCY": "4",
+        "COG_PREDICT_TYPE_STUB": "predict.py:Runner",
+        "HF_HOME": "/src/.hf",
+    }
+    assert (spec["name"], spec["tag"]) == ("r/torch", "r/torch:v1")
+    effective = json.loads(spec["labels"]["run.cog.config"])
+    assert effective["build"]["cuda"] == "12.1" and effective["build"]["cudnn"] == "8"
+    parse_all(tmp_path)
+
+
+@needs_nix
+def test_tensorflow_and_system_packages_project(tmp_path: Path) -> None:
+    project = make(
+        tmp_path,
+        """
+        build:
+          gpu: true
+          python_version: "3.11"
+          python_packages: ["tensorflow==2.14.0"]
+          system_packages: ["ffmpeg", "libgl1"]
+        predict: "predict.py:Predictor"
+        """,
+        **{"predict.py": ""},
+    )
+    to_nix.write(project, lock_doc(gpu=True, cuda="11.8", cudnn="8", **{"system-packages": ["ffmpeg", "libgl1"]}),
+                 NIXPKGS, tag="cog-tf:latest")  # fmt: skip
+    assert "allowUnfree = true" in (tmp_path / ".cognix" / "toolchain.nix").read_text()
+    labels = json.loads((tmp_path / ".cognix" / "image.json").read_text())["labels"]
+    assert json.loads(labels["run.cog.config"])["build"]["system_packages"] == ["ffmpeg", "libgl1"]
+    parse_all(tmp_path)
+
+
+def test_source_files_follow_dockerignore_and_skip_cognix_output(tmp_path: Path) -> None:
+    project = make(
+        tmp_path,
+        'build:\n  python_version: "3.11"\nrun: "predict.py:Runner"\n',
+        **{
+            "predict.py": "",
+            "weights/a.bin": "x",
+            "notes/skip.md": "",
+            ".git/HEAD": "",
+            "pylock.toml": "",
+            ".dockerignore": "notes\n*.log\n",
+            "run.log": "",
+            "lib/util.py": "",
+        },  # fmt: skip
+    )
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "image.tar").write_text("")
+    to_nix.write(project, lock_doc(), NIXPKGS, tag="t:latest")
+    to_nix.remember_output(project, tmp_path / "out" / "image.tar")
+    files = to_nix.source_files(tmp_path, [])
+    assert files == ["cog.yaml", "lib/", "lib/util.py", "predict.py", "weights/", "weights/a.bin"]
+
+
+def test_the_server_wheel_is_deterministic_and_complete(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = to_nix.server_wheel(tmp_path / "a"), to_nix.server_wheel(tmp_path / "b")
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as archive:
+        names = archive.namelist()
+        record = archive.read(next(n for n in names if n.endswith("RECORD"))).decode()
+    assert "cognix/server/__main__.py" in names and "cognix_cog_alias.pth" in names
+    assert not any(n.startswith(("cognix/nix/", "cognix/templates/")) or "__pycache__" in n for n in names)
+    assert all(line.split(",")[0] in names for line in record.splitlines())
+
+
+def nix_eval(expression: str, cwd: Path) -> object:
+    out = subprocess.run(["nix-instantiate", "--eval", "--strict", "--json", "-E", expression],
+                         capture_output=True, text=True, cwd=cwd)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+@needs_nix
+def test_nix_reads_the_lock_as_cognix_wrote_it(tmp_path: Path) -> None:
+    import tomli_w
+
+    doc = lock_doc(packages=[wheel("six", "1.17.0", 11000), wheel("torch", "2.5.1", 900 * MB)])
+    (tmp_path / "pylock.toml").write_text(tomli_w.dumps(doc))
+    lib = to_nix.PACKAGE / "nix"
+    got = nix_eval(f"(import {lib}/lock.nix {{ }}).read (builtins.readFile ./pylock.toml)", tmp_path)
+    assert got["python"] == "3.11" and got["gpu"] is False and got["cuda"] is None
+    assert got["wheels"][1] == {"name": "torch", "version": "2.5.1", "url": "https://files.example/torch-2.5.1-py3-none-any.whl",
+                                "sha256": "ab" * 32, "size": 900 * MB, "filename": "torch-2.5.1-py3-none-any.whl"}  # fmt: skip
+    doc["packages"].append({"name": "only-sdist", "version": "1.0", "sdist": {"url": "x"}})
+    (tmp_path / "pylock.toml").write_text(tomli_w.dumps(doc))
+    out = subprocess.run(["nix-instantiate", "--eval", "--strict", "-E",
+                          f"(import {lib}/lock.nix {{ }}).read (builtins.readFile ./pylock.toml)"],
+                         capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert out.returncode != 0 and "only-sdist 1.0 has no wheel" in out.stderr
+
+
+@needs_nix
+def test_layer_plan_gives_big_wheels_their_own_layers_first(tmp_path: Path) -> None:
+    lib = to_nix.PACKAGE / "nix"
+    plan = nix_eval(
+        f"""(import {lib}/layers.nix {{ }}).plan {{
+              wheels = [ {{ name = "six"; size = 11000; drv = "six"; }}
+                         {{ name = "torch"; size = {900 * MB}; drv = "torch"; }}
+                         {{ name = "nvidia-cudnn-cu12"; size = {600 * MB}; drv = "cudnn"; }} ];
+              python = "py"; cacert = "ca"; server = "cognix"; env = "env"; systemPackages = [ "ffmpeg" ];
+            }}""",
+        tmp_path,
+    )
+    assert [(layer["name"], layer["roots"]) for layer in plan] == [
+        ("torch", ["torch"]),
+        ("nvidia-cudnn-cu12", ["cudnn"]),
+        ("python", ["py", "ca"]),
+        ("system-packages", ["ffmpeg"]),
+        ("cognix", ["cognix"]),
+        ("site-packages", ["env"]),
+    ]
+
+
+STUB_PKGS = """
+# A stand-in for nixpkgs with only what toolchains/nixpkgs.nix uses (nixpkgs cannot be fetched
+# here); its derivations are instantiated, never built.
+let
+  system = "x86_64-linux";
+  drv = name: derivation { inherit name system; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; };
+  stub = drv "stub";
+in {
+  python311 = drv "python3.11" // { lib = drv "python3.11-lib"; };
+  python3 = drv "python3";
+  patchelf = drv "patchelf";
+  cacert = drv "cacert";
+  zlib = drv "zlib";
+  ffmpeg = drv "ffmpeg";
+  libGL = drv "libGL";
+  stdenv = { hostPlatform.system = system; cc.cc = drv "gcc-lib"; };
+  pythonManylinuxPackages.manylinux2014 = [ (drv "glibc") ];
+  fetchurl = { url, sha256 }: drv (baseNameOf url);
+  writeScript = name: text: derivation { inherit name system text; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; };
+  runtimeShell = "/bin/sh";
+  mkShell = { name, packages }: drv name;
+  path = builtins.toFile "nixpkgs-stub-path" "";
+}
+"""
+
+
+@needs_nix
+def test_nixpkgs_toolchain_instantiates_with_the_library(tmp_path: Path) -> None:
+    project = make(
+        tmp_path,
+        'build:\n  python_version: "3.11"\n  system_packages: ["ffmpeg", "libgl1"]\nrun: "predict.py:Runner"\n',
+        **{"predict.py": ""},
+    )
+    to_nix.write(project, lock_doc(**{"system-packages": ["ffmpeg", "libgl1"]}), NIXPKGS, tag="cog-x:latest")
+    import tomli_w
+
+    (tmp_path / "pylock.toml").write_text(tomli_w.dumps(lock_doc(**{"system-packages": ["ffmpeg", "libgl1"]})))
+    (tmp_path / "stub.nix").write_text(STUB_PKGS)
+    expression = (
+        "let model = import ./.cognix/nix { toolchain = import ./.cognix/nix/toolchains/nixpkgs.nix "
+        '{ pkgs = import ./stub.nix; pythonVersion = "3.11"; }; root = ./.; }; '
+        "in [ model.image model.pythonEnv model.devShell ]"
+    )
+    instantiated = subprocess.run(["nix-instantiate", "-E", expression], capture_output=True, text=True, cwd=tmp_path)
+    assert instantiated.returncode == 0, instantiated.stderr
+    image = instantiated.stdout.split()[0]
+    shown = subprocess.run(["nix", "--extra-experimental-features", "nix-command", "show-derivation", "-r", image],
+                           capture_output=True, text=True)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    derivations = json.loads(shown.stdout)
+    names = sorted(Path(path).name.split("-", 1)[1] for path in derivations)
+    # each wheel installed with the shared builder, the conf made by cognix's stream_conf.py
+    assert {"six-1.17.0.drv", "python-env.drv", "cog-x-conf.drv", "ffmpeg.drv", "libGL.drv"} <= set(names), names
+    conf = next(d for path, d in derivations.items() if path.endswith("-cog-x-conf.drv"))
+    assert conf["args"][-1].endswith("/stream_conf.py")
+    assert conf["builder"].endswith("python3.11/bin/python3.11")
+
+
+def test_unknown_apt_names_get_suggestions_before_nix_runs() -> None:
+    from cognix.errors import CognixError
+
+    to_nix.check_system_packages(["ffmpeg", "libgl1=1.7.0-1", "libglib2.0-0t64", "nixpkgs:ffmpeg-full"], NIXPKGS)
+    with pytest.raises(CognixError) as raised:
+        to_nix.check_system_packages(["ffmpeg", "ffmpg", "zzzz-nothing"], NIXPKGS)
+    assert '"ffmpg" (did you mean: ffmpeg' in raised.value.message and '"zzzz-nothing"' in raised.value.message
+    with pytest.raises(CognixError, match="offline toolchain does not have"):
+        to_nix.check_system_packages(["ffmpeg"], to_nix.Toolchain("offline", path=Path("/x")))
