@@ -279,21 +279,29 @@ def verify_cmd(
     print(first.digest)
 
 
-@app.command("develop")
+@app.command("develop", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def develop_cmd(
+    ctx: typer.Context,
     toolchain: Toolchain = "nixpkgs",
     config_file: ConfigFile = None,
 ) -> None:
-    """Open a shell with exactly the image's Python environment (nix develop)."""
+    """Open a shell with exactly the image's Python environment (nix develop); arguments after
+    the options run as a command in it instead, e.g. `cognix develop python -c 'import torch'`."""
     from . import build, nixbuild
 
     project = _project(config_file)
+    nixbuild.version()
     lock = build.ensure_lock(project, locked=False, progress=lambda t: err.print(f"{t}…"))
     chosen = build.toolchain_for(toolchain, lock, lambda t: err.print(f"{t}…"))
-    build.to_nix.write(project, lock, chosen, tag=f"{_image_name(project)}:latest")
-    nixbuild.version()
+    folder = build.to_nix.write(project, lock, chosen, tag=f"{_image_name(project)}:latest")
     command = ["nix", "develop", *nixbuild.FEATURES, "-f", ".cognix/build.nix", "devShell",
                *nixbuild.build_options(chosen.kind == "offline")]  # fmt: skip
+    if chosen.kind == "offline":  # no registry to look bashInteractive up in: don't wait for GitHub
+        registry = folder / "flake-registry.json"
+        registry.write_text('{"flakes": [], "version": 2}\n')
+        command += ["--option", "flake-registry", str(registry)]
+    if ctx.args:
+        command += ["--command", *ctx.args]
     os.chdir(project.dir)
     os.execvp("nix", command)
 

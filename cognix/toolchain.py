@@ -26,12 +26,12 @@ from .errors import CognixError
 
 LOADER = "ld-linux-x86-64.so.2"
 _PYTHON_DEBS = ["python{v}-minimal", "libpython{v}-minimal", "libpython{v}-stdlib"]
-_TOOL_DEBS = ["patchelf", "ca-certificates"]
+_TOOL_DEBS = ["patchelf", "ca-certificates", "bash-static"]  # bash: the builder `nix develop` needs
 # glibc's and GCC's libraries that manylinux wheels may link without bundling (PEP 599's list,
 # minus X11/GL/glib, which come from system_packages)
 _MANYLINUX_LIBS = ["libc.so.6", "libdl.so.2", "libgcc_s.so.1", "libm.so.6", "libnsl.so.1", "libpthread.so.0",
                    "libresolv.so.2", "librt.so.1", "libstdc++.so.6", "libutil.so.1"]  # fmt: skip
-_LAYOUT_VERSION = "2"  # bump when the prefix layout changes
+_LAYOUT_VERSION = "3"  # bump when the prefix layout changes
 # Debian ships these separately or for interactive use only; an image server needs none of them.
 _STDLIB_DROP = ("idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data", "config-")
 
@@ -126,12 +126,13 @@ def _packages_of(libraries: dict[str, Path]) -> list[str]:
 
 def _layout(extracted: Path, prefix: Path, python: str, libraries: dict[str, Path]) -> None:
     """bin/python3.X, lib/python3.X (stdlib), lib/*.so* (its libraries and the loader),
-    libexec/patchelf, share/ca-bundle.crt: everything taken from the downloaded packages."""
+    libexec/{patchelf,bash}, share/ca-bundle.crt: everything taken from the downloaded packages."""
     (prefix / "bin").mkdir(parents=True)
     (prefix / "libexec").mkdir()
     (prefix / "share").mkdir()
     shutil.copy2(extracted / "usr" / "bin" / f"python{python}", prefix / "bin" / f"python{python}")
     shutil.copy2(extracted / "usr" / "bin" / "patchelf", prefix / "libexec" / "patchelf")
+    shutil.copy2(extracted / "bin" / "bash-static", prefix / "libexec" / "bash")  # static: runs as is
     stdlib = extracted / "usr" / "lib" / f"python{python}"
     dropped = shutil.ignore_patterns(*(f"{name}*" for name in _STDLIB_DROP), "__pycache__")
     shutil.copytree(stdlib, prefix / "lib" / f"python{python}", symlinks=True, ignore=dropped)

@@ -203,3 +203,13 @@ def test_missing_nix_is_a_clear_error(project) -> None:
     assert result.returncode == 1
     assert "`nix` is not on PATH" in result.stderr and "apt-get install nix-bin" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_develop_runs_commands_in_the_image_environment(hello: tuple[Path, str]) -> None:
+    project, _ = hello
+    probe = "import sys, fastapi, cognix; print(sys.prefix); print(cognix.__file__)"
+    result = run_cli("develop", "--toolchain", "offline", "python", "-c", probe, cwd=project)
+    assert result.returncode == 0, result.stderr
+    prefix, cognix_file = result.stdout.split()
+    assert prefix.startswith("/nix/store/") and prefix.endswith("-python-env")
+    assert cognix_file.startswith(prefix)  # the image's cognix, not this checkout's

@@ -45,5 +45,15 @@ in
       exportReferencesGraph.closure = builtins.concatMap (layer: layer.roots) layers;
     };
 
-  mkShell = { env, name }: runPython name ../builders/copy_file.py { source = "${env}/pyvenv.cfg"; };
+  # `nix develop` evaluates a shell's environment by running its builder as bash: Debian's static bash
+  mkShell = { env, name }:
+    let bash = runPython "bash" ../builders/copy_file.py { source = "${raw}/libexec/bash"; target = "bin/bash"; executable = true; };
+    in derivation {
+      inherit name system;
+      builder = "${bash}/bin/bash"; # nix develop insists on a builder named bash
+      outputs = [ "out" ]; # and writes the environment to each of $outputs
+      args = [ "-c" "echo 'the image environment: ${env}' > $out" ];
+      PATH = "${env}/bin";
+      VIRTUAL_ENV = env;
+    };
 }
