@@ -281,11 +281,15 @@ def main(argv: list[str]) -> None:
     from pathlib import Path
 
     from . import predictor
+    from .errors import CognixError
 
     project_dir, ref, mode = argv
-    with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        loaded = predictor.load(Path(project_dir), ref, mode=mode)
+    try:
+        with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            loaded = predictor.load(Path(project_dir), ref, mode=mode)
+    except CognixError as e:
+        sys.exit(f"{e.message}\n{e.details or ''}".strip())
     print(dumps(openapi(loaded.signature, mode=mode)))
 
 

@@ -7,6 +7,8 @@ installs them all. Wheels come from PyPI, hence the ``network`` mark.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import shutil
 import subprocess
@@ -86,13 +88,21 @@ def test_skopeo_reads_the_image_and_its_cog_config(hello: tuple[Path, str]) -> N
     assert labels["run.cog.version"]
 
 
-@needs_podman
-def test_podman_runs_the_image_and_serves_predictions(hello: tuple[Path, str]) -> None:
-    project, _ = hello
+@pytest.fixture(scope="module")
+def blur(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Pillow: a manylinux wheel whose bundled libraries (pillow.libs) load each other."""
+    project = tmp_path_factory.mktemp("blur") / "blur"
+    shutil.copytree(EXAMPLES / "blur", project)
+    build(project)
+    return project
+
+
+def serve_in_podman(archive: Path, request: dict) -> dict:
+    """Run the image (runc flags of workplace-notes §3) on a loopback port; one prediction."""
     port = free_port()
     name = f"cognix-test-{port}"
     started = subprocess.run([*PODMAN, "run", "-d", "--name", name, "--network", "host", "-e", f"PORT={port}",
-                              *RUN_FLAGS, f"oci-archive:{project / 'image.tar'}"], capture_output=True, text=True)  # fmt: skip
+                              *RUN_FLAGS, f"oci-archive:{archive}"], capture_output=True, text=True)  # fmt: skip
     assert started.returncode == 0, started.stderr
     try:
         deadline = time.monotonic() + 60
@@ -104,11 +114,35 @@ def test_podman_runs_the_image_and_serves_predictions(hello: tuple[Path, str]) -
                 pass
             assert time.monotonic() < deadline, subprocess.run([*PODMAN, "logs", name], capture_output=True, text=True)
             time.sleep(0.2)
-        response = httpx.post(f"http://127.0.0.1:{port}/predictions", json={"input": {"text": "container"}})
-        assert response.status_code == 200
-        assert response.json()["status"] == "succeeded" and response.json()["output"] == "hello container"
+        response = httpx.post(f"http://127.0.0.1:{port}/predictions", json=request, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
     finally:
         subprocess.run([*PODMAN, "rm", "-f", "-t", "1", name], capture_output=True)
+
+
+@needs_podman
+def test_podman_runs_the_image_and_serves_predictions(hello: tuple[Path, str]) -> None:
+    prediction = serve_in_podman(hello[0] / "image.tar", {"input": {"text": "container"}})
+    assert prediction["status"] == "succeeded" and prediction["output"] == "hello container"
+
+
+@needs_podman
+def test_a_wheel_with_bundled_native_libraries_works_in_the_image(blur: Path) -> None:
+    from PIL import Image
+
+    image = base64.b64encode((EXAMPLES / "blur" / "input.png").read_bytes()).decode()
+    prediction = serve_in_podman(
+        blur / "image.tar", {"input": {"image": f"data:image/png;base64,{image}", "radius": 3}}
+    )
+    assert prediction["status"] == "succeeded", prediction
+    header, data = prediction["output"].split(",", 1)
+    assert header == "data:image/png;base64"
+    with (
+        Image.open(io.BytesIO(base64.b64decode(data))) as blurred,
+        Image.open(EXAMPLES / "blur" / "input.png") as original,
+    ):
+        assert blurred.size == original.size
 
 
 @needs_podman

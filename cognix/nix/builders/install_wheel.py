@@ -10,6 +10,7 @@ import compileall
 import json
 import os
 import py_compile
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -41,13 +42,31 @@ compileall.compile_dir(site, quiet=2, workers=1, invalidation_mode=py_compile.Py
 
 rpath = ":".join(attrs["rpath"])
 patchelf = f"{attrs['patchelf']}/bin/patchelf"
+DT_NULL, DT_RUNPATH = 0, 29
+
+
+def has_runpath(path: Path) -> bool | None:
+    """Whether a 64-bit little-endian ELF's dynamic section has DT_RUNPATH; None: no dynamic section."""
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        return None
+    phoff, phentsize, phnum = struct.unpack_from("<Q", data, 32)[0], *struct.unpack_from("<HH", data, 54)
+    for i in range(phnum):
+        p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+        if p_type == 2:  # PT_DYNAMIC
+            tags = [struct.unpack_from("<q", data, p_offset + j)[0] for j in range(0, p_filesz, 16)]
+            return DT_RUNPATH in tags[: tags.index(DT_NULL) if DT_NULL in tags else None]
+    return None
+
+
 for path in sorted(out.rglob("*")):
     if not path.is_file() or path.is_symlink():
         continue
-    with path.open("rb") as f:
-        if f.read(4) != b"\x7fELF":
-            continue
-    # static executables and objects without a dynamic section have no RUNPATH to extend
-    if subprocess.run([patchelf, "--print-rpath", str(path)], capture_output=True).returncode == 0:
-        path.chmod(path.stat().st_mode | 0o200)
-        subprocess.run([patchelf, "--add-rpath", rpath, str(path)], check=True)
+    runpath = has_runpath(path)
+    if runpath is None:  # not an ELF with a dynamic section: nothing to extend
+        continue
+    path.chmod(path.stat().st_mode | 0o200)
+    # Keep the entry's kind. Bundled libraries (auditwheel's *.libs) often have no search path and
+    # find their siblings through the loading module's DT_RPATH, which only applies while they
+    # have no DT_RUNPATH of their own; so add a DT_RPATH unless the file already uses DT_RUNPATH.
+    subprocess.run([patchelf, "--add-rpath", rpath, *([] if runpath else ["--force-rpath"]), str(path)], check=True)
