@@ -80,6 +80,11 @@ def build(
     """Build the project's image; the archive is kept at ``.cognix/image.tar`` (a store link)."""
     nixbuild.version()  # before any slow step: no Nix, no build
     lock = ensure_lock(project, locked=locked, progress=progress)
+    if sources := [f"{p['name']} {p['version']}" for p in lock.get("packages", []) if not p.get("wheels")]:
+        raise CognixError(
+            f"cognix build installs wheels only, and {', '.join(sources)} is locked as a source distribution",
+            hint="pin a version that ships a wheel for linux x86_64 and this Python, then run `cognix lock`",
+        )
     chosen = toolchain_for(toolchain, lock, progress)
     to_nix.check_system_packages(lock["tool"]["cognix"].get("system-packages", []), chosen)
     offline = chosen.kind == "offline"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 NIX_DIR = Path(__file__).resolve().parent.parent / "cognix" / "nix"
-NIX_FILES = sorted(NIX_DIR.rglob("*.nix"))
+NIX_FILES = [*sorted(NIX_DIR.rglob("*.nix")), NIX_DIR.parent.parent / "flake.nix"]  # the library and cognix's own flake
 # evaluation needs no substituter, but a stray build would spend ~5 s timing out on cache.nixos.org
 NIX_OPTS = ["--option", "substituters", ""]
 
