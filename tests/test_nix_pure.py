@@ -41,7 +41,7 @@ def test_nix_files_found():
     assert NIX_DIR / "system-packages.nix" in NIX_FILES
 
 
-@pytest.mark.parametrize("path", NIX_FILES, ids=lambda p: str(p.relative_to(NIX_DIR)))
+@pytest.mark.parametrize("path", NIX_FILES, ids=lambda p: str(p.relative_to(NIX_DIR.parent.parent)))
 def test_parses(path):
     result = subprocess.run(
         ["nix-instantiate", *NIX_OPTS, "--parse", str(path)], capture_output=True, text=True, timeout=60
