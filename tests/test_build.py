@@ -177,15 +177,16 @@ def test_editing_predict_py_changes_exactly_the_src_layer(hello: tuple[Path, str
     assert changed == ["src"]
 
 
-def test_a_new_package_version_changes_only_the_layer_holding_it(project) -> None:
-    root = project(
+def six_project(project, six: str) -> Path:
+    """A project whose one requirement is a small pure-Python wheel."""
+    return project(
         """
         build:
           python_version: "3.11"
           python_requirements: requirements.txt
         run: "predict.py:Runner"
         """,
-        requirements__txt="six==1.16.0\n",
+        requirements__txt=f"six=={six}\n",
         predict__py="""
         import six
         from cog import BasePredictor
@@ -195,6 +196,10 @@ def test_a_new_package_version_changes_only_the_layer_holding_it(project) -> Non
                 return six.__version__
         """,
     )
+
+
+def test_a_new_package_version_changes_only_the_layer_holding_it(project) -> None:
+    root = six_project(project, "1.16.0")
     build(root)
     before = layers(root / "image.tar")
     old_archive = shutil.copy(root / "image.tar", root.parent / "before.tar")
@@ -209,16 +214,7 @@ def test_a_new_package_version_changes_only_the_layer_holding_it(project) -> Non
 
 
 def test_a_wheel_that_does_not_match_its_locked_hash_is_named(project) -> None:
-    root = project(
-        """
-        build:
-          python_version: "3.11"
-          python_requirements: requirements.txt
-        run: "predict.py:Runner"
-        """,
-        requirements__txt="six==1.16.0\n",
-        predict__py="from cog import BasePredictor\n\nclass Runner(BasePredictor):\n    def predict(self) -> str:\n        return 'x'\n",
-    )
+    root = six_project(project, "1.16.0")
     assert run_cli("lock", cwd=root).returncode == 0
     lock = root / "pylock.toml"
     text = lock.read_text()
@@ -247,3 +243,26 @@ def test_develop_runs_commands_in_the_image_environment(hello: tuple[Path, str])
     prefix, cognix_file = result.stdout.split()
     assert prefix.startswith("/nix/store/") and prefix.endswith("-python-env")
     assert cognix_file.startswith(prefix)  # the image's cognix, not this checkout's
+
+
+@needs_skopeo
+def test_docker_archive_output_for_docker_load(hello: tuple[Path, str]) -> None:
+    project, digest = hello
+    out = project.parent / "docker.tar"
+    result = run_cli("build", "--toolchain", "offline", "--format", "docker-archive", "-o", str(out), cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == digest  # the image is the same; only its container format differs
+    seen = subprocess.run(["skopeo", "inspect", f"docker-archive:{out}"], capture_output=True, text=True)
+    assert seen.returncode == 0, seen.stderr
+    assert len(json.loads(seen.stdout)["Layers"]) == 5
+
+
+def test_too_old_nix_is_a_clear_error(project, tmp_path: Path) -> None:
+    root = project('build:\n  python_version: "3.11"\nrun: "predict.py:Runner"\n')
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "nix").write_text("#!/bin/sh\necho 'nix (Nix) 2.3.16'\n")
+    (fake / "nix").chmod(0o755)
+    result = run_cli("build", "--toolchain", "offline", cwd=root, env={"PATH": f"{fake}:/usr/bin:/bin"})
+    assert result.returncode == 1
+    assert "Nix 2.3.16 is too old (cognix needs 2.8 or newer)" in result.stderr and "Traceback" not in result.stderr
