@@ -7,17 +7,19 @@ the Python and packages the image will run, and never inside a Nix build.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import lock as locking
-from . import nixbuild, to_nix
+from . import nixbuild, oci, to_nix
 from .config import Project
 from .errors import CognixError
 
@@ -33,10 +35,9 @@ class Layer:
 
 @dataclass(frozen=True)
 class Image:
-    """What a build produced: the archive and what registries will call it."""
+    """What a build produced: the OCI archive and what registries will call it."""
 
-    archive: Path
-    store_path: Path
+    path: Path
     digest: str  # the manifest's: what a registry reports after a push
     layers: list[Layer]
 
@@ -92,33 +93,52 @@ def build(
     folder = project.dir / to_nix.GENERATED
 
     to_nix.write(project, lock, chosen, tag=tag)
-    env = nixbuild.build(project.dir, "pythonEnv", offline=offline, out_link=folder / "python-env",
-                         extra=extra_nix_args, progress=progress)  # fmt: skip
+    build = functools.partial(nixbuild.build, project.dir, offline=offline, extra=extra_nix_args, progress=progress)
+    env = build("pythonEnv", out_link=folder / "python-env")
+    src = nixbuild.source_path(project.dir)
     progress("computing the OpenAPI schema with the image's Python")
-    labels = {"run.cog.openapi_schema": openapi_schema(project, env)} if project.config.runner else {}
+    runner = project.config.runner
+    labels = {"run.cog.openapi_schema": openapi_schema(runner, env, src)} if runner else {}
     to_nix.write(project, lock, chosen, tag=tag, labels=labels)
-    archive = nixbuild.build(project.dir, "image", offline=offline, out_link=folder / "image.tar",
-                             extra=extra_nix_args, progress=progress)  # fmt: skip
-    return read_image(archive, folder / "image.tar")
+    result = build("image", out_link=folder / "image.tar" if offline else folder / "stream-image")
+    if offline:
+        return read_image(result)
+    progress("streaming the image")  # nixpkgs: a script that writes a docker-archive
+    return read_image(stream_to_oci(result, folder / "image.tar", tag))
 
 
-def openapi_schema(project: Project, env: Path) -> str:
-    assert project.config.runner
-    result = subprocess.run([str(env / "bin" / "python"), "-m", "cognix.schema", str(project.dir),
-                             project.config.runner, "predict"],
-                            cwd=project.dir, capture_output=True, text=True)  # fmt: skip
+def stream_to_oci(script: Path, archive: Path, tag: str) -> Path:
+    """Run nixpkgs' image stream and re-pack it as an OCI archive (oci.from_docker_archive)."""
+    with tempfile.TemporaryDirectory(prefix="cognix-stream-", dir=archive.parent) as scratch:
+        stream = Path(scratch) / "docker.tar"
+        with stream.open("wb") as out:
+            ran = subprocess.run([str(script)], stdout=out, stderr=subprocess.PIPE, text=True)
+        if ran.returncode != 0:
+            raise CognixError("streaming the image failed", details=ran.stderr.strip()[-4000:])
+        oci.from_docker_archive(stream, Path(scratch) / "layout", tag)
+        if archive.is_symlink() or archive.exists():
+            archive.unlink()
+        oci.write_archive(Path(scratch) / "layout", archive)
+    return archive
+
+
+def openapi_schema(runner: str, env: Path, src: Path) -> str:
+    """Run by the image's Python, isolated from this host's environment, on exactly /src."""
+    command = [str(env / "bin" / "python"), "-I", "-B", "-m", "cognix.schema", str(src), runner, "predict"]
+    clean = {"PATH": f"{env}/bin", "HOME": tempfile.gettempdir(), "LANG": "C.UTF-8"}
+    result = subprocess.run(command, cwd=src, capture_output=True, text=True, env=clean)
     if result.returncode != 0:
         raise CognixError(
-            f"the image's Python could not load {project.config.runner} to compute its schema",
+            f"the image's Python could not load {runner} to compute its schema",
             details=result.stderr.strip()[-4000:],
             hint="fix the error above (cognix predict shows it too), then build again",
         )
     return result.stdout.strip()
 
 
-def read_image(store_path: Path, archive: Path) -> Image:
-    """The manifest digest and layers of an OCI archive that cognix wrote."""
-    with tarfile.open(store_path) as tar:
+def read_image(path: Path) -> Image:
+    """The manifest digest and layers of an OCI archive."""
+    with tarfile.open(path) as tar:
 
         def blob(digest: str) -> Any:
             member = tar.extractfile(f"blobs/sha256/{digest.split(':', 1)[1]}")
@@ -128,9 +148,9 @@ def read_image(store_path: Path, archive: Path) -> Image:
         index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
         descriptor = index["manifests"][0]
         manifest = blob(descriptor["digest"])
-    layers = [Layer(layer.get("annotations", {}).get("io.cognix.layer", ""), layer["digest"], layer["size"])
+    layers = [Layer(layer.get("annotations", {}).get(oci.LAYER_NAME, ""), layer["digest"], layer["size"])
               for layer in manifest["layers"]]  # fmt: skip
-    return Image(archive=archive, store_path=store_path, digest=descriptor["digest"], layers=layers)
+    return Image(path=path, digest=descriptor["digest"], layers=layers)
 
 
 def export(image: Image, output: Path, fmt: str, tag: str) -> None:
@@ -139,10 +159,12 @@ def export(image: Image, output: Path, fmt: str, tag: str) -> None:
     if output.exists() or output.is_symlink():
         output.unlink()
     if fmt == "oci-archive":
-        shutil.copyfile(image.store_path, output)
+        shutil.copyfile(image.path, output)
         return
     if shutil.which("skopeo") is None:
         raise CognixError("--format docker-archive converts with skopeo, which is not installed",
                           hint="install skopeo (apt-get install skopeo), or use the default oci-archive")  # fmt: skip
-    subprocess.run(["skopeo", "copy", "--quiet", f"oci-archive:{image.store_path}",
-                    f"docker-archive:{output}:{tag}"], check=True, capture_output=True)  # fmt: skip
+    command = ["skopeo", "copy", "--quiet", f"oci-archive:{image.path}", f"docker-archive:{output}:{tag}"]
+    copied = subprocess.run(command, capture_output=True, text=True)
+    if copied.returncode != 0:
+        raise CognixError(f"skopeo could not write {output} as a docker-archive", details=copied.stderr.strip())

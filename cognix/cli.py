@@ -270,8 +270,13 @@ def verify_cmd(
     project = _project(config_file)
     first = _build_image(project, None, toolchain, locked=True)
     with err.status("rebuilding from nothing in a fresh Nix store…") as status:
-        report = verify.rebuild_and_compare(project, first, offline=toolchain == "offline",
-                                            progress=lambda t: status.update(Text(f"{t}…")))  # fmt: skip
+        report = verify.rebuild_and_compare(
+            project,
+            first,
+            offline=toolchain == "offline",
+            tag=f"{_image_name(project)}:latest",
+            progress=lambda t: status.update(Text(f"{t}…")),
+        )
     for line in report.lines:
         err.print(line, markup=False)
     if not report.identical:

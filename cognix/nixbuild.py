@@ -66,7 +66,24 @@ def build(
     return Path(_run(command, project_dir, progress)[0]["outputs"]["out"])
 
 
-def _run(command: list[str], cwd: Path, progress: Callable[[str], None]) -> list[dict]:
+def source_path(project_dir: Path) -> Path:
+    """The model source as Nix copied it into the store (what the image's /src holds)."""
+    command = ["nix", "eval", *FEATURES, "--raw", "-f", ".cognix/build.nix", "src"]
+    done = subprocess.run(command, cwd=project_dir, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise _failure(done.stderr.splitlines())
+    return Path(done.stdout.strip())
+
+
+def check_closure(output: Path, progress: Callable[[str], None]) -> None:
+    """Rebuild every derivation behind ``output`` and fail if any result differs (nix-store --check)."""
+    deriver = subprocess.run(["nix-store", "-q", "--deriver", str(output)], capture_output=True, text=True)
+    closure = subprocess.run(["nix-store", "-qR", deriver.stdout.strip()], capture_output=True, text=True)
+    derivations = [line for line in closure.stdout.split() if line.endswith(".drv")]
+    _run(["nix-store", "--realise", "--check", *derivations], output.parent, progress, json_output=False)
+
+
+def _run(command: list[str], cwd: Path, progress: Callable[[str], None], *, json_output: bool = True) -> list[dict]:
     tail: deque[str] = deque(maxlen=40)
     with subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         assert proc.stderr is not None and proc.stdout is not None
@@ -80,7 +97,7 @@ def _run(command: list[str], cwd: Path, progress: Callable[[str], None]) -> list
         stdout = proc.stdout.read()
     if proc.returncode != 0:
         raise _failure(list(tail))
-    return json.loads(stdout)
+    return json.loads(stdout) if json_output else []
 
 
 _HASH_MISMATCH = re.compile(r"hash mismatch in fixed-output derivation '[^']*?-([^'/]+?)(?:\.drv)?'")

@@ -13,9 +13,10 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import stat
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -127,12 +128,19 @@ class Layout:
 
     def add_layer(self, entries: Iterable[Entry]) -> tuple[Descriptor, str]:
         """Write a gzipped layer; returns its descriptor and its ``diff_id``."""
+        return self._add_gzipped(lambda plain: write_tar(entries, plain))
+
+    def add_tar(self, tar: BinaryIO) -> tuple[Descriptor, str]:
+        """Gzip an existing layer tar as it is (its ``diff_id`` is kept)."""
+        return self._add_gzipped(lambda plain: shutil.copyfileobj(tar, plain, _CHUNK))
+
+    def _add_gzipped(self, write: Callable[[BinaryIO], Any]) -> tuple[Descriptor, str]:
         tmp = self.blobs / ".layer.tmp"
         with tmp.open("wb") as out:
             compressed = _Digesting(out)
             with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0, compresslevel=6, filename="") as gz:  # type: ignore[arg-type]
                 plain = _Digesting(gz)  # type: ignore[arg-type]
-                write_tar(entries, plain)  # type: ignore[arg-type]
+                write(plain)  # type: ignore[arg-type]
         self._store(tmp, compressed.digest)
         return Descriptor(MEDIA_LAYER, compressed.digest, compressed.size), plain.digest
 
@@ -231,7 +239,30 @@ def write_image(
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": [{"created": CREATED, "created_by": f"cognix {name}".strip()} for name in names],
     }
-    config_descriptor = layout.add_bytes(canonical_json(image_config), MEDIA_CONFIG)
+    return _finish(layout, layout.add_bytes(canonical_json(image_config), MEDIA_CONFIG), descriptors, tag)
+
+
+def from_docker_archive(source: Path, root: Path, tag: str) -> Descriptor:
+    """Re-pack a docker-archive (what nixpkgs' stream_layered_image.py writes: uncompressed
+    layers) as an OCI layout, layers gzipped as write_image does and the config kept byte for
+    byte, so its diff_ids still hold and the same stream gives the same digest."""
+    layout = Layout(root)
+    with tarfile.open(source) as tar:
+        manifest = json.load(_member(tar, "manifest.json"))[0]
+        config = layout.add_bytes(_member(tar, manifest["Config"]).read(), MEDIA_CONFIG)
+        descriptors = [layout.add_tar(_member(tar, name))[0] for name in manifest["Layers"]]
+    return _finish(layout, config, descriptors, tag)
+
+
+def _member(tar: tarfile.TarFile, name: str) -> BinaryIO:
+    member = tar.extractfile(name)
+    if member is None:
+        raise ValueError(f"{name} is missing from the image archive")
+    return member  # type: ignore[return-value]
+
+
+def _finish(layout: Layout, config_descriptor: Descriptor, descriptors: list[Descriptor], tag: str) -> Descriptor:
+    root = layout.root
     manifest = {
         "schemaVersion": 2,
         "mediaType": MEDIA_MANIFEST,

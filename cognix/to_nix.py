@@ -77,11 +77,12 @@ def write(
     shutil.copyfile(Path(oci.__file__), library / "builders" / "oci.py")  # the image builder's packer
     wheel = server_wheel(out)
     tool = lock["tool"]["cognix"]
+    repository = check_reference(tag)
     spec = {
-        "name": tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag,
+        "name": re.sub(r"[^A-Za-z0-9+._-]+", "-", repository.rsplit("/", 1)[-1]),  # for store path names
         "tag": tag,
         "env": image_env(project),
-        "labels": image_labels(project, tool) | (labels or {}),
+        "labels": image_labels(project, tool, repository) | (labels or {}),
         "cognixVersion": __version__,
         "cognixWheel": wheel.name,
     }
@@ -150,7 +151,26 @@ def image_env(project: Project) -> dict[str, str]:
     return env
 
 
-def image_labels(project: Project, tool: dict[str, Any]) -> dict[str, str]:
+# Docker's reference grammar: [registry[:port]/]path[:tag], path components lowercase
+_REFERENCE = re.compile(
+    r"(?:(?P<registry>[A-Za-z0-9.-]+(?::[0-9]+)?)/)?"
+    r"(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+)
+
+
+def check_reference(reference: str) -> str:
+    """The repository part of an image reference (``registry/path:tag``), or a clear error."""
+    match = _REFERENCE.fullmatch(reference)
+    if match is None:
+        raise CognixError(
+            f"invalid image name {reference!r}",
+            hint="use lowercase letters, digits, '.', '_' and '-', e.g. my-model:v1 or ghcr.io/me/my-model:v1",
+        )
+    return reference.rsplit(":", 1)[0] if match.group("tag") else reference
+
+
+def image_labels(project: Project, tool: dict[str, Any], repository: str) -> dict[str, str]:
     """Cog's ``run.cog.*`` labels (the effective config has the lock's CUDA/cuDNN) and OCI's."""
     effective = project.config.model_dump(mode="json", exclude_none=True)
     build = effective.setdefault("build", {})
@@ -160,7 +180,7 @@ def image_labels(project: Project, tool: dict[str, Any]) -> dict[str, str]:
     return {
         "run.cog.version": __version__,
         "run.cog.config": json.dumps(effective, sort_keys=True, separators=(",", ":")),
-        "org.opencontainers.image.title": image_name(project),
+        "org.opencontainers.image.title": repository,  # from the tag: never from the folder's name
         "io.cognix.lock.inputs-hash": tool.get("inputs-hash", ""),
     }
 

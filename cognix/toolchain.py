@@ -3,10 +3,12 @@
 For machines where nixpkgs and its binary cache cannot be reached (our CI, air-gapped users),
 ``cognix build --toolchain offline`` needs a Python interpreter for the image and as the Nix
 builder. This module downloads Debian's ``python3.X`` packages, the shared libraries they load,
-``patchelf`` and the Mozilla CA bundle with ``apt-get download`` (packages are files Debian
-signs, so the result is the same on every Debian of that release), and lays them out as one
-relocatable prefix. Nix then patches it into a store path of its own (see
-``nix/toolchains/offline.nix``). The prefix is cached: later builds reuse it.
+``patchelf``, a static bash and the Mozilla CA bundle with ``apt-get download``, and lays them
+out as one relocatable prefix. Nix then patches it into a store path of its own (see
+``nix/toolchains/offline.nix``). The prefix is cached per Debian release and Python: later builds
+reuse it, so images rebuild identically on this machine. ``toolchain.json`` in the prefix names
+every package with its version and sha256; another machine gets the same prefix when apt offers
+it the same package versions (Debian point releases change them).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ _TOOL_DEBS = ["patchelf", "ca-certificates", "bash-static"]  # bash: the builder
 # minus X11/GL/glib, which come from system_packages)
 _MANYLINUX_LIBS = ["libc.so.6", "libdl.so.2", "libgcc_s.so.1", "libm.so.6", "libnsl.so.1", "libpthread.so.0",
                    "libresolv.so.2", "librt.so.1", "libstdc++.so.6", "libutil.so.1"]  # fmt: skip
-_LAYOUT_VERSION = "3"  # bump when the prefix layout changes
+_LAYOUT_VERSION = "4"  # bump when the prefix layout changes
 # Debian ships these separately or for interactive use only; an image server needs none of them.
 _STDLIB_DROP = ("idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data", "config-")
 
@@ -47,7 +49,7 @@ def cache_root() -> Path:
 
 def prepare(python: str, progress: Callable[[str], None] = lambda _: None) -> Path:
     """The prefix for Python ``python`` ("3.11"), built on first use and cached."""
-    target = cache_root() / f"debian-python{python}"
+    target = cache_root() / f"debian{_debian_release()}-python{python}"
     stamp = target / "toolchain.json"
     if stamp.is_file() and json.loads(stamp.read_text()).get("layout") == _LAYOUT_VERSION:
         return target
@@ -87,6 +89,11 @@ def prepare(python: str, progress: Callable[[str], None] = lambda _: None) -> Pa
     return target
 
 
+def _debian_release() -> str:
+    release = Path("/etc/debian_version")
+    return release.read_text().split(".")[0].strip() if release.is_file() else ""
+
+
 def _download(work: Path, packages: list[str], python: str) -> list[Path]:
     folder = work / "debs"
     folder.mkdir(exist_ok=True)
@@ -96,12 +103,14 @@ def _download(work: Path, packages: list[str], python: str) -> list[Path]:
     if result.returncode != 0:
         missing = re.findall(r"Unable to locate package (\S+)|Can't select candidate version from package (\S+)",
                              result.stderr)  # fmt: skip
-        names = sorted({a or b for a, b in missing}) or packages
+        names = sorted({a or b for a, b in missing})
         raise ToolchainError(
-            f"apt-get could not download {', '.join(names)} for the offline Python {python} toolchain:\n"
-            f"{result.stderr.strip()}",
+            f"apt-get could not download {', '.join(names or packages)} for the offline Python {python} "
+            f"toolchain:\n{result.stderr.strip()}",
             hint=f"this Debian may not ship Python {python}; use its Python version in cog.yaml "
-            "(Debian 12 ships 3.11) or build with --toolchain nixpkgs",
+            "(Debian 12 ships 3.11) or build with --toolchain nixpkgs"
+            if names
+            else "refresh apt's package lists (`apt-get update`) and try again",
         )
     return sorted(set(folder.glob("*.deb")) - before)
 
@@ -111,6 +120,12 @@ def _needed_libraries(binaries: list[Path]) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for binary in binaries:
         out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
+        if missing := re.findall(r"^\s*(\S+) => not found", out, re.M):
+            raise ToolchainError(
+                f"{binary.name} needs {', '.join(missing)}, which this machine lacks, so cognix cannot tell "
+                "which Debian package ships it",
+                hint=f"install the package that provides {missing[0]} (apt-file search {missing[0]}) and retry",
+            )
         for soname, path in re.findall(r"^\s*(\S+) => (/\S+)", out, re.M):
             found[soname] = Path(path)
     return found
@@ -136,6 +151,9 @@ def _layout(extracted: Path, prefix: Path, python: str, libraries: dict[str, Pat
     stdlib = extracted / "usr" / "lib" / f"python{python}"
     dropped = shutil.ignore_patterns(*(f"{name}*" for name in _STDLIB_DROP), "__pycache__")
     shutil.copytree(stdlib, prefix / "lib" / f"python{python}", symlinks=True, ignore=dropped)
+    for link in (prefix / "lib").rglob("*"):  # e.g. sitecustomize.py -> /etc/python3.11/…: host files
+        if link.is_symlink() and os.readlink(link).startswith("/"):
+            link.unlink()
     libdirs = [extracted / "lib" / "x86_64-linux-gnu", extracted / "usr" / "lib" / "x86_64-linux-gnu"]
     for soname in sorted({*libraries, LOADER}):
         source = next((d / soname for d in libdirs if (d / soname).exists()), None)

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import nixbuild
-from .build import Image, read_image
+from . import nixbuild, to_nix
+from .build import Image, read_image, stream_to_oci
 from .config import Project
 
 
@@ -28,12 +28,22 @@ class Report:
     lines: list[str] = field(default_factory=list)
 
 
-def rebuild_and_compare(project: Project, first: Image, *, offline: bool, progress: Callable[[str], None]) -> Report:
+def rebuild_and_compare(
+    project: Project, first: Image, *, offline: bool, tag: str, progress: Callable[[str], None]
+) -> Report:
+    """Build ``first`` again from nothing and compare. Offline, in an empty store (``--store``);
+    with nixpkgs (whose streamer runs from the store) every derivation of the image is rebuilt
+    in place with ``nix-store --check``, and the image streamed again."""
     scratch = Path(tempfile.mkdtemp(prefix="cognix-verify-"))
     try:
-        path = nixbuild.build(project.dir, "image", offline=offline, out_link=scratch / "result",
-                              extra=["--store", str(scratch / "root")], progress=progress)  # fmt: skip
-        second = read_image(scratch / "root" / str(path).lstrip("/"), scratch / "result")
+        if offline:
+            path = nixbuild.build(project.dir, "image", offline=True, out_link=scratch / "result",
+                                  extra=["--store", str(scratch / "root")], progress=progress)  # fmt: skip
+            second = read_image(scratch / "root" / str(path).lstrip("/"))
+        else:
+            script = project.dir / to_nix.GENERATED / "stream-image"
+            nixbuild.check_closure(script, progress)
+            second = read_image(stream_to_oci(script.resolve(), scratch / "image.tar", tag))
         return compare(first, second)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -55,7 +65,7 @@ def compare(first: Image, second: Image) -> Report:
 
 def first_difference(first: Image, second: Image, digest_a: str, digest_b: str) -> str:
     """The first path (in archive order) whose metadata or contents differ between two layers."""
-    a, b = layer_files(first.store_path, digest_a), layer_files(second.store_path, digest_b)
+    a, b = layer_files(first.path, digest_a), layer_files(second.path, digest_b)
     for name in sorted(a.keys() | b.keys()):
         if a.get(name) != b.get(name):
             return name

@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -51,7 +53,7 @@ def layers(archive: Path) -> list[tuple[str, str]]:
     """(name, digest) of each layer, from the archive's manifest (cognix names its layers)."""
     from cognix.build import read_image
 
-    return [(layer.name, layer.digest) for layer in read_image(archive, archive).layers]
+    return [(layer.name, layer.digest) for layer in read_image(archive).layers]
 
 
 @pytest.fixture(scope="module")
@@ -238,11 +240,17 @@ def test_missing_nix_is_a_clear_error(project) -> None:
 def test_develop_runs_commands_in_the_image_environment(hello: tuple[Path, str]) -> None:
     project, _ = hello
     probe = "import sys, fastapi, cognix; print(sys.prefix); print(cognix.__file__)"
-    result = run_cli("develop", "--toolchain", "offline", "python", "-c", probe, cwd=project)
+    # as root, a Python that may write bytecode must still leave the store untouched
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    result = subprocess.run([sys.executable, "-m", "cognix", "develop", "--toolchain", "offline", "python", "-c", probe],
+                            cwd=project, capture_output=True, text=True, env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
     prefix, cognix_file = result.stdout.split()
     assert prefix.startswith("/nix/store/") and prefix.endswith("-python-env")
     assert cognix_file.startswith(prefix)  # the image's cognix, not this checkout's
+    closure = subprocess.run(["nix-store", "-qR", prefix], capture_output=True, text=True).stdout.split()
+    verified = subprocess.run(["nix-store", "--verify-path", *closure], capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stderr
 
 
 @needs_skopeo

@@ -103,7 +103,8 @@ def test_gpu_torch_project_pins_nixpkgs_and_records_cuda(tmp_path: Path) -> None
         "COG_PREDICT_TYPE_STUB": "predict.py:Runner",
         "HF_HOME": "/src/.hf",
     }
-    assert (spec["name"], spec["tag"]) == ("r/torch", "r/torch:v1")
+    assert (spec["name"], spec["tag"]) == ("torch", "r/torch:v1")  # name: for store paths
+    assert spec["labels"]["org.opencontainers.image.title"] == "r/torch"
     effective = json.loads(spec["labels"]["run.cog.config"])
     assert effective["build"]["cuda"] == "12.1" and effective["build"]["cudnn"] == "8"
     parse_all(tmp_path)
@@ -194,21 +195,21 @@ def test_nix_reads_the_lock_as_cognix_wrote_it(tmp_path: Path) -> None:
 
 
 @needs_nix
-def test_layer_plan_gives_big_wheels_their_own_layers_first(tmp_path: Path) -> None:
+def test_layer_plan_puts_the_interpreter_first_then_each_big_wheel(tmp_path: Path) -> None:
     lib = to_nix.PACKAGE / "nix"
     plan = nix_eval(
         f"""(import {lib}/layers.nix {{ }}).plan {{
               wheels = [ {{ name = "six"; size = 11000; drv = "six"; }}
                          {{ name = "torch"; size = {900 * MB}; drv = "torch"; }}
                          {{ name = "nvidia-cudnn-cu12"; size = {600 * MB}; drv = "cudnn"; }} ];
-              python = "py"; cacert = "ca"; server = "cognix"; env = "env"; systemPackages = [ "ffmpeg" ];
+              python = "py"; cacert = "ca"; shell = "sh"; server = "cognix"; env = "env"; systemPackages = [ "ffmpeg" ];
             }}""",
         tmp_path,
     )
     assert [(layer["name"], layer["roots"]) for layer in plan] == [
+        ("python", ["py", "ca", "sh"]),
         ("torch", ["torch"]),
         ("nvidia-cudnn-cu12", ["cudnn"]),
-        ("python", ["py", "ca"]),
         ("system-packages", ["ffmpeg"]),
         ("cognix", ["cognix"]),
         ("site-packages", ["env"]),
@@ -224,15 +225,16 @@ let
   stub = drv "stub";
 in {
   python311 = drv "python3.11" // { lib = drv "python3.11-lib"; };
+  bash = drv "bash";
   python3 = drv "python3";
   patchelf = drv "patchelf";
   cacert = drv "cacert";
   zlib = drv "zlib";
   ffmpeg = drv "ffmpeg";
   libGL = drv "libGL";
-  stdenv = { hostPlatform.system = system; cc.cc = drv "gcc-lib"; };
+  stdenv = { hostPlatform.system = system; cc.cc = drv "gcc-lib"; cc.bintools.dynamicLinker = "/stub/ld-linux-x86-64.so.2"; };
   pythonManylinuxPackages.manylinux2014 = [ (drv "glibc") ];
-  fetchurl = { url, sha256 }: drv (baseNameOf url);
+  fetchurl = { url, sha256, name }: drv name;
   writeScript = name: text: derivation { inherit name system text; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; };
   runtimeShell = "/bin/sh";
   mkShell = { name, packages }: drv name;

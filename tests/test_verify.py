@@ -22,15 +22,15 @@ def archive(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_identical_images_are_reported_identical(tmp_path: Path) -> None:
-    a = read_image(archive(tmp_path / "a", {"predict.py": "x = 1\n"}), tmp_path / "a.tar")
-    b = read_image(archive(tmp_path / "b", {"predict.py": "x = 1\n"}), tmp_path / "b.tar")
+    a = read_image(archive(tmp_path / "a", {"predict.py": "x = 1\n"}))
+    b = read_image(archive(tmp_path / "b", {"predict.py": "x = 1\n"}))
     report = compare(a, b)
     assert report.identical and a.digest in report.lines[0]
 
 
 def test_the_first_differing_layer_and_file_are_named(tmp_path: Path) -> None:
-    a = read_image(archive(tmp_path / "a", {"a.py": "", "predict.py": "x = 1\n", "z.py": ""}), tmp_path / "a.tar")
-    b = read_image(archive(tmp_path / "b", {"a.py": "", "predict.py": "x = 2\n", "z.py": ""}), tmp_path / "b.tar")
+    a = read_image(archive(tmp_path / "a", {"a.py": "", "predict.py": "x = 1\n", "z.py": ""}))
+    b = read_image(archive(tmp_path / "b", {"a.py": "", "predict.py": "x = 2\n", "z.py": ""}))
     report = compare(a, b)
     assert not report.identical
     assert report.lines[1].startswith("  layer 1 (src) differs")

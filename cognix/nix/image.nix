@@ -9,7 +9,7 @@ let
   layers = (import ./layers.nix { }).plan {
     inherit (python) wheels server;
     inherit env systemPackages;
-    inherit (toolchain) python cacert;
+    inherit (toolchain) python cacert shell;
   };
   environment = cuda.imageEnv { inherit (lock) gpu cuda cudnn; } // spec.env // {
     PATH = builtins.concatStringsSep ":" (map (p: "${p}/bin") ([ env ] ++ systemPackages));
@@ -39,5 +39,7 @@ toolchain.mkImage {
     { path = "etc/group"; text = "root:x:0:\ncognix:x:1000:\n"; }
     { path = "etc/nsswitch.conf"; text = "passwd: files\ngroup: files\nhosts: files dns\n"; }
     { path = "etc/ssl/certs/ca-certificates.crt"; target = "${toolchain.cacert}"; }
+    { path = "bin/sh"; target = "${toolchain.shell}/bin/bash"; }
+    { path = "bin/bash"; target = "${toolchain.shell}/bin/bash"; }
   ];
 }

@@ -7,13 +7,14 @@ rec {
   bigWheelBytes = 50 * 1024 * 1024;
 
   # wheels: [ { name; size; drv; } ] (from the lock, with their installed store paths)
-  plan = { wheels, python, cacert, server, env, systemPackages ? [ ] }:
+  plan = { wheels, python, cacert, shell, server, env, systemPackages ? [ ] }:
     let
       big = builtins.filter (w: w.size >= bigWheelBytes) wheels;
     in
-    map (w: { name = w.name; roots = [ w.drv ]; }) big
+    # the interpreter first: every wheel's store path refers to it, so a later layer would lose it
+    [ { name = "python"; roots = [ python cacert shell ]; } ]
+    ++ map (w: { name = w.name; roots = [ w.drv ]; }) big
     ++ [
-      { name = "python"; roots = [ python cacert ]; }
       { name = "system-packages"; roots = systemPackages; }
       { name = "cognix"; roots = [ server ]; }
       # the other wheels and the environment linking them all: one layer that a dependency change rebuilds

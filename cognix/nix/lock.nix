@@ -19,7 +19,8 @@ in
         inherit (w) url;
         sha256 = w.hashes.sha256 or (throw "pylock.toml: the wheel of ${pkg.name} has no sha256: run `cognix lock`");
         size = w.size or 0;
-        filename = baseNameOf w.url;
+        # PyTorch's URLs quote the local version (torch-2.5.1%2Bcu124-…); store names may hold "+"
+        filename = builtins.replaceStrings [ "%2B" "%2b" ] [ "+" "+" ] (baseNameOf w.url);
       };
     in
     {

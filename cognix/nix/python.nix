@@ -10,19 +10,20 @@ let
   installer = toolchain.fetchurl {
     url = "https://files.pythonhosted.org/packages/d7/7a/63547a792a12148882205d79e07644091d5b7690f40c2bb9d41452a8bdc2/installer-1.1.0-py3-none-any.whl";
     sha256 = "f55f5728ff61d3dd54dbc5a397cf3f7307cb64b180c20b72afbebf01c9e2c8a0";
+    name = "installer-1.1.0-py3-none-any.whl";
   };
 
   install = { name, version, wheel }:
     runPython "${name}-${version}" ./builders/install_wheel.py {
       inherit wheel installer sitePackages;
       pname = name;
-      inherit (toolchain) patchelf;
+      inherit (toolchain) patchelf loader;
       interpreter = "${python}/bin/python${pythonVersion}";
       rpath = toolchain.runtimeLibs ++ extraRpaths;
     };
 
   installed = map
-    (w: w // { drv = install { inherit (w) name version; wheel = toolchain.fetchurl { inherit (w) url sha256; }; }; })
+    (w: w // { drv = install { inherit (w) name version; wheel = toolchain.fetchurl { inherit (w) url sha256; name = w.filename; }; }; })
     wheels;
 
   serverDrv = install server;

@@ -42,31 +42,44 @@ compileall.compile_dir(site, quiet=2, workers=1, invalidation_mode=py_compile.Py
 
 rpath = ":".join(attrs["rpath"])
 patchelf = f"{attrs['patchelf']}/bin/patchelf"
-DT_NULL, DT_RUNPATH = 0, 29
+PT_INTERP, PT_DYNAMIC, DT_NULL, DT_RUNPATH = 3, 2, 0, 29
 
 
-def has_runpath(path: Path) -> bool | None:
-    """Whether a 64-bit little-endian ELF's dynamic section has DT_RUNPATH; None: no dynamic section."""
-    data = path.read_bytes()
-    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
-        return None
-    phoff, phentsize, phnum = struct.unpack_from("<Q", data, 32)[0], *struct.unpack_from("<HH", data, 54)
-    for i in range(phnum):
-        p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
-        if p_type == 2:  # PT_DYNAMIC
-            tags = [struct.unpack_from("<q", data, p_offset + j)[0] for j in range(0, p_filesz, 16)]
-            return DT_RUNPATH in tags[: tags.index(DT_NULL) if DT_NULL in tags else None]
-    return None
+def elf_kind(path: Path) -> tuple[bool, bool, bool]:
+    """(has a dynamic section, has DT_RUNPATH, asks for an interpreter) of a 64-bit little-endian
+    ELF file; reads only its headers (torch's libraries are ~1 GB)."""
+    with path.open("rb") as f:
+        header = f.read(64)
+        if len(header) < 64 or header[:4] != b"\x7fELF" or header[4] != 2 or header[5] != 1:
+            return False, False, False
+        phoff, (phentsize, phnum) = struct.unpack_from("<Q", header, 32)[0], struct.unpack_from("<HH", header, 54)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+        dynamic = interp = False
+        runpath = False
+        for i in range(phnum):
+            p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", table, i * phentsize)
+            interp |= p_type == PT_INTERP
+            if p_type == PT_DYNAMIC:
+                dynamic = True
+                f.seek(p_offset)
+                raw = f.read(p_filesz)
+                tags = [struct.unpack_from("<q", raw, j)[0] for j in range(0, len(raw) - 15, 16)]
+                runpath = DT_RUNPATH in tags[: tags.index(DT_NULL) if DT_NULL in tags else None]
+        return dynamic, runpath, interp
 
 
 for path in sorted(out.rglob("*")):
     if not path.is_file() or path.is_symlink():
         continue
-    runpath = has_runpath(path)
-    if runpath is None:  # not an ELF with a dynamic section: nothing to extend
+    dynamic, runpath, interp = elf_kind(path)
+    if not dynamic:  # not an ELF, or static: nothing to extend
         continue
     path.chmod(path.stat().st_mode | 0o200)
     # Keep the entry's kind. Bundled libraries (auditwheel's *.libs) often have no search path and
     # find their siblings through the loading module's DT_RPATH, which only applies while they
     # have no DT_RUNPATH of their own; so add a DT_RPATH unless the file already uses DT_RUNPATH.
-    subprocess.run([patchelf, "--add-rpath", rpath, *([] if runpath else ["--force-rpath"]), str(path)], check=True)
+    command = [patchelf, "--add-rpath", rpath, *([] if runpath else ["--force-rpath"])]
+    if interp:  # executables (ninja, triton's ptxas, …) ask for /lib64/ld-linux…, which the image lacks
+        command += ["--set-interpreter", attrs["loader"]]
+    subprocess.run([*command, str(path)], check=True)

@@ -63,6 +63,12 @@ def base_entries(dirs: list[dict], files: list[dict], scratch: Path) -> list[oci
     return entries
 
 
+def source_entries(src: str, config: dict) -> list[oci.Entry]:
+    """The model source at /src, owned by the image's user (Cog's models may write beside their code)."""
+    uid, gid = (int(part) for part in config.get("User", "0:0").split(":"))
+    return oci.tree(Path(src), "src", uid=uid, gid=gid)
+
+
 def _parents(path: str) -> list[oci.Entry]:
     parts = path.split("/")[:-1]
     return [oci.Entry("/".join(parts[: i + 1]), "dir", mode=0o755) for i in range(len(parts))]

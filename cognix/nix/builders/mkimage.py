@@ -22,7 +22,7 @@ with tempfile.TemporaryDirectory(dir=".") as scratch:
     layers = [
         layering.base_entries(attrs["dirs"], attrs["files"], Path(scratch)),
         *([entry for path in paths for entry in layering.store_entries(path)] for _, paths in planned),
-        oci.tree(Path(attrs["src"]), "src"),
+        layering.source_entries(attrs["src"], config),
     ]
     image = oci.ImageConfig(
         entrypoint=config["Entrypoint"],

@@ -20,7 +20,7 @@ out.mkdir()
 
 with tempfile.TemporaryDirectory(dir=".") as scratch, (out / "layer.tar").open("wb") as layer:
     entries = layering.base_entries(attrs["dirs"], attrs["files"], Path(scratch))
-    oci.write_tar([*entries, *oci.tree(Path(attrs["src"]), "src")], layer)
+    oci.write_tar([*entries, *layering.source_entries(attrs["src"], attrs["config"])], layer)
 (out / "checksum").write_text(hashlib.sha256((out / "layer.tar").read_bytes()).hexdigest())
 
 conf = {

@@ -46,7 +46,9 @@ in
   inherit system python pythonVersion runPython;
   sitePackages = "lib/python${pythonVersion}/site-packages";
 
-  fetchurl = { url, sha256 }: pkgs.fetchurl { inherit url sha256; };
+  fetchurl = { url, sha256, name }: pkgs.fetchurl { inherit url sha256 name; };
+  loader = pkgs.stdenv.cc.bintools.dynamicLinker;
+  shell = pkgs.bash;
   patchelf = pkgs.patchelf;
 
   # RUNPATH additions for manylinux wheels: PEP 599's library list as nixpkgs maps it (glibc, X11,

@@ -23,6 +23,7 @@ let
     args = [ "${python}/bin/python${pythonVersion}" "-I" script ];
     __structuredAttrs = true;
   } // attrs);
+  bash = runPython "bash" ../builders/copy_file.py { source = "${raw}/libexec/bash"; target = "bin/bash"; executable = true; };
 in
 {
   name = "offline";
@@ -31,7 +32,10 @@ in
   # the manylinux libraries (libstdc++, libgcc_s, libz, …) ship with the Python prefix
   runtimeLibs = [ "${python}/lib" ];
   cacert = runPython "ca-bundle.crt" ../builders/copy_file.py { source = "${raw}/share/ca-bundle.crt"; };
-  fetchurl = { url, sha256 }: import <nix/fetchurl.nix> { inherit url sha256; };
+  fetchurl = { url, sha256, name }: import <nix/fetchurl.nix> { inherit url sha256 name; };
+  # the ELF interpreter for executables shipped in wheels (the image has no /lib64)
+  loader = "${python}/lib/ld-linux-x86-64.so.2";
+  shell = bash; # /bin/sh in the image: Cog images have one, and os.system / shell=True need it
 
   systemPackages = names:
     if names == [ ] then [ ]
@@ -47,8 +51,7 @@ in
 
   # `nix develop` evaluates a shell's environment by running its builder as bash: Debian's static bash
   mkShell = { env, name }:
-    let bash = runPython "bash" ../builders/copy_file.py { source = "${raw}/libexec/bash"; target = "bin/bash"; executable = true; };
-    in derivation {
+    derivation {
       inherit name system;
       builder = "${bash}/bin/bash"; # nix develop insists on a builder named bash
       outputs = [ "out" ]; # and writes the environment to each of $outputs
