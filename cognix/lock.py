@@ -225,8 +225,8 @@ def _uv_error(stderr: str) -> LockError:
         name = match.group(1) or match.group(2)
         return LockError(
             f"{name} has no wheel for the image (Python, linux x86_64) — only a source distribution",
-            hint=f"pin a version of {name} that ships wheels, or let cognix build it from source "
-            f"with `cognix lock --allow-sdist {name}` (recorded in the lock)",
+            hint=f"pin a version of {name} that ships wheels; `cognix lock --allow-sdist {name}` locks the "
+            "source distribution instead (recorded in the lock), for local use: `cognix build` installs wheels only",
         )
     detail = "\n".join(line for line in stderr.strip().splitlines() if line.strip())
     return LockError("resolving the requirements failed", details=detail, hint="fix the requirements uv names above")

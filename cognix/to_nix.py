@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import base64
 import difflib
-import fnmatch
 import hashlib
 import importlib.util
 import io
 import json
+import posixpath
 import re
 import shutil
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ GENERATED = ".cognix"
 PACKAGE = Path(__file__).parent
 # never part of /src: version control, cognix's own files (the lock is in the layers and labels
 # already, and re-locking must not touch the source layer), caches
-_ALWAYS_EXCLUDED = [".git", ".hg", ".cog", GENERATED, "__pycache__", "*.pyc", ".pytest_cache", "flake.nix",
+_ALWAYS_EXCLUDED = [".git", ".hg", ".cog", GENERATED, "**/__pycache__", "**/*.pyc", ".pytest_cache", "flake.nix",
                     "flake.lock", "pylock.toml", "result", "result-*", ".dockerignore"]  # fmt: skip
 
 
@@ -197,25 +198,17 @@ def remember_output(project: Project, path: Path) -> None:
 
 
 def source_files(root: Path, exclude: list[str]) -> list[str]:
-    """The model source (``/src``): files under ``root`` minus ``.dockerignore`` patterns, images
-    cognix wrote and its own folder; each file's folders are listed too, with a trailing ``/``."""
+    """The model source (``/src``): files under ``root`` minus what ``.dockerignore`` excludes
+    (Docker's rules), images cognix wrote and its own files; each file's folders are listed too,
+    with a trailing ``/``."""
     outputs = root / GENERATED / "outputs.json"
-    patterns = _ALWAYS_EXCLUDED + exclude + (json.loads(outputs.read_text()) if outputs.is_file() else [])
+    always = ignore_matcher(_ALWAYS_EXCLUDED + exclude + (json.loads(outputs.read_text()) if outputs.is_file() else []))
     dockerignore = root / ".dockerignore"
-    if dockerignore.is_file():
-        patterns += [line.strip().rstrip("/") for line in dockerignore.read_text().splitlines()
-                     if line.strip() and not line.startswith("#")]  # fmt: skip
-
-    def excluded(rel: str) -> bool:
-        parts = rel.split("/")
-        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        return any(fnmatch.fnmatchcase(p, pat) or fnmatch.fnmatchcase(n, pat)
-                   for pat in patterns for p, n in zip(prefixes, parts, strict=True))  # fmt: skip
-
+    user = ignore_matcher(dockerignore.read_text().splitlines() if dockerignore.is_file() else [])
     listed: set[str] = set()
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
-        if excluded(rel) or path.is_dir() and not path.is_symlink():
+        if path.is_dir() and not path.is_symlink() or always(rel) or user(rel):
             continue
         listed.add(rel)
         parts = rel.split("/")[:-1]
@@ -223,12 +216,61 @@ def source_files(root: Path, exclude: list[str]) -> list[str]:
     return sorted(listed)
 
 
+def ignore_matcher(patterns: list[str]) -> Callable[[str], bool]:
+    """Docker's ``.dockerignore`` rules: paths relative to the project, ``*``/``?`` within one
+    folder, ``**`` across folders, a pattern that matches a folder covers what is in it,
+    ``!pattern`` re-includes, and the last matching pattern wins."""
+    rules = []
+    for raw in patterns:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        line = posixpath.normpath(line.removeprefix("!").strip()).lstrip("/")
+        rules.append((negate, re.compile(_glob_to_regex(line))))
+
+    def excluded(rel: str) -> bool:
+        parts = rel.split("/")
+        candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        verdict = False
+        for negate, regex in rules:
+            if any(regex.fullmatch(candidate) for candidate in candidates):
+                verdict = not negate
+        return verdict
+
+    return excluded
+
+
+def _glob_to_regex(pattern: str) -> str:
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and (close := pattern.find("]", i + 1)) > i:
+            out.append(pattern[i : close + 1].replace("[!", "[^"))
+            i = close + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return "".join(out)
+
+
 def server_wheel(folder: Path) -> Path:
     """A wheel of this cognix (the server the image runs), byte-identical for the same files."""
     files: dict[str, bytes] = {}
-    for path in sorted(PACKAGE.rglob("*")):
+    for path in sorted(PACKAGE.rglob("*.py")):  # code only: no editor backups, caches or build files
         rel = path.relative_to(PACKAGE).as_posix()
-        if path.is_file() and "__pycache__" not in rel and not rel.startswith(("nix/", "templates/")):
+        if not rel.startswith(("nix/", "templates/")):
             files[f"cognix/{rel}"] = path.read_bytes()
     alias = importlib.util.find_spec("_cognix_cog_alias")
     if alias and alias.origin:  # `import cog` → cognix's SDK inside the image too

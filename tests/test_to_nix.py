@@ -284,3 +284,20 @@ def test_unknown_apt_names_get_suggestions_before_nix_runs() -> None:
     assert '"ffmpg" (did you mean: ffmpeg' in raised.value.message and '"zzzz-nothing"' in raised.value.message
     with pytest.raises(CognixError, match="offline toolchain does not have"):
         to_nix.check_system_packages(["ffmpeg"], to_nix.Toolchain("offline", path=Path("/x")))
+
+
+@pytest.mark.parametrize(
+    ("patterns", "kept"),
+    [
+        (["*", "!predict.py", "!cog.yaml"], ["cog.yaml", "predict.py"]),  # allow-list style
+        (["/data.csv", "**/top.pth"], ["cog.yaml", "predict.py", "sub/model.pth"]),  # rooted and any-depth
+        (["*.pth"], ["cog.yaml", "data.csv", "predict.py", "sub/model.pth", "sub/top.pth"]),  # top level only
+        (["sub", "!sub/model.pth"], ["cog.yaml", "data.csv", "predict.py", "sub/model.pth", "top.pth"]),
+    ],
+)
+def test_dockerignore_follows_dockers_rules(tmp_path: Path, patterns: list[str], kept: list[str]) -> None:
+    for name in ("cog.yaml", "predict.py", "data.csv", "top.pth", "sub/model.pth", "sub/top.pth"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    (tmp_path / ".dockerignore").write_text("\n".join(["# models stay out", *patterns]) + "\n")
+    assert [f for f in to_nix.source_files(tmp_path, []) if not f.endswith("/")] == kept

@@ -32,7 +32,7 @@ in
   wheels = installed;
   server = serverDrv;
   env = runPython "python-env" ./builders/mkenv.py {
-    inherit python pythonVersion sitePackages;
+    inherit python pythonVersion;
     packages = map (w: w.drv) installed ++ [ serverDrv ];
   };
 }

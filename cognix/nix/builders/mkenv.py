@@ -13,10 +13,10 @@ from pathlib import Path
 
 attrs = json.loads(Path(".attrs.json").read_text())  # Nix 2.8: NIX_ATTRS_JSON_FILE is the host path
 out = Path(attrs["outputs"]["out"])
-python, version, site_rel = attrs["python"], attrs["pythonVersion"], attrs["sitePackages"]
+python, version = attrs["python"], attrs["pythonVersion"]
 interpreter = f"{python}/bin/python{version}".encode()
 
-(out / "bin").mkdir(parents=True)
+(out / "bin").mkdir(parents=True)  # the interpreter's links; every package's files are linked below
 for name in (f"python{version}", "python3", "python"):
     (out / "bin" / name).symlink_to(f"{python}/bin/python{version}")
 # a venv: Python takes its prefix (and site-packages) from the folder holding pyvenv.cfg
@@ -25,14 +25,20 @@ for name in (f"python{version}", "python3", "python"):
 owner: dict[Path, str] = {}
 
 
+def clash(target: Path, package: str) -> SystemExit:
+    return SystemExit(f"error: {package} and {owner.get(target, 'another package')} both install "
+                      f"{target.relative_to(out)}, differently")  # fmt: skip
+
+
 def link(source: Path, target: Path, package: str) -> None:
     if target.is_symlink() or target.exists():
-        if target.is_dir() and not target.is_symlink() and source.is_dir():
+        if source.is_dir() != (target.is_dir() and not target.is_symlink()):
+            raise clash(target, package)  # a folder in one package, a file in another
+        if source.is_dir():
             return
-        same = source.is_file() and Path(os.readlink(target)).read_bytes() == source.read_bytes()
-        if same or source.suffix == ".pyc":
-            return
-        raise SystemExit(f"error: {package} and {owner[target]} both install {target.relative_to(out)}, differently")
+        if Path(os.readlink(target)).read_bytes() == source.read_bytes() or source.suffix == ".pyc":
+            return  # the same file twice (nvidia/__init__.py), or bytecode of it
+        raise clash(target, package)
     if source.is_dir():
         target.mkdir(parents=True)
     else:
@@ -42,13 +48,15 @@ def link(source: Path, target: Path, package: str) -> None:
 
 for package in attrs["packages"]:
     root = Path(package)
-    for source in sorted(root.joinpath(site_rel).rglob("*")):
-        link(source, out / site_rel / source.relative_to(root / site_rel), root.name)
-    for script in sorted(root.joinpath("bin").glob("*")):
-        target = out / "bin" / script.name
-        data = script.read_bytes()
-        if data.startswith(b"#!" + interpreter):  # console scripts run the environment, not the bare interpreter
+    for source in sorted(root.rglob("*")):
+        rel = source.relative_to(root)
+        if rel.parts[0] == "bin" and source.is_file() and source.read_bytes().startswith(b"#!" + interpreter):
+            target = out / rel  # console scripts run the environment, not the bare interpreter
+            if target.exists():
+                raise clash(target, root.name)
+            data = source.read_bytes()
             target.write_bytes(b"#!" + str(out / "bin" / "python").encode() + data[2 + len(interpreter) :])
             target.chmod(0o555)
+            owner[target] = root.name
         else:
-            link(script, target, root.name)
+            link(source, out / rel, root.name)
