@@ -8,6 +8,7 @@ all" and "older than 2.8" are refused. Builds run ``nix build -f .cognix/build.n
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -105,13 +106,17 @@ _HASH_MISMATCH = re.compile(r"hash mismatch in fixed-output derivation '[^']*?-(
 
 def _failure(log: list[str]) -> NixError:
     text = "\n".join(log)
+    if nixpkgs := re.search(r"unable to download '(https://github.com/NixOS/nixpkgs/[^']+)'", text):
+        return NixError(f"cannot fetch nixpkgs from {nixpkgs.group(1)}", details=text,
+                        hint="build with --toolchain offline (Debian's Python; no nixpkgs needed), "
+                        "or run where GitHub and cache.nixos.org are reachable")  # fmt: skip
     mismatch = _HASH_MISMATCH.search(text)
     if mismatch:
         wanted = re.search(r"specified:\s*(\S+)", text)
         got = re.search(r"got:\s*(\S+)", text)
         return NixError(
             f"{mismatch.group(1)} does not match the sha256 in pylock.toml"
-            + (f" (locked {wanted.group(1)}, downloaded {got.group(1)})" if wanted and got else ""),
+            + (f" (locked {_hex(wanted.group(1))}, downloaded {_hex(got.group(1))})" if wanted and got else ""),
             hint="the index now serves a different file, or the lock was edited: re-lock that package with "
             "`cognix lock --upgrade-package NAME` and review the change",
         )
@@ -119,3 +124,10 @@ def _failure(log: list[str]) -> NixError:
     message = errors[0].removeprefix("error:").strip() if errors else "nix build failed"
     return NixError(f"nix build failed: {message}", details=text,
                     hint="the Nix log above says which step failed; fix it and run the command again")  # fmt: skip
+
+
+def _hex(nix_hash: str) -> str:
+    """Nix prints SRI hashes (sha256-<base64>); pylock.toml holds hex."""
+    if nix_hash.startswith("sha256-"):
+        return base64.b64decode(nix_hash.removeprefix("sha256-")).hex()
+    return nix_hash

@@ -224,7 +224,9 @@ def test_a_wheel_that_does_not_match_its_locked_hash_is_named(project) -> None:
     lock.write_text(text[:start] + "0" * 64 + text[start + 64 :])
     result = run_cli("build", "--toolchain", "offline", "--locked", "-o", str(root / "image.tar"), cwd=root)
     assert result.returncode == 1
-    assert "six-1.16.0-py2.py3-none-any.whl does not match the sha256 in pylock.toml" in result.stderr
+    assert (
+        "six-1.16.0-py2.py3-none-any.whl does not match the sha256 in pylock.toml (locked " + "0" * 64 in result.stderr
+    )
     assert "cognix lock --upgrade-package" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -301,3 +301,17 @@ def test_dockerignore_follows_dockers_rules(tmp_path: Path, patterns: list[str],
         (tmp_path / name).write_text("")
     (tmp_path / ".dockerignore").write_text("\n".join(["# models stay out", *patterns]) + "\n")
     assert [f for f in to_nix.source_files(tmp_path, []) if not f.endswith("/")] == kept
+
+
+@needs_nix
+def test_layer_plan_stays_within_the_layer_limit(tmp_path: Path) -> None:
+    lib = to_nix.PACKAGE / "nix"
+    plan = nix_eval(
+        f"""(import {lib}/layers.nix {{ }}).plan {{
+              wheels = builtins.genList (i: {{ name = "w${{toString i}}"; size = {60 * MB} + i; drv = "w${{toString i}}"; }}) 150;
+              python = "py"; cacert = "ca"; shell = "sh"; server = "cognix"; env = "env";
+            }}""",
+        tmp_path,
+    )
+    assert len(plan) + 2 == 100  # with the base and /src layers the builders add
+    assert [layer["name"] for layer in plan[1:3]] == ["w149", "w148"]  # the largest keep their own layers

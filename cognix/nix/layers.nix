@@ -7,9 +7,17 @@ rec {
   bigWheelBytes = 50 * 1024 * 1024;
 
   # wheels: [ { name; size; drv; } ] (from the lock, with their installed store paths)
+  # dockerTools' default: Docker/overlayfs stop at about 125, and images built on top need room
+  maxLayers = 100;
+
   plan = { wheels, python, cacert, shell, server, env, systemPackages ? [ ] }:
     let
-      big = builtins.filter (w: w.size >= bigWheelBytes) wheels;
+      candidates = builtins.sort (a: b: a.size > b.size || (a.size == b.size && a.name < b.name))
+        (builtins.filter (w: w.size >= bigWheelBytes) wheels);
+      room = maxLayers - 6; # base, python, system-packages, cognix, site-packages, src
+      # the largest get layers of their own; any beyond the limit join site-packages
+      big = if builtins.length candidates <= room then candidates
+        else builtins.genList (builtins.elemAt candidates) room;
     in
     # the interpreter first: every wheel's store path refers to it, so a later layer would lose it
     [ { name = "python"; roots = [ python cacert shell ]; } ]

@@ -64,8 +64,6 @@ in
   # src: a store directory copied to /src; extraFiles: optional store directory copied to /.
   # Result: an executable that writes a docker-archive to stdout (`./result | docker load`).
   mkImage = { name, tag, layers, config, dirs, files, src }:
-    assert builtins.length layers <= 120
-      || throw "image ${name}: ${toString (builtins.length layers)} layers; Docker/overlayfs allow about 125";
     let
       planLayers = map (l: { inherit (l) name; roots = map storeRoot l.roots; }) layers;
       conf = runPython "${name}-conf" "${../builders}/stream_conf.py" {
