@@ -210,6 +210,11 @@ def source_files(root: Path, exclude: list[str]) -> list[str]:
         rel = path.relative_to(root).as_posix()
         if path.is_dir() and not path.is_symlink() or always(rel) or user(rel):
             continue
+        try:
+            rel.encode()
+        except UnicodeEncodeError:
+            raise CognixError(f"the file name {rel!r} is not UTF-8, which image layers and Nix need",
+                              hint="rename it, or list it in .dockerignore") from None  # fmt: skip
         listed.add(rel)
         parts = rel.split("/")[:-1]
         listed.update("/".join(parts[: i + 1]) + "/" for i in range(len(parts)))
