@@ -6,7 +6,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -282,6 +282,66 @@ def verify_cmd(
     if not report.identical:
         raise typer.Exit(1)
     print(first.digest)
+
+
+ArchiveOpt = Annotated[
+    Path | None, typer.Option("--archive", help="An image archive to use as is, instead of building the project.")
+]
+
+
+def _archive(archive: Path | None, tag: str | None, toolchain: str, config_file: str | None) -> Path:
+    """The given OCI archive, or the project's image, built (or found current) now."""
+    if archive is None:
+        return _build_image(_project(config_file), tag, toolchain, locked=False).path
+    if not archive.is_file():
+        raise CognixError(f"{archive} does not exist", hint="build it with `cognix build -o PATH`")
+    return archive
+
+
+@app.command("push")
+def push_cmd(
+    reference: Annotated[str, typer.Argument(help="REGISTRY/REPOSITORY[:TAG], e.g. ghcr.io/me/model:v1")],
+    insecure: Annotated[bool, typer.Option("--insecure", help="Plain HTTP (a registry on this machine).")] = False,
+    archive: ArchiveOpt = None,
+    toolchain: Toolchain = "nixpkgs",
+    config_file: ConfigFile = None,
+) -> None:
+    """Build the image (or take --archive) and push it to any OCI registry; unchanged layers are skipped."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    from . import registry, to_nix
+
+    to_nix.check_reference(reference)
+    path = _archive(archive, reference, toolchain, config_file)
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err) as bars:
+        tasks: dict[str, Any] = {}
+
+        def on_blob(blob: registry.Blob, action: str) -> None:
+            if blob.digest not in tasks:
+                tasks[blob.digest] = bars.add_task(f"{blob.digest[7:19]} {action}", total=blob.size)
+            bars.update(tasks[blob.digest], description=f"{blob.digest[7:19]} {action}",
+                        completed=blob.size if action != "uploading" else 0)  # fmt: skip
+
+        report = registry.push(path, reference, insecure=insecure, on_blob=on_blob,
+                               on_bytes=lambda blob, n: bars.advance(tasks[blob.digest], n))  # fmt: skip
+    sent = sum(b.size for b in report.uploaded)
+    err.print(f"Pushed {report.reference}: {len(report.uploaded)} blobs uploaded ({sent / 1e6:,.1f} MB), "
+              f"{len(report.mounted)} mounted, {len(report.skipped)} already there")  # fmt: skip
+    print(f"{report.reference.registry}/{report.reference.repository}@{report.digest}")
+
+
+@app.command("load")
+def load_cmd(
+    engine: Annotated[str | None, typer.Option("--engine", help="podman or docker (default: installed one).")] = None,
+    archive: ArchiveOpt = None,
+    tag: Annotated[str | None, typer.Option("-t", "--tag", help="Image name (default: cog-<folder>:latest).")] = None,
+    toolchain: Toolchain = "nixpkgs",
+    config_file: ConfigFile = None,
+) -> None:
+    """Build the image (or take --archive) and load it into podman or docker, unless it is there already."""
+    from . import load
+
+    err.print(load.load(_archive(archive, tag, toolchain, config_file), engine=engine, name=tag))
 
 
 @app.command("develop", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -83,7 +83,7 @@ def write(
         "name": re.sub(r"[^A-Za-z0-9+._-]+", "-", repository.rsplit("/", 1)[-1]),  # for store path names
         "tag": tag,
         "env": image_env(project),
-        "labels": image_labels(project, tool, repository) | (labels or {}),
+        "labels": image_labels(project, tool) | (labels or {}),
         "cognixVersion": __version__,
         "cognixWheel": wheel.name,
     }
@@ -171,8 +171,8 @@ def check_reference(reference: str) -> str:
     return reference.rsplit(":", 1)[0] if match.group("tag") else reference
 
 
-def image_labels(project: Project, tool: dict[str, Any], repository: str) -> dict[str, str]:
-    """Cog's ``run.cog.*`` labels (the effective config has the lock's CUDA/cuDNN) and OCI's."""
+def image_labels(project: Project, tool: dict[str, Any]) -> dict[str, str]:
+    """Cog's ``run.cog.*`` labels (the effective config has the lock's CUDA/cuDNN) and the lock's inputs hash."""
     effective = project.config.model_dump(mode="json", exclude_none=True)
     build = effective.setdefault("build", {})
     for key in ("cuda", "cudnn"):
@@ -181,7 +181,6 @@ def image_labels(project: Project, tool: dict[str, Any], repository: str) -> dic
     return {
         "run.cog.version": __version__,
         "run.cog.config": json.dumps(effective, sort_keys=True, separators=(",", ":")),
-        "org.opencontainers.image.title": repository,  # from the tag: never from the folder's name
         "io.cognix.lock.inputs-hash": tool.get("inputs-hash", ""),
     }
 

@@ -99,12 +99,12 @@ def blur(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project
 
 
-def serve_in_podman(archive: Path, request: dict) -> dict:
+def serve_in_podman(archive: Path | str, request: dict, image_ref: str | None = None) -> dict:
     """Run the image (runc flags of workplace-notes §3) on a loopback port; one prediction."""
     port = free_port()
     name = f"cognix-test-{port}"
     started = subprocess.run([*PODMAN, "run", "-d", "--name", name, "--network", "host", "-e", f"PORT={port}",
-                              *RUN_FLAGS, f"oci-archive:{archive}"], capture_output=True, text=True)  # fmt: skip
+                              *RUN_FLAGS, image_ref or f"oci-archive:{archive}"], capture_output=True, text=True)  # fmt: skip
     assert started.returncode == 0, started.stderr
     try:
         deadline = time.monotonic() + 60
@@ -276,3 +276,51 @@ def test_too_old_nix_is_a_clear_error(project, tmp_path: Path) -> None:
     result = run_cli("build", "--toolchain", "offline", cwd=root, env={"PATH": f"{fake}:/usr/bin:/bin"})
     assert result.returncode == 1
     assert "Nix 2.3.16 is too old (cognix needs 2.8 or newer)" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def podman_conf(tmp_path: Path) -> dict[str, str]:
+    """What lets a plain `podman` (as cognix load runs it) work here: workplace-notes §3's files."""
+    conf, storage = tmp_path / "containers.conf", tmp_path / "storage.conf"
+    conf.write_text('[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'
+                    '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n')  # fmt: skip
+    storage.write_text('[storage]\ndriver = "vfs"\nrunroot = "/run/containers/storage"\n'
+                       'graphroot = "/var/lib/containers/storage"\n')  # fmt: skip
+    return {"CONTAINERS_CONF": str(conf), "CONTAINERS_STORAGE_CONF": str(storage)}
+
+
+@needs_podman
+def test_load_into_podman_once(hello: tuple[Path, str], podman_conf: dict[str, str]) -> None:
+    project, _ = hello
+    name = f"localhost/cognix-load-test:{time.monotonic_ns()}"
+    first = run_cli("load", "--archive", str(project / "image.tar"), "-t", name, cwd=project, env=podman_conf)
+    assert first.returncode == 0, first.stderr
+    assert f"Loaded {name} into podman" in first.stderr
+    again = run_cli("load", "--archive", str(project / "image.tar"), "-t", name, cwd=project, env=podman_conf)
+    assert again.returncode == 0 and "nothing to load" in again.stderr
+    subprocess.run([*PODMAN, "rmi", "-f", name], capture_output=True)
+
+
+@needs_podman
+@pytest.mark.skipif(shutil.which("docker-registry") is None, reason="apt-get install docker-registry")
+def test_push_to_a_registry_then_podman_pulls_and_runs_it(hello: tuple[Path, str], tmp_path: Path) -> None:
+    from .test_push import start_registry
+
+    project, digest = hello
+    process, reg = start_registry(tmp_path / "registry")
+    try:
+        target = f"{reg.host}/models/hello:v1"
+        env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+        pushed = run_cli("push", target, "--toolchain", "offline", "--insecure", cwd=project, env=env)
+        assert pushed.returncode == 0, pushed.stderr
+        assert pushed.stdout.strip() == f"{reg.host}/models/hello@{digest}"
+        again = run_cli("push", target, "--archive", str(project / "image.tar"), "--insecure", cwd=project, env=env)
+        assert "0 blobs uploaded" in again.stderr
+        pulled = subprocess.run([*PODMAN, "pull", "--tls-verify=false", target], capture_output=True, text=True)
+        assert pulled.returncode == 0, pulled.stderr
+        prediction = serve_in_podman(target, {"input": {"text": "registry"}}, image_ref=target)
+        assert prediction["output"] == "hello registry"
+    finally:
+        process.terminate()
+        process.wait()
+        subprocess.run([*PODMAN, "rmi", "-f", f"{reg.host}/models/hello:v1"], capture_output=True)

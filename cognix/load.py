@@ -1,0 +1,59 @@
+"""``cognix load``: an image archive into podman or docker, skipped when that exact image is there.
+
+podman reads OCI archives; docker 20.10 cannot (workplace-notes §6), so for docker the archive
+is converted to a docker-archive with skopeo first. The image ID both engines report is the
+config digest, which is what "already there" compares.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+from .errors import CognixError
+
+ENGINES = ("podman", "docker")
+
+
+def image_identity(archive: Path) -> tuple[str, str]:
+    """(reference name, config digest) of an OCI archive."""
+    with tarfile.open(archive) as tar:
+        index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
+        descriptor = index["manifests"][0]
+        manifest = json.load(tar.extractfile(f"blobs/sha256/{descriptor['digest'].split(':', 1)[1]}"))  # type: ignore[arg-type]
+    name = descriptor.get("annotations", {}).get("org.opencontainers.image.ref.name", "")
+    return name, manifest["config"]["digest"]
+
+
+def load(archive: Path, *, engine: str | None = None, name: str | None = None) -> str:
+    """Load ``archive`` (as ``name``, default: the name it was built with); returns what happened."""
+    engine = engine or next((e for e in ENGINES if shutil.which(e)), None)
+    if engine not in ENGINES or shutil.which(engine) is None:
+        raise CognixError(f"no container engine to load into ({engine or 'neither podman nor docker'} found)",
+                          hint="install podman or docker, or push to a registry with `cognix push`")  # fmt: skip
+    built_name, config = image_identity(archive)
+    name = name or built_name
+    present = subprocess.run([engine, "image", "inspect", "--format", "{{.Id}}", name], capture_output=True, text=True)
+    if present.returncode == 0 and present.stdout.strip().removeprefix("sha256:") == config.removeprefix("sha256:"):
+        return f"{name} is already in {engine} ({config[:19]}): nothing to load"
+    with tempfile.TemporaryDirectory(prefix="cognix-load-") as scratch:
+        source = archive
+        if engine == "docker":
+            source = Path(scratch) / "docker.tar"
+            _run(["skopeo", "copy", "--quiet", f"oci-archive:{archive}", f"docker-archive:{source}:{name}"], "convert")
+        _run([engine, "load", "-i", str(source)], "load")
+    _run([engine, "tag", config.removeprefix("sha256:"), name], "tag")
+    return f"Loaded {name} into {engine} ({config[:19]})"
+
+
+def _run(command: list[str], what: str) -> None:
+    if shutil.which(command[0]) is None:
+        raise CognixError(f"{command[0]} is needed to {what} the image and is not installed",
+                          hint=f"install {command[0]} (apt-get install {command[0]})")  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise CognixError(f"`{' '.join(command[:2])}` failed to {what} the image", details=done.stderr.strip()[-3000:])

@@ -1,0 +1,187 @@
+"""``cognix push`` and ``cognix load`` against real software: Debian's ``docker-registry`` on
+loopback (plain and with htpasswd basic auth), skopeo and podman reading what was pushed.
+
+Images here are written by cognix's OCI writer (fast, no Nix); the end-to-end push of a
+Nix-built model image that podman pulls and runs is in tests/test_build.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cognix import oci, registry
+
+from .conftest import run_cli
+from .server_helpers import free_port
+
+pytestmark = pytest.mark.skipif(shutil.which("docker-registry") is None, reason="apt-get install docker-registry")
+
+
+@dataclass
+class Registry:
+    host: str
+    log: Path
+
+    def uploads(self) -> list[str]:
+        """Blob uploads the registry finished (its access log's PUTs to an upload session)."""
+        return re.findall(r'"PUT /v2/([^ ]+)/blobs/uploads/[^ ]*digest=', self.log.read_text())
+
+
+def start_registry(root: Path, htpasswd: Path | None = None) -> tuple[subprocess.Popen, Registry]:
+    port = free_port()
+    auth = f"auth:\n  htpasswd:\n    realm: test\n    path: {htpasswd}\n" if htpasswd else ""
+    root.mkdir(parents=True)
+    config = root / "config.yml"
+    config.write_text(
+        f"version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n{auth}"
+    )
+    log = root / "registry.log"
+    process = subprocess.Popen(
+        ["docker-registry", "serve", str(config)], stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v2/").status_code in (200, 401):
+                break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+    return process, Registry(f"127.0.0.1:{port}", log)
+
+
+@pytest.fixture
+def plain_registry(tmp_path: Path) -> Iterator[Registry]:
+    process, reg = start_registry(tmp_path / "registry")
+    yield reg
+    process.terminate()
+    process.wait()
+
+
+@pytest.fixture(autouse=True)
+def own_push_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def image(root: Path, files: dict[str, str], shared: str = "shared base") -> Path:
+    """An OCI archive with a shared base layer and a layer of ``files``."""
+    (root / "src").mkdir(parents=True)
+    for name, text in files.items():
+        (root / "src" / name).write_text(text)
+    (root / "base").mkdir()
+    (root / "base" / "os-release").write_text(shared)
+    layers = [oci.tree(root / "base", "etc"), oci.tree(root / "src", "src")]
+    config = oci.ImageConfig(entrypoint=["/bin/true"], labels={"x": "y"})
+    oci.write_image(root / "layout", layers, config, layer_names=["base", "src"])
+    oci.write_archive(root / "layout", root / "image.tar")
+    return root / "image.tar"
+
+
+def skopeo_digest(reference: str, *extra: str) -> str:
+    out = subprocess.run(["skopeo", "inspect", "--tls-verify=false", *extra, f"docker://{reference}"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["Digest"]
+
+
+def test_push_then_repush_uploads_nothing(plain_registry: Registry, tmp_path: Path) -> None:
+    archive = image(tmp_path / "a", {"predict.py": "v1"})
+    target = f"{plain_registry.host}/models/a:v1"
+    first = run_cli("push", target, "--archive", str(archive), "--insecure", cwd=tmp_path,
+                    env={"XDG_CACHE_HOME": str(tmp_path / "cache")})  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    assert "3 blobs uploaded" in first.stderr  # config + 2 layers
+    digest = first.stdout.strip().rsplit("@", 1)[1]
+    assert skopeo_digest(target) == digest == oci_digest(archive)
+    before = len(plain_registry.uploads())
+    again = run_cli("push", target, "--archive", str(archive), "--insecure", cwd=tmp_path,
+                    env={"XDG_CACHE_HOME": str(tmp_path / "cache")})  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "0 blobs uploaded (0.0 MB), 0 mounted, 3 already there" in again.stderr
+    assert len(plain_registry.uploads()) == before == 3  # the registry saw no new upload
+
+
+def oci_digest(archive: Path) -> str:
+    from cognix.build import read_image
+
+    return read_image(archive).digest
+
+
+def test_a_second_model_uploads_only_its_new_layers(plain_registry: Registry, tmp_path: Path) -> None:
+    a = image(tmp_path / "a", {"predict.py": "model a"})
+    b = image(tmp_path / "b", {"predict.py": "model b"})
+    first = registry.push(a, f"{plain_registry.host}/models/a:v1", insecure=True)
+    second = registry.push(b, f"{plain_registry.host}/models/b:v1", insecure=True)
+    assert len(first.uploaded) == 3
+    assert len(second.uploaded) == 2 and len(second.mounted) == 1  # its config and src; the base layer is mounted
+    assert [name for name in plain_registry.uploads()].count("models/b") == 2
+    assert skopeo_digest(f"{plain_registry.host}/models/b:v1") == second.digest
+
+
+def test_large_blobs_go_up_in_chunks_intact(plain_registry: Registry, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(registry, "CHUNK", 4096)  # so that a small test layer takes the chunked path
+    archive = image(tmp_path / "a", {"weights.bin": "w" * 50_000 + "".join(map(str, range(20_000)))})
+    report = registry.push(archive, f"{plain_registry.host}/models/big:v1", insecure=True)
+    assert "PATCH /v2/models/big/blobs/uploads/" in plain_registry.log.read_text()
+    copied = subprocess.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false",
+                             f"docker://{plain_registry.host}/models/big:v1", f"oci:{tmp_path / 'pulled'}:v1"],
+                            capture_output=True, text=True)  # fmt: skip
+    assert copied.returncode == 0, copied.stderr
+    for blob in report.uploaded:  # skopeo verified each digest while copying; and the bytes are ours
+        assert (tmp_path / "pulled" / "blobs" / "sha256" / blob.digest[7:]).stat().st_size == blob.size
+
+
+@pytest.mark.skipif(shutil.which("htpasswd") is None, reason="apt-get install apache2-utils")
+def test_basic_auth_from_the_environment_or_docker_config(tmp_path: Path) -> None:
+    htpasswd = tmp_path / "htpasswd"
+    subprocess.run(["htpasswd", "-Bbc", str(htpasswd), "alice", "s3cret"], check=True, capture_output=True)
+    process, reg = start_registry(tmp_path / "registry", htpasswd)
+    try:
+        archive = image(tmp_path / "a", {"predict.py": "private"})
+        target = f"{reg.host}/private/a:v1"
+        env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
+        refused = run_cli("push", target, "--archive", str(archive), "--insecure", cwd=tmp_path, env=env)
+        assert refused.returncode == 1 and "refused the credentials" in refused.stderr
+        assert "COGNIX_REGISTRY_USERNAME" in refused.stderr and "Traceback" not in refused.stderr
+        with_env = run_cli("push", target, "--archive", str(archive), "--insecure", cwd=tmp_path,
+                           env={**env, "COGNIX_REGISTRY_USERNAME": "alice", "COGNIX_REGISTRY_PASSWORD": "s3cret"})  # fmt: skip
+        assert with_env.returncode == 0, with_env.stderr
+        (tmp_path / "docker").mkdir()
+        auth = base64.b64encode(b"alice:s3cret").decode()
+        (tmp_path / "docker" / "config.json").write_text(json.dumps({"auths": {reg.host: {"auth": auth}}}))
+        with_config = run_cli("push", f"{reg.host}/private/b:v1", "--archive", str(archive), "--insecure",
+                              cwd=tmp_path, env=env)  # fmt: skip
+        assert with_config.returncode == 0, with_config.stderr
+        assert skopeo_digest(f"{reg.host}/private/b:v1", "--creds", "alice:s3cret") == oci_digest(archive)
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def test_unreachable_registry_and_bad_reference_are_clear(tmp_path: Path) -> None:
+    archive = image(tmp_path / "a", {"predict.py": ""})
+    gone = run_cli("push", f"127.0.0.1:{free_port()}/x:v1", "--archive", str(archive), "--insecure", cwd=tmp_path)
+    assert gone.returncode == 1 and "cannot reach 127.0.0.1" in gone.stderr and "Traceback" not in gone.stderr
+    bad = run_cli("push", "Bad/Name:v1", "--archive", str(archive), cwd=tmp_path)
+    assert bad.returncode == 1 and "invalid image name 'Bad/Name:v1'" in bad.stderr
+
+
+def test_references_parse_as_docker_reads_them() -> None:
+    parse = registry.Reference.parse
+    assert parse("ghcr.io/me/model:v1") == registry.Reference("ghcr.io", "me/model", "v1")
+    assert parse("localhost:5000/model") == registry.Reference("localhost:5000", "model", "latest")
+    assert parse("me/model:2") == registry.Reference(registry.DOCKER_HUB, "me/model", "2")
+    assert parse("model") == registry.Reference(registry.DOCKER_HUB, "library/model", "latest")
