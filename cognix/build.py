@@ -8,6 +8,7 @@ the Python and packages the image will run, and never inside a Nix build.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import shutil
 import subprocess
@@ -19,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from . import lock as locking
-from . import nixbuild, oci, to_nix
+from . import nixbuild, oci, sbom, to_nix
 from .config import Project
 from .errors import CognixError
 
 TOOLCHAINS = ("nixpkgs", "offline")
+SBOM_NAME = "sbom.cdx.json"  # in .cognix/, beside the image it describes
 
 
 @dataclass(frozen=True)
@@ -95,10 +97,14 @@ def build(
     to_nix.write(project, lock, chosen, tag=tag)
     build = functools.partial(nixbuild.build, project.dir, offline=offline, extra=extra_nix_args, progress=progress)
     env = build("pythonEnv", out_link=folder / "python-env")
+    roots = build("imageClosure", out_link=folder / "image-closure")
     src = nixbuild.source_path(project.dir)
     progress("computing the OpenAPI schema with the image's Python")
     runner = project.config.runner
     labels = {"run.cog.openapi_schema": openapi_schema(runner, env, src)} if runner else {}
+    progress("writing the SBOM")
+    document = write_sbom(lock, env, roots, src, folder / SBOM_NAME)
+    labels[sbom.LABEL] = hashlib.sha256(document.encode()).hexdigest()
     to_nix.write(project, lock, chosen, tag=tag, labels=labels)
     result = build("image", out_link=folder / "image.tar" if offline else folder / "stream-image")
     if offline:
@@ -120,6 +126,17 @@ def stream_to_oci(script: Path, archive: Path, tag: str) -> Path:
             archive.unlink()
         oci.write_archive(Path(scratch) / "layout", archive)
     return archive
+
+
+def write_sbom(lock: dict[str, Any], env: Path, roots: Path, src: Path, target: Path) -> str:
+    """The image's CycloneDX SBOM (cognix/sbom.py), from its closure before it is packed."""
+    probe = [str(env / "bin" / "python"), "-I", "-c", "import platform; print(platform.python_version())"]
+    version = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+    store_paths = [info for info in sbom.closure(roots) if info["path"] != str(roots)]
+    document = sbom.build_sbom(name="cognix-image", lock=lock, env=env, python_version=version,
+                               store_paths=store_paths, source=sbom.closure(src)[0])  # fmt: skip
+    target.write_text(document)
+    return document
 
 
 def openapi_schema(runner: str, env: Path, src: Path) -> str:

@@ -344,6 +344,22 @@ def load_cmd(
     err.print(load.load(_archive(archive, tag, toolchain, config_file), engine=engine, name=tag))
 
 
+@app.command("sbom")
+def sbom_cmd(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write it.")] = Path("sbom.cdx.json"),
+    toolchain: Toolchain = "nixpkgs",
+    config_file: ConfigFile = None,
+) -> None:
+    """Write the image's CycloneDX 1.6 SBOM: every wheel, the interpreter, CUDA, every Nix store path."""
+    from . import build
+
+    project = _project(config_file)
+    image = _build_image(project, None, toolchain, locked=False)
+    source = project.dir / build.to_nix.GENERATED / build.SBOM_NAME
+    output.write_bytes(source.read_bytes())
+    err.print(f"Wrote {output} (the SBOM of {image.digest}; its sha256 is the image's io.cognix.sbom.sha256 label)")
+
+
 @app.command("develop", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def develop_cmd(
     ctx: typer.Context,

@@ -104,7 +104,9 @@ def test_gpu_torch_project_pins_nixpkgs_and_records_cuda(tmp_path: Path) -> None
         "HF_HOME": "/src/.hf",
     }
     assert (spec["name"], spec["tag"]) == ("torch", "r/torch:v1")  # name: for store paths
-    assert not any(key.startswith("org.opencontainers.image.") for key in spec["labels"])  # the name is not in the digest
+    assert not any(
+        key.startswith("org.opencontainers.image.") for key in spec["labels"]
+    )  # the name is not in the digest
     effective = json.loads(spec["labels"]["run.cog.config"])
     assert effective["build"]["cuda"] == "12.1" and effective["build"]["cudnn"] == "8"
     parse_all(tmp_path)

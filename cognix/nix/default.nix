@@ -35,14 +35,23 @@ let
     # wheels dlopen system libraries (libGL for opencv, …) and, on GPUs, the host's driver
     extraRpaths = map (p: "${p.lib or p}/lib") systemPackages ++ (if lock.gpu then cuda.driverDirs else [ ]);
   };
+  layers = (import ./layers.nix { }).plan {
+    inherit (python) wheels server env;
+    inherit systemPackages;
+    inherit (toolchain) python cacert shell;
+  };
 in
 assert lock.python == toolchain.pythonVersion
   || throw "pylock.toml is for Python ${lock.python}, the toolchain's Python is ${toolchain.pythonVersion}";
 {
   inherit src lock;
   pythonEnv = python.env;
+  # every store path of the image, without packing it: the SBOM's input
+  imageClosure = toolchain.runPython "image-closure" ./builders/roots.py {
+    roots = builtins.concatMap (layer: layer.roots) layers;
+  };
   image = import ./image.nix {
-    inherit toolchain python spec src cuda lock systemPackages;
+    inherit toolchain python spec src cuda lock systemPackages layers;
   };
   devShell = toolchain.mkShell { name = "${spec.name}-shell"; env = python.env; };
 }

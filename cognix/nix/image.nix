@@ -2,15 +2,10 @@
 # (server on port 5000, workdir /src, cog.yaml's environment, run.cog.* labels), running as a
 # non-root user with a writable /tmp and home. `spec` is .cognix/image.json, which the CLI writes
 # (labels such as the OpenAPI schema are computed outside the sandbox, never by importing user code here).
-{ toolchain, python, spec, src, cuda, lock, systemPackages }:
+{ toolchain, python, spec, src, cuda, lock, systemPackages, layers }:
 let
   inherit (python) env;
   home = "/home/cognix";
-  layers = (import ./layers.nix { }).plan {
-    inherit (python) wheels server;
-    inherit env systemPackages;
-    inherit (toolchain) python cacert shell;
-  };
   environment = cuda.imageEnv { inherit (lock) gpu cuda cudnn; } // spec.env // {
     PATH = builtins.concatStringsSep ":" (map (p: "${p}/bin") ([ env ] ++ systemPackages));
     HOME = home;

@@ -1,0 +1,198 @@
+"""The image's exact closure as a CycloneDX 1.6 SBOM (cyclonedx-python-lib).
+
+Components: every locked wheel (``pkg:pypi`` purl, the lock's sha256 and URL, the licence from
+the installed wheel's metadata), the Python interpreter, CUDA and cuDNN on GPU images, every
+Nix store path of the image (its NAR hash, as nixpkgs' ``nix:*`` property names have it), and
+the model source (``/src``, by NAR hash); dependency edges come from the wheels' Requires-Dist.
+The document is a pure function of those inputs: fixed timestamp, serial number derived from
+the content, components sorted. ``cognix build`` writes it to ``.cognix/sbom.cdx.json`` and
+labels the image with its digest (``io.cognix.sbom.sha256``).
+"""
+
+from __future__ import annotations
+
+import email.parser
+import hashlib
+import json
+import subprocess
+import uuid
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from ._version import __version__
+
+LABEL = "io.cognix.sbom.sha256"
+EPOCH = datetime(1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc)  # as the image's `created`
+_NIX32 = "0123456789abcdfghijklmnpqrsvwxyz"
+
+
+def nix32_to_hex(text: str) -> str:
+    """Nix's base-32 (``sha256:1b8m…``) as hex: 5 bits a character, least significant first."""
+    value = 0
+    for char in text:
+        value = (value << 5) | _NIX32.index(char)
+    size = len(text) * 5 // 8
+    return value.to_bytes(size + 1, "big")[-size:][::-1].hex()
+
+
+def closure(root: Path) -> list[dict[str, Any]]:
+    """``nix path-info --json --recursive`` of ``root``: every store path with its NAR hash and size."""
+    command = ["nix", "--extra-experimental-features", "nix-command", "path-info", "--json", "--recursive", str(root)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return sorted(json.loads(done.stdout), key=lambda info: info["path"])
+
+
+def _hex(nar_hash: str) -> str:
+    algorithm, _, value = nar_hash.partition(":")
+    if algorithm.startswith("sha256-"):  # SRI (newer Nix)
+        import base64
+
+        return base64.b64decode(algorithm.removeprefix("sha256-")).hex()
+    return value if len(value) == 64 else nix32_to_hex(value)
+
+
+def _metadata(env: Path) -> dict[str, Any]:
+    """name → parsed METADATA of every distribution installed in the environment."""
+    found = {}
+    for metadata in sorted(env.glob("lib/python*/site-packages/*.dist-info/METADATA")):
+        message = email.parser.Parser().parsestr(metadata.read_text(errors="replace"), headersonly=True)
+        found[canonicalize_name(message["Name"] or metadata.parent.name.split("-")[0])] = message
+    return found
+
+
+def _license(message: Any) -> str | None:
+    if message is None:
+        return None
+    if message.get("License-Expression"):
+        return message["License-Expression"].strip()
+    text = (message.get("License") or "").strip()
+    if text and "\n" not in text and len(text) < 100 and text.upper() != "UNKNOWN":
+        return text
+    classifiers = [c.split("::")[-1].strip() for c in message.get_all("Classifier") or [] if c.startswith("License ::")]
+    return classifiers[0] if classifiers else None
+
+
+def _requires(message: Any, python: str) -> list[str]:
+    environment = {
+        "python_version": python,
+        "python_full_version": f"{python}.0",
+        "os_name": "posix",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "extra": "",
+    }
+    names = []
+    for line in message.get_all("Requires-Dist") or [] if message is not None else []:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is None or requirement.marker.evaluate(environment):
+            names.append(canonicalize_name(requirement.name))
+    return names
+
+
+def build_sbom(
+    *,
+    name: str,
+    lock: dict[str, Any],
+    env: Path,
+    python_version: str,
+    store_paths: list[dict[str, Any]],
+    source: dict[str, Any],
+) -> str:
+    """The CycloneDX 1.6 JSON document (see the module docstring)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from cyclonedx.factory.license import LicenseFactory
+        from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, Property, XsUri
+        from cyclonedx.model.bom import Bom, BomMetaData
+        from cyclonedx.model.component import Component, ComponentType
+        from cyclonedx.model.tool import ToolRepository
+        from cyclonedx.output.json import JsonV1Dot6
+        from packageurl import PackageURL
+
+    tool = lock["tool"]["cognix"]
+    metadata = _metadata(env)
+    licenses = LicenseFactory()
+    wheels: dict[str, Any] = {}
+    for package in lock["packages"]:
+        key = canonicalize_name(package["name"])
+        wheel = (package.get("wheels") or [{}])[0]
+        license_text = _license(metadata.get(key))
+        wheels[key] = Component(
+            type=ComponentType.LIBRARY,
+            name=package["name"],
+            version=package["version"],
+            bom_ref=f"pypi:{key}",
+            purl=PackageURL("pypi", name=key, version=package["version"]),
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=wheel["hashes"]["sha256"])] if wheel else [],
+            external_references=[ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=XsUri(wheel["url"]))]
+            if wheel
+            else [],
+            licenses=[licenses.make_from_string(license_text)] if license_text else [],
+        )
+    python = Component(type=ComponentType.APPLICATION, name="cpython", version=python_version, bom_ref="cpython",
+                       purl=PackageURL("generic", name="cpython", version=python_version))  # fmt: skip
+    extra = [python]
+    for key in ("cuda", "cudnn"):
+        if key in tool:
+            version = str(tool[key])
+            purl = PackageURL("generic", namespace="nvidia", name=key, version=version)
+            extra.append(Component(type=ComponentType.FRAMEWORK, name=key, version=version, bom_ref=key, purl=purl))
+    nix_paths = [
+        Component(
+            type=ComponentType.FILE,
+            name=Path(info["path"]).name.split("-", 1)[1],
+            bom_ref=f"nix:{info['path']}",
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=_hex(info["narHash"]))],
+            properties=[
+                Property(name="nix:store_path", value=info["path"]),
+                Property(name="nix:nar_size", value=str(info["narSize"])),
+            ],  # fmt: skip
+        )
+        for info in store_paths
+    ]
+    model = Component(type=ComponentType.FILE, name="model-source", bom_ref="model-source",
+                      hashes=[HashType(alg=HashAlgorithm.SHA_256, content=_hex(source["narHash"]))],
+                      properties=[Property(name="cognix:path", value="/src")])  # fmt: skip
+    image = Component(type=ComponentType.CONTAINER, name=name, bom_ref="image")
+    everything = [*wheels.values(), *extra, *nix_paths, model]
+    digest_input = json.dumps([str(c.bom_ref.value) + repr([h.content for h in c.hashes]) for c in everything])
+    bom = Bom(
+        serial_number=uuid.uuid5(
+            uuid.NAMESPACE_URL, "cognix-sbom:" + hashlib.sha256(digest_input.encode()).hexdigest()
+        ),
+        metadata=BomMetaData(
+            timestamp=EPOCH,
+            component=image,
+            tools=ToolRepository(
+                components=[Component(type=ComponentType.APPLICATION, name="cognix", version=__version__)]
+            ),
+        ),  # fmt: skip
+        components=everything,
+    )
+    bom.register_dependency(image, [*wheels.values(), *extra, model])
+    for key, component in wheels.items():
+        depends = sorted({d for d in _requires(metadata.get(key), tool["python"]) if d in wheels and d != key})
+        bom.register_dependency(component, [wheels[d] for d in depends])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the library warns that a component has no version (store paths)
+        text = JsonV1Dot6(bom).output_as_string(indent=2)
+    return text + "\n"
+
+
+def validate(text: str) -> None:
+    """Raise if ``text`` is not valid CycloneDX 1.6 JSON (needs cyclonedx-python-lib[json-validation])."""
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
+    if error is not None:
+        raise ValueError(str(error))
