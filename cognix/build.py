@@ -9,43 +9,21 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import shutil
 import subprocess
-import tarfile
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import lock as locking
 from . import nixbuild, oci, sbom, to_nix
+from .archive import Image, read_image
 from .config import Project
 from .errors import CognixError
 
 TOOLCHAINS = ("nixpkgs", "offline")
 SBOM_NAME = "sbom.cdx.json"  # in .cognix/, beside the image it describes
-
-
-@dataclass(frozen=True)
-class Layer:
-    name: str
-    digest: str
-    size: int
-
-
-@dataclass(frozen=True)
-class Image:
-    """What a build produced: the OCI archive and what registries will call it."""
-
-    path: Path
-    digest: str  # the manifest's: what a registry reports after a push
-    layers: list[Layer]
-
-    @property
-    def size(self) -> int:
-        return sum(layer.size for layer in self.layers)
 
 
 def ensure_lock(project: Project, *, locked: bool, progress: Callable[[str], None]) -> dict[str, Any]:
@@ -151,23 +129,6 @@ def openapi_schema(runner: str, env: Path, src: Path) -> str:
             hint="fix the error above (cognix predict shows it too), then build again",
         )
     return result.stdout.strip()
-
-
-def read_image(path: Path) -> Image:
-    """The manifest digest and layers of an OCI archive."""
-    with tarfile.open(path) as tar:
-
-        def blob(digest: str) -> Any:
-            member = tar.extractfile(f"blobs/sha256/{digest.split(':', 1)[1]}")
-            assert member is not None
-            return json.load(member)
-
-        index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
-        descriptor = index["manifests"][0]
-        manifest = blob(descriptor["digest"])
-    layers = [Layer(layer.get("annotations", {}).get(oci.LAYER_NAME, ""), layer["digest"], layer["size"])
-              for layer in manifest["layers"]]  # fmt: skip
-    return Image(path=path, digest=descriptor["digest"], layers=layers)
 
 
 def export(image: Image, output: Path, fmt: str, tag: str) -> None:

@@ -7,26 +7,15 @@ config digest, which is what "already there" compares.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
-import tarfile
 import tempfile
 from pathlib import Path
 
+from .archive import read_image
 from .errors import CognixError
 
 ENGINES = ("podman", "docker")
-
-
-def image_identity(archive: Path) -> tuple[str, str]:
-    """(reference name, config digest) of an OCI archive."""
-    with tarfile.open(archive) as tar:
-        index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
-        descriptor = index["manifests"][0]
-        manifest = json.load(tar.extractfile(f"blobs/sha256/{descriptor['digest'].split(':', 1)[1]}"))  # type: ignore[arg-type]
-    name = descriptor.get("annotations", {}).get("org.opencontainers.image.ref.name", "")
-    return name, manifest["config"]["digest"]
 
 
 def load(archive: Path, *, engine: str | None = None, name: str | None = None) -> str:
@@ -35,8 +24,8 @@ def load(archive: Path, *, engine: str | None = None, name: str | None = None) -
     if engine not in ENGINES or shutil.which(engine) is None:
         raise CognixError(f"no container engine to load into ({engine or 'neither podman nor docker'} found)",
                           hint="install podman or docker, or push to a registry with `cognix push`")  # fmt: skip
-    built_name, config = image_identity(archive)
-    name = name or built_name
+    image = read_image(archive)
+    name, config = name or image.ref_name, image.config_digest
     present = subprocess.run([engine, "image", "inspect", "--format", "{{.Id}}", name], capture_output=True, text=True)
     if present.returncode == 0 and present.stdout.strip().removeprefix("sha256:") == config.removeprefix("sha256:"):
         return f"{name} is already in {engine} ({config[:19]}): nothing to load"

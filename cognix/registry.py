@@ -14,8 +14,7 @@ import base64
 import json
 import os
 import re
-import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,6 +22,7 @@ from urllib.parse import quote, urljoin
 
 import httpx
 
+from .archive import Archive
 from .errors import CognixError
 
 CHUNK = 16 * 1024 * 1024  # blobs above this go up in PATCH chunks of this size
@@ -198,36 +198,9 @@ class Client:
         return response
 
 
-class _Archive:
-    """The blobs of an OCI archive, read straight from the tar."""
-
-    def __init__(self, path: Path) -> None:
-        self.tar = tarfile.open(path)
-        index = json.load(self.open("index.json"))
-        descriptor = index["manifests"][0]
-        self.manifest_bytes = self.open(_blob_name(descriptor["digest"])).read()
-        self.manifest = json.loads(self.manifest_bytes)
-        self.manifest_type = descriptor.get("mediaType", self.manifest.get("mediaType", ""))
-        self.digest = descriptor["digest"]
-
-    def open(self, name: str) -> BinaryIO:
-        member = self.tar.extractfile(name)
-        if member is None:
-            raise RegistryError(f"{name} is missing from the image archive", hint="build it again")
-        return member  # type: ignore[return-value]
-
-    def blobs(self) -> Iterator[Blob]:
-        for d in [self.manifest["config"], *self.manifest["layers"]]:
-            yield Blob(d["digest"], d["size"], d["mediaType"])
-
-
 def _with_digest(location: str, digest: str) -> str:
     """The upload URL with ``digest=`` added to the query the registry put there (its upload state)."""
     return f"{location}{'&' if '?' in location else '?'}digest={quote(digest)}"
-
-
-def _blob_name(digest: str) -> str:
-    return f"blobs/sha256/{digest.split(':', 1)[1]}"
 
 
 class PushedCache:
@@ -266,13 +239,17 @@ def push(
 ) -> PushReport:
     """Push the image in ``archive`` as ``target``; says what was uploaded, mounted or skipped."""
     reference = Reference.parse(target)
-    image = _Archive(archive)
+    source = Archive(archive)
+    image = source.image()
+    config = json.loads(image.manifest)["config"]
+    blobs = [Blob(config["digest"], config["size"], config["mediaType"]),
+             *(Blob(layer.digest, layer.size, layer.media_type) for layer in image.layers)]  # fmt: skip
     client = Client(reference, insecure=insecure)
     cache = PushedCache(cache_path())
     report = PushReport(reference, image.digest)
     try:
         client.request("GET", "/v2/")  # reachable, and authenticated before the first blob
-        for blob in image.blobs():
+        for blob in blobs:
             if client.has_blob(blob.digest):
                 report.skipped.append(blob)
                 on_blob(blob, "exists")
@@ -283,12 +260,12 @@ def push(
                 on_blob(blob, "mounted")
                 continue
             on_blob(blob, "uploading")
-            client.upload(blob, image.open(_blob_name(blob.digest)), lambda n, b=blob: on_bytes(b, n))
+            client.upload(blob, source.blob(blob.digest), lambda n, b=blob: on_bytes(b, n))
             report.uploaded.append(blob)
             on_blob(blob, "uploaded")
-        client.put_manifest(reference.tag, image.manifest_bytes, image.manifest_type)
-        cache.add(reference.registry, reference.repository, [b.digest for b in image.blobs()])
+        client.put_manifest(reference.tag, image.manifest, image.manifest_type)
+        cache.add(reference.registry, reference.repository, [b.digest for b in blobs])
     finally:
         client.close()
-        image.tar.close()
+        source.tar.close()
     return report

@@ -8,17 +8,15 @@ first layer that differs, file by file.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import shutil
-import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import nixbuild, to_nix
-from .build import Image, read_image, stream_to_oci
+from .archive import Image, layer_files, read_image
+from .build import stream_to_oci
 from .config import Project
 
 
@@ -70,18 +68,3 @@ def first_difference(first: Image, second: Image, digest_a: str, digest_b: str) 
         if a.get(name) != b.get(name):
             return name
     return "(none: the files are equal, the tar/gzip framing differs)"
-
-
-def layer_files(archive: Path, digest: str) -> dict[str, tuple]:
-    """path → (type, mode, owner, mtime, link, sha256) of every entry of one layer of an archive."""
-    with tarfile.open(archive) as outer:
-        blob = outer.extractfile(f"blobs/sha256/{digest.split(':', 1)[1]}")
-        assert blob is not None
-        files: dict[str, tuple] = {}
-        with gzip.open(blob) as plain, tarfile.open(fileobj=plain, mode="r|") as layer:
-            for member in layer:
-                content = layer.extractfile(member) if member.isfile() else None
-                sha = hashlib.sha256(content.read()).hexdigest() if content else ""
-                files[member.name] = (member.type, member.mode, member.uid, member.gid, member.mtime,
-                                      member.linkname, sha)  # fmt: skip
-        return files

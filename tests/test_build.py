@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cognix.verify import layer_files
+from cognix.archive import layer_files
 
 from .conftest import EXAMPLES, run_cli
 from .server_helpers import free_port
@@ -51,7 +51,7 @@ def inspect(archive: Path, *flags: str) -> dict:
 
 def layers(archive: Path) -> list[tuple[str, str]]:
     """(name, digest) of each layer, from the archive's manifest (cognix names its layers)."""
-    from cognix.build import read_image
+    from cognix.archive import read_image
 
     return [(layer.name, layer.digest) for layer in read_image(archive).layers]
 

@@ -115,7 +115,7 @@ def test_push_then_repush_uploads_nothing(plain_registry: Registry, tmp_path: Pa
 
 
 def oci_digest(archive: Path) -> str:
-    from cognix.build import read_image
+    from cognix.archive import read_image
 
     return read_image(archive).digest
 

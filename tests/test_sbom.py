@@ -13,8 +13,7 @@ import pytest
 import tomllib
 
 from cognix import sbom
-from cognix.build import read_image
-from cognix.verify import layer_files
+from cognix.archive import layer_files, read_image
 
 from .conftest import EXAMPLES, run_cli
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cognix import oci
-from cognix.build import read_image
+from cognix.archive import read_image
 from cognix.verify import compare
 
 

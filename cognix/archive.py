@@ -1,0 +1,112 @@
+"""Reading OCI archives (what ``cognix build`` writes): digest, layers, config, files.
+
+One reader for everything that looks at an image afterwards: build's summary, verify, load,
+push, inspect and diff.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .errors import CognixError
+from .oci import LAYER_NAME
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str  # what it holds (cognix's io.cognix.layer annotation), "" for other images
+    digest: str
+    size: int
+    media_type: str
+
+
+@dataclass(frozen=True)
+class Image:
+    """An OCI archive's image: what registries will call it and what it is made of."""
+
+    path: Path
+    digest: str  # the manifest's: what a registry reports after a push
+    ref_name: str  # the name it was built with (index.json's ref.name)
+    manifest: bytes
+    manifest_type: str
+    config_digest: str  # the image ID engines report
+    config: dict[str, Any]
+    layers: list[Layer]
+
+    @property
+    def size(self) -> int:
+        return sum(layer.size for layer in self.layers)
+
+
+class Archive:
+    """An open OCI archive; blobs are read straight from the tar."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self.tar = tarfile.open(path)
+        except (OSError, tarfile.TarError) as e:
+            raise CognixError(f"{path} is not an image archive: {e}", hint="build one with `cognix build`") from None
+        self.path = path
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.tar.close()
+
+    def open(self, name: str) -> BinaryIO:
+        member = self.tar.extractfile(name) if name in self.tar.getnames() else None
+        if member is None:
+            raise CognixError(
+                f"{self.path} has no {name}: it is not an OCI archive", hint="build it with `cognix build`"
+            )
+        return member  # type: ignore[return-value]
+
+    def blob(self, digest: str) -> BinaryIO:
+        return self.open(f"blobs/sha256/{digest.split(':', 1)[1]}")
+
+    def image(self) -> Image:
+        descriptor = json.load(self.open("index.json"))["manifests"][0]
+        manifest_bytes = self.blob(descriptor["digest"]).read()
+        manifest = json.loads(manifest_bytes)
+        config = json.load(self.blob(manifest["config"]["digest"]))
+        layers = [Layer(d.get("annotations", {}).get(LAYER_NAME, ""), d["digest"], d["size"], d["mediaType"])
+                  for d in manifest["layers"]]  # fmt: skip
+        return Image(
+            path=self.path,
+            digest=descriptor["digest"],
+            ref_name=descriptor.get("annotations", {}).get("org.opencontainers.image.ref.name", ""),
+            manifest=manifest_bytes,
+            manifest_type=descriptor.get("mediaType", manifest.get("mediaType", "")),
+            config_digest=manifest["config"]["digest"],
+            config=config,
+            layers=layers,
+        )
+
+    def layer_files(self, layer: Layer | str) -> dict[str, tuple]:
+        """path → (type, mode, uid, gid, mtime, link, sha256) of every entry of one layer."""
+        digest = layer if isinstance(layer, str) else layer.digest
+        files: dict[str, tuple] = {}
+        with gzip.open(self.blob(digest)) as plain, tarfile.open(fileobj=plain, mode="r|") as entries:
+            for member in entries:
+                content = entries.extractfile(member) if member.isfile() else None
+                sha = hashlib.sha256(content.read()).hexdigest() if content else ""
+                files[member.name] = (member.type, member.mode, member.uid, member.gid, member.mtime,
+                                      member.linkname, sha)  # fmt: skip
+        return files
+
+
+def read_image(path: Path) -> Image:
+    with Archive(path) as archive:
+        return archive.image()
+
+
+def layer_files(path: Path, digest: str) -> dict[str, tuple]:
+    with Archive(path) as archive:
+        return archive.layer_files(digest)
