@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import warnings
@@ -358,6 +359,75 @@ def sbom_cmd(
     source = project.dir / build.to_nix.GENERATED / build.SBOM_NAME
     output.write_bytes(source.read_bytes())
     err.print(f"Wrote {output} (the SBOM of {image.digest}; its sha256 is the image's io.cognix.sbom.sha256 label)")
+
+
+@app.command("inspect")
+def inspect_cmd(
+    image: Annotated[Path | None, typer.Argument(help="An image archive (default: this project's last build).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Show an image: config, labels, and each layer with its size and what it holds."""
+    from rich.table import Table
+
+    from . import audit
+
+    path = image or _project(config_file).dir / ".cognix" / "image.tar"
+    if not path.exists():
+        raise CognixError(f"{path} does not exist", hint="build the image first (cognix build), or name an archive")
+    info = audit.describe(path)
+    if as_json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+        return
+    out = Console(highlight=False)
+    out.print(f"[bold]{info['name'] or path}[/]  {info['digest']}  ({info['size'] / 1e6:,.1f} MB compressed)")
+    for key, value in sorted(info["config"].items()):
+        out.print(f"  {key}: {json.dumps(value)}", markup=False)
+    for key, value in sorted(info["labels"].items()):
+        out.print(f"  label {key}: {value}", markup=False)
+    table = Table("layer", "MB", "files", "holds", "digest", box=None)
+    for layer in info["layers"]:
+        holds = ", ".join(layer["holds"][:6]) + (f", … ({len(layer['holds'])})" if len(layer["holds"]) > 6 else "")
+        table.add_row(
+            layer["name"] or "?", f"{layer['size'] / 1e6:,.1f}", str(layer["files"]), holds, layer["digest"][:19]
+        )
+    out.print(table)
+
+
+@app.command("diff")
+def diff_cmd(
+    old: Annotated[Path, typer.Argument(help="A pylock.toml or an image archive.")],
+    new: Annotated[Path, typer.Argument(help="The same kind of file, newer.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """What changed between two locks or two images: packages, Python/CUDA, and layers with their sizes."""
+    from . import audit
+
+    before, after = audit.load_side(old), audit.load_side(new)
+    if before.kind != after.kind:
+        raise CognixError(f"{old} is a {before.kind} and {new} an {after.kind}", hint="compare two locks or two images")
+    changes = audit.diff(before, after)
+    if as_json:
+        print(json.dumps(changes, indent=2, sort_keys=True))
+        return
+    out = Console(highlight=False)
+    for key, (a, b) in changes["facts"].items():
+        out.print(f"[yellow]~[/] {key}: {a} → {b}")
+    for name, version in changes["added"].items():
+        out.print(f"[green]+[/] {name} {version}")
+    for name, version in changes["removed"].items():
+        out.print(f"[red]-[/] {name} {version}")
+    for name, (a, b) in changes["changed"].items():
+        out.print(f"[yellow]~[/] {name} {a} → {b}")
+    for layer in changes.get("layers", []):
+        if layer["status"] != "same":
+            sizes = " → ".join(f"{s / 1e6:,.1f} MB" for s in (layer["old_size"], layer["new_size"]) if s is not None)
+            out.print(f"  layer {layer['layer']}: {layer['status']} ({sizes})")
+    same = sum(1 for layer in changes.get("layers", []) if layer["status"] == "same")
+    if "layers" in changes:
+        out.print(f"  {same} of {len(changes['layers'])} layers unchanged")
+    elif not any(changes[k] for k in ("facts", "added", "removed", "changed")):
+        out.print("no differences")
 
 
 @app.command("develop", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

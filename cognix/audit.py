@@ -1,0 +1,136 @@
+"""``cognix inspect`` and ``cognix diff``: what an image (or a lock) holds, and what changed.
+
+An image's packages are read from the ``*.dist-info`` folders in its layers and its CUDA and
+Python from the ``run.cog.config`` label, so two images compare like two locks do, plus their
+layers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+from packaging.utils import canonicalize_name
+
+from .archive import Archive
+from .errors import CognixError
+
+_DIST_INFO = re.compile(r"site-packages/([^/]+?)-([^/-]+)\.dist-info/METADATA$")
+_STORE_PATH = re.compile(r"^nix/store/[0-9a-z]{32}-([^/]+)")
+_FACTS = ("python", "cuda", "cudnn", "torch-variant", "gpu", "platform", "system-packages")
+_LONG_LABELS = ("run.cog.openapi_schema", "run.cog.config")
+
+
+@dataclass
+class Side:
+    """One side of a comparison: packages (name → version), facts, and layers for images."""
+
+    kind: str
+    packages: dict[str, str] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    layers: list[dict[str, Any]] = field(default_factory=list)
+
+
+def describe(path: Path) -> dict[str, Any]:
+    """Config, labels (long ones shortened) and, per layer, its size, file count and what it holds."""
+    with Archive(path) as archive:
+        image = archive.image()
+        layers = []
+        for layer in image.layers:
+            files = archive.layer_files(layer)
+            holds = sorted({_holder(name) for name in files if _holder(name)})
+            count = sum(1 for entry in files.values() if entry[0] != tarfile.DIRTYPE)
+            entry = {"name": layer.name, "digest": layer.digest, "size": layer.size, "files": count, "holds": holds}
+            layers.append(entry)
+    config = image.config.get("config", {})
+    labels = {
+        key: f"{len(value):,} bytes of JSON" if key in _LONG_LABELS else value
+        for key, value in config.get("Labels", {}).items()
+    }
+    return {
+        "digest": image.digest,
+        "name": image.ref_name,
+        "size": image.size,
+        "config": {k: v for k, v in config.items() if k != "Labels"},
+        "labels": labels,
+        "layers": layers,
+    }
+
+
+def _holder(name: str) -> str:
+    if match := _STORE_PATH.match(name):
+        return match.group(1)
+    top = name.split("/", 1)[0]
+    return "" if top == "nix" else f"/{top}"
+
+
+def load_side(path: Path) -> Side:
+    """A pylock.toml or an OCI archive."""
+    if not path.is_file():
+        raise CognixError(f"{path} does not exist", hint="give two pylock.toml files or two image archives")
+    if path.suffix == ".toml":
+        try:
+            lock = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise CognixError(f"{path} is not valid TOML: {e}") from None
+        tool = lock.get("tool", {}).get("cognix", {})
+        packages = {canonicalize_name(p["name"]): p["version"] for p in lock.get("packages", [])}
+        return Side("lock", packages, {k: tool[k] for k in _FACTS if k in tool})
+    with Archive(path) as archive:
+        image = archive.image()
+        side = Side("image")
+        for layer in image.layers:
+            files = archive.layer_files(layer)
+            for name in files:
+                if match := _DIST_INFO.search(name):
+                    side.packages[canonicalize_name(match.group(1))] = match.group(2)
+            side.layers.append({"name": layer.name, "digest": layer.digest, "size": layer.size})
+    config = json.loads(image.config.get("config", {}).get("Labels", {}).get("run.cog.config", "{}"))
+    build = config.get("build", {})
+    side.facts = {"python": build.get("python_version"), "cuda": build.get("cuda"), "cudnn": build.get("cudnn"),
+                  "gpu": build.get("gpu", False), "system-packages": build.get("system_packages", [])}  # fmt: skip
+    side.facts = {k: v for k, v in side.facts.items() if v is not None}
+    return side
+
+
+def diff(old: Side, new: Side) -> dict[str, Any]:
+    """Packages added, removed and changed; facts that changed; layers (images) by name or position."""
+    names = sorted(old.packages.keys() | new.packages.keys())
+    result: dict[str, Any] = {
+        "added": {n: new.packages[n] for n in names if n not in old.packages},
+        "removed": {n: old.packages[n] for n in names if n not in new.packages},
+        "changed": {
+            n: [old.packages[n], new.packages[n]]
+            for n in names
+            if n in old.packages and n in new.packages and old.packages[n] != new.packages[n]
+        },  # fmt: skip
+        "facts": {
+            k: [old.facts.get(k), new.facts.get(k)]
+            for k in sorted(old.facts.keys() | new.facts.keys())
+            if old.facts.get(k) != new.facts.get(k)
+        },  # fmt: skip
+    }
+    if old.layers or new.layers:
+        result["layers"] = _layer_changes(old.layers, new.layers)
+    return result
+
+
+def _layer_changes(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    named = all(layer["name"] for layer in old + new)
+    key = (lambda i, layer: layer["name"]) if named else (lambda i, layer: str(i))
+    before = {key(i, layer): layer for i, layer in enumerate(old)}
+    after = {key(i, layer): layer for i, layer in enumerate(new)}
+    order = [key(i, layer) for i, layer in enumerate(new)] + [k for k in before if k not in after]
+    changes = []
+    for name in order:
+        a, b = before.get(name), after.get(name)
+        status = (
+            "added" if a is None else "removed" if b is None else "same" if a["digest"] == b["digest"] else "changed"
+        )
+        changes.append({"layer": name, "status": status, "old_size": a and a["size"], "new_size": b and b["size"]})
+    return changes
