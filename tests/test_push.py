@@ -185,3 +185,62 @@ def test_references_parse_as_docker_reads_them() -> None:
     assert parse("localhost:5000/model") == registry.Reference("localhost:5000", "model", "latest")
     assert parse("me/model:2") == registry.Reference(registry.DOCKER_HUB, "me/model", "2")
     assert parse("model") == registry.Reference(registry.DOCKER_HUB, "library/model", "latest")
+
+
+def test_bearer_token_challenge_is_answered(plain_registry: Registry, tmp_path: Path) -> None:
+    """Registries such as ghcr.io and Docker Hub answer 401 with a Bearer challenge and hand out
+    tokens from a separate service. Debian's registry can only do that with a JWT token service,
+    so here a loopback front (said plainly: a test stand-in for that service) issues an opaque
+    token for alice's password and forwards authorised requests to the real registry."""
+    from http.server import BaseHTTPRequestHandler
+
+    from .server_helpers import loopback_http
+
+    issued = "token-for-alice"
+    seen: list[str] = []
+
+    class Front(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def handle_one(self) -> None:
+            if self.path.startswith("/token"):
+                ok = self.headers.get("Authorization") == "Basic " + base64.b64encode(b"alice:s3cret").decode()
+                seen.append(self.path)
+                body = json.dumps({"token": issued}).encode() if ok else b"{}"
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            if self.headers.get("Authorization") != f"Bearer {issued}":
+                self.send_response(401)
+                realm = f"http://{self.headers['Host']}/token"
+                self.send_header("WWW-Authenticate", f'Bearer realm="{realm}",service="test",scope="repository:x:push"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            upstream = httpx.request(self.command, f"http://{plain_registry.host}{self.path}",
+                                     content=self.rfile.read(length) if length else None,
+                                     headers={k: v for k, v in self.headers.items() if k.lower() in ("content-type", "content-range")})  # fmt: skip
+            self.send_response(upstream.status_code)
+            for key, value in upstream.headers.items():
+                if key.lower() in ("location", "docker-content-digest", "content-type", "range"):
+                    self.send_header(key, value.replace(plain_registry.host, self.headers["Host"]))
+            self.send_header("Content-Length", str(len(upstream.content)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(upstream.content)
+
+        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_one
+
+    archive = image(tmp_path / "a", {"predict.py": "bearer"})
+    with loopback_http(Front) as base:
+        front = base.removeprefix("http://")
+        env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "none"),
+               "COGNIX_REGISTRY_USERNAME": "alice", "COGNIX_REGISTRY_PASSWORD": "s3cret"}  # fmt: skip
+        pushed = run_cli("push", f"{front}/models/t:v1", "--archive", str(archive), "--insecure", cwd=tmp_path, env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    assert seen and "scope=repository" in seen[0] and "service=test" in seen[0]
+    assert skopeo_digest(f"{plain_registry.host}/models/t:v1") == oci_digest(archive)
