@@ -6,7 +6,6 @@ push, inspect and diff.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import tarfile
@@ -64,7 +63,8 @@ class Archive:
         member = self.tar.extractfile(name) if name in self.tar.getnames() else None
         if member is None:
             raise CognixError(
-                f"{self.path} has no {name}: it is not an OCI archive", hint="build it with `cognix build`"
+                f"{self.path} has no {name}: not an OCI archive (a docker-archive?)",
+                hint="cognix reads OCI archives, cognix build's default output",
             )
         return member  # type: ignore[return-value]
 
@@ -73,6 +73,12 @@ class Archive:
 
     def image(self) -> Image:
         descriptor = json.load(self.open("index.json"))["manifests"][0]
+        if descriptor.get("mediaType") in ("application/vnd.oci.image.index.v1+json",
+                                           "application/vnd.docker.distribution.manifest.list.v2+json"):  # fmt: skip
+            raise CognixError(
+                f"{self.path} holds an index of several images (multi-platform)",
+                hint="copy the linux/amd64 image out first: skopeo copy --override-arch amd64 …",
+            )
         manifest_bytes = self.blob(descriptor["digest"]).read()
         manifest = json.loads(manifest_bytes)
         config = json.load(self.blob(manifest["config"]["digest"]))
@@ -89,16 +95,26 @@ class Archive:
             layers=layers,
         )
 
-    def layer_files(self, layer: Layer | str) -> dict[str, tuple]:
-        """path → (type, mode, uid, gid, mtime, link, sha256) of every entry of one layer."""
+    def layer_files(self, layer: Layer | str, *, contents: bool = True) -> dict[str, tuple]:
+        """path → (type, mode, uid, gid, mtime, link, sha256 or "") of every entry of one layer;
+        the contents are hashed in chunks, and only when ``contents``."""
         digest = layer if isinstance(layer, str) else layer.digest
         files: dict[str, tuple] = {}
-        with gzip.open(self.blob(digest)) as plain, tarfile.open(fileobj=plain, mode="r|") as entries:
-            for member in entries:
-                content = entries.extractfile(member) if member.isfile() else None
-                sha = hashlib.sha256(content.read()).hexdigest() if content else ""
-                files[member.name] = (member.type, member.mode, member.uid, member.gid, member.mtime,
-                                      member.linkname, sha)  # fmt: skip
+        try:
+            with tarfile.open(fileobj=self.blob(digest), mode="r|*") as entries:  # gzip, bzip2, xz or plain
+                for member in entries:
+                    sha = hashlib.sha256()
+                    if contents and member.isfile():
+                        data = entries.extractfile(member)
+                        assert data is not None
+                        while chunk := data.read(1 << 20):
+                            sha.update(chunk)
+                    files[member.name.removeprefix("./")] = (member.type, member.mode, member.uid, member.gid,
+                                                             member.mtime, member.linkname,
+                                                             sha.hexdigest() if contents else "")  # fmt: skip
+        except tarfile.ReadError as e:
+            raise CognixError(f"cannot read layer {digest[:19]} of {self.path}: {e}",
+                              hint="cognix reads gzip or uncompressed layers (not zstd)") from None  # fmt: skip
         return files
 
 

@@ -42,15 +42,15 @@ def describe(path: Path) -> dict[str, Any]:
         image = archive.image()
         layers = []
         for layer in image.layers:
-            files = archive.layer_files(layer)
+            files = archive.layer_files(layer, contents=False)
             holds = sorted({_holder(name) for name in files if _holder(name)})
             count = sum(1 for entry in files.values() if entry[0] != tarfile.DIRTYPE)
             entry = {"name": layer.name, "digest": layer.digest, "size": layer.size, "files": count, "holds": holds}
             layers.append(entry)
-    config = image.config.get("config", {})
+    config = image.config.get("config") or {}
     labels = {
         key: f"{len(value):,} bytes of JSON" if key in _LONG_LABELS else value
-        for key, value in config.get("Labels", {}).items()
+        for key, value in (config.get("Labels") or {}).items()
     }
     return {
         "digest": image.digest,
@@ -63,6 +63,7 @@ def describe(path: Path) -> dict[str, Any]:
 
 
 def _holder(name: str) -> str:
+    name = name.removeprefix("./")
     if match := _STORE_PATH.match(name):
         return match.group(1)
     top = name.split("/", 1)[0]
@@ -85,13 +86,16 @@ def load_side(path: Path) -> Side:
         image = archive.image()
         side = Side("image")
         for layer in image.layers:
-            files = archive.layer_files(layer)
+            files = archive.layer_files(layer, contents=False)
             for name in files:
                 if match := _DIST_INFO.search(name):
                     side.packages[canonicalize_name(match.group(1))] = match.group(2)
             side.layers.append({"name": layer.name, "digest": layer.digest, "size": layer.size})
-    config = json.loads(image.config.get("config", {}).get("Labels", {}).get("run.cog.config", "{}"))
-    build = config.get("build", {})
+    labels = (image.config.get("config") or {}).get("Labels") or {}
+    try:
+        build = json.loads(labels.get("run.cog.config", "{}")).get("build") or {}
+    except (ValueError, AttributeError):
+        build = {}  # not a Cog image: compare packages and layers only
     side.facts = {"python": build.get("python_version"), "cuda": build.get("cuda"), "cudnn": build.get("cudnn"),
                   "gpu": build.get("gpu", False), "system-packages": build.get("system_packages", [])}  # fmt: skip
     side.facts = {k: v for k, v in side.facts.items() if v is not None}
@@ -121,11 +125,16 @@ def diff(old: Side, new: Side) -> dict[str, Any]:
 
 
 def _layer_changes(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Layers matched by name (cognix names them); unnamed ones by digest, then position."""
     named = all(layer["name"] for layer in old + new)
-    key = (lambda i, layer: layer["name"]) if named else (lambda i, layer: str(i))
-    before = {key(i, layer): layer for i, layer in enumerate(old)}
-    after = {key(i, layer): layer for i, layer in enumerate(new)}
-    order = [key(i, layer) for i, layer in enumerate(new)] + [k for k in before if k not in after]
+    if named:
+        before = {layer["name"]: layer for layer in old}
+        after = {layer["name"]: layer for layer in new}
+    else:
+        digests = {layer["digest"] for layer in old}
+        after = {(layer["digest"] if layer["digest"] in digests else f"#{i}"): layer for i, layer in enumerate(new)}
+        before = {(layer["digest"] if layer["digest"] in after else f"#{i}"): layer for i, layer in enumerate(old)}
+    order = list(after) + [k for k in before if k not in after]
     changes = []
     for name in order:
         a, b = before.get(name), after.get(name)

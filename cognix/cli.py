@@ -313,6 +313,9 @@ def push_cmd(
     from . import registry, to_nix
 
     to_nix.check_reference(reference)
+    host = reference.split("/", 1)[0].rsplit(":", 1)[0]
+    if insecure and host not in ("localhost", "127.0.0.1", "[::1]"):
+        err.print(f"[yellow]warning:[/] --insecure sends the image and any credentials to {host} unencrypted")
     path = _archive(archive, reference, toolchain, config_file)
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err) as bars:
         tasks: dict[str, Any] = {}
@@ -357,6 +360,7 @@ def sbom_cmd(
     project = _project(config_file)
     image = _build_image(project, None, toolchain, locked=False)
     source = project.dir / build.to_nix.GENERATED / build.SBOM_NAME
+    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(source.read_bytes())
     err.print(f"Wrote {output} (the SBOM of {image.digest}; its sha256 is the image's io.cognix.sbom.sha256 label)")
 

@@ -11,9 +11,11 @@ are both answered.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ from .archive import Archive
 from .errors import CognixError
 
 CHUNK = 16 * 1024 * 1024  # blobs above this go up in PATCH chunks of this size
+RETRIES = 3  # for 429, 502-504 and dropped connections
 DOCKER_HUB = "registry-1.docker.io"
 MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
 
@@ -45,10 +48,16 @@ class Reference:
         """``[registry/]repository[:tag]`` as docker reads it (no registry: Docker Hub)."""
         name, _, tag = text.rpartition(":") if ":" in text.rsplit("/", 1)[-1] else (text, "", "latest")
         first, _, rest = name.partition("/")
-        if rest and ("." in first or ":" in first or first == "localhost"):
-            registry, repository = first, rest
-        else:
-            registry, repository = DOCKER_HUB, name if "/" in name else f"library/{name}"
+        registry, repository = (
+            (first, rest)
+            if rest and ("." in first or ":" in first or first == "localhost")
+            else (
+                DOCKER_HUB,
+                name,
+            )
+        )
+        if registry in ("docker.io", "index.docker.io", DOCKER_HUB):  # Docker Hub, however it is written
+            registry, repository = DOCKER_HUB, repository if "/" in repository else f"library/{repository}"
         if not repository or not re.fullmatch(
             r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*", repository
         ):
@@ -62,24 +71,52 @@ class Reference:
 
 
 def credentials(registry: str) -> tuple[str, str] | None:
-    """Username and password for ``registry``: the environment first, then docker's config."""
+    """Username and password for ``registry``: the environment first, then docker's and podman's
+    auth files (``DOCKER_CONFIG``, ``REGISTRY_AUTH_FILE``, ``$XDG_RUNTIME_DIR/containers/auth.json``)."""
     user, password = os.environ.get("COGNIX_REGISTRY_USERNAME"), os.environ.get("COGNIX_REGISTRY_PASSWORD")
+    if bool(user) != bool(password):
+        raise RegistryError("set both COGNIX_REGISTRY_USERNAME and COGNIX_REGISTRY_PASSWORD, or neither")
     if user and password:
         return user, password
-    config = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker")) / "config.json"
-    if not config.is_file():
-        return None
-    auths = json.loads(config.read_text()).get("auths", {})
-    hub = registry == DOCKER_HUB
-    for key, entry in auths.items():
-        host = re.sub(r"^https?://", "", key).split("/", 1)[0]
-        if host == registry or hub and host in ("index.docker.io", "docker.io"):
-            if entry.get("auth"):
-                user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-                return user, password
-            if entry.get("username"):
-                return entry["username"], entry.get("password", "")
+    files = [Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker")) / "config.json"]
+    files += [Path(p) for p in (os.environ.get("REGISTRY_AUTH_FILE"),) if p]
+    if runtime := os.environ.get("XDG_RUNTIME_DIR"):
+        files.append(Path(runtime) / "containers" / "auth.json")
+    for file in files:
+        if file.is_file() and (found := _from_auth_file(file, registry)):
+            return found
     return None
+
+
+def _from_auth_file(path: Path, registry: str) -> tuple[str, str] | None:
+    try:
+        config = json.loads(path.read_text())
+        hosts = {
+            re.sub(r"^https?://", "", key).split("/", 1)[0]: entry for key, entry in config.get("auths", {}).items()
+        }
+    except (ValueError, AttributeError) as e:
+        raise RegistryError(
+            f"cannot read the registry credentials in {path}: {e}", hint="fix or remove that file"
+        ) from None
+    names = {registry} | ({"index.docker.io", "docker.io"} if registry == DOCKER_HUB else set())
+    entry = next((hosts[n] for n in sorted(names) if n in hosts), None)
+    helper = config.get("credHelpers", {}).get(registry) or (config.get("credsStore") if entry == {} else None)
+    if helper and not (entry or {}).get("auth"):
+        raise RegistryError(
+            f"{path} keeps the password for {registry} in the credential helper docker-credential-{helper}, "
+            "which cognix does not call",
+            hint="set COGNIX_REGISTRY_USERNAME and COGNIX_REGISTRY_PASSWORD (a token works as the password)",
+        )
+    if not entry:
+        return None
+    try:
+        if entry.get("auth"):
+            user, _, password = base64.b64decode(entry["auth"], validate=True).decode().partition(":")
+            return user, password
+    except ValueError:
+        raise RegistryError(f"the auth entry for {registry} in {path} is not base64 user:password",
+                            hint="log in again (docker/podman login)") from None  # fmt: skip
+    return (entry["username"], entry.get("password", "")) if entry.get("username") else None
 
 
 @dataclass(frozen=True)
@@ -112,21 +149,34 @@ class Client:
     def close(self) -> None:
         self.http.close()
 
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """A request, answering one authentication challenge if the registry sends it."""
+    def request(self, method: str, url: str, *, denied_ok: bool = False, **kwargs: Any) -> httpx.Response:
+        """A request, answering an authentication challenge and retrying what registries say to
+        retry (429, 502-504, dropped connections) with backoff; ``denied_ok``: return 401/403."""
         url = urljoin(self.base, url)
-        try:
-            response = self._send(method, url, **kwargs)
-            if response.status_code == 401 and self._authenticate(response):
+        for attempt in range(RETRIES + 1):
+            try:
                 response = self._send(method, url, **kwargs)
-        except httpx.HTTPError as e:
+                if response.status_code == 401 and self._authenticate(response):
+                    response = self._send(method, url, **kwargs)
+            except httpx.TransportError as e:
+                if attempt < RETRIES and not isinstance(e, httpx.ConnectError):  # a dropped connection, not none
+                    time.sleep(2**attempt)
+                    continue
+                tls = isinstance(e, httpx.ConnectError) and "CERTIFICATE" in str(e).upper()
+                raise RegistryError(
+                    f"cannot reach {self.reference.registry}: {e}",
+                    hint="the registry's TLS certificate is not trusted here (SSL_CERT_FILE names a CA bundle)"
+                    if tls
+                    else "check the address; for a plain-HTTP registry on this machine add --insecure",
+                ) from None
+            if response.status_code in (429, 502, 503, 504) and attempt < RETRIES:
+                time.sleep(min(float(response.headers.get("retry-after", 2**attempt)), 30))
+                continue
+            break
+        if response.status_code in (401, 403) and not denied_ok:
+            what = "refused the credentials" if response.status_code == 401 else "does not allow this account to push"
             raise RegistryError(
-                f"cannot reach {self.reference.registry}: {e}",
-                hint="check the address; for a plain-HTTP registry on this machine add --insecure",
-            ) from None
-        if response.status_code == 401:
-            raise RegistryError(
-                f"{self.reference.registry} refused the credentials for {self.reference.repository}",
+                f"{self.reference.registry} {what} for {self.reference.repository}",
                 hint="log in (docker/podman login) or set COGNIX_REGISTRY_USERNAME and COGNIX_REGISTRY_PASSWORD",
             )
         return response
@@ -145,8 +195,10 @@ class Client:
             return True
         if scheme.lower() == "bearer":
             fields = dict(re.findall(r'(\w+)="([^"]*)"', params))
-            query = {k: v for k, v in fields.items() if k in ("service", "scope")}
-            query.setdefault("scope", f"repository:{self.reference.repository}:pull,push")
+            # the challenge's scope (a mount's source, say) and always this repository's own
+            scopes = {fields.get("scope", ""), f"repository:{self.reference.repository}:pull,push"} - {""}
+            query = [("service", fields["service"])] if "service" in fields else []
+            query += [("scope", scope) for scope in sorted(scopes)]
             token = self.http.get(fields["realm"], params=query, auth=self.creds)
             if token.status_code != 200:
                 return False
@@ -156,15 +208,19 @@ class Client:
         return False
 
     def has_blob(self, digest: str) -> bool:
-        return self.request("HEAD", f"blobs/{digest}").status_code == 200
+        response = self.request("HEAD", f"blobs/{digest}")
+        if response.status_code not in (200, 404):
+            self._expect(response, 200, f"say whether it has {digest}")
+        return response.status_code == 200
 
     def mount(self, digest: str, source: str) -> bool:
-        """Cross-repository mount; False when the registry starts an upload instead."""
-        response = self.request("POST", "blobs/uploads/", params={"mount": digest, "from": source})
+        """Cross-repository mount, best effort: False when refused (the account may not read
+        ``source``) or when the registry starts an upload instead."""
+        response = self.request("POST", "blobs/uploads/", params={"mount": digest, "from": source}, denied_ok=True)
         if response.status_code == 201:
             return True
         if response.status_code == 202:  # mounting refused: cancel the upload it opened
-            self.request("DELETE", response.headers["location"])
+            self.request("DELETE", response.headers["location"], denied_ok=True)
         return False
 
     def upload(self, blob: Blob, data: BinaryIO, progress: Callable[[int], None]) -> None:
@@ -204,11 +260,19 @@ def _with_digest(location: str, digest: str) -> str:
 
 
 class PushedCache:
-    """Which repositories of a registry this machine pushed each blob to: mount sources."""
+    """Which repositories of a registry this machine pushed each blob to: mount sources. Shared by
+    concurrent pushes (merged under a lock, replaced atomically); an unreadable file counts as empty."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.data: dict[str, list[str]] = json.loads(path.read_text()) if path.is_file() else {}
+        self.data = self._read()
+
+    def _read(self) -> dict[str, list[str]]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def sources(self, registry: str, repository: str, digest: str) -> list[str]:
         """Other repositories of ``registry`` that received ``digest`` from this machine."""
@@ -216,12 +280,17 @@ class PushedCache:
         return [r.split("/", 1)[1] for r in self.data.get(digest, []) if r.startswith(f"{registry}/") and r != here]
 
     def add(self, registry: str, repository: str, digests: list[str]) -> None:
-        for digest in digests:
-            repos = self.data.setdefault(digest, [])
-            if f"{registry}/{repository}" not in repos:
-                repos.append(f"{registry}/{repository}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.data = self._read()
+            for digest in digests:
+                repos = self.data.setdefault(digest, [])
+                if f"{registry}/{repository}" not in repos:
+                    repos.append(f"{registry}/{repository}")
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+            os.replace(tmp, self.path)
 
 
 def cache_path() -> Path:

@@ -25,6 +25,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ._version import __version__
+from .errors import CognixError
 
 LABEL = "io.cognix.sbom.sha256"
 EPOCH = datetime(1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc)  # as the image's `created`
@@ -43,8 +44,13 @@ def nix32_to_hex(text: str) -> str:
 def closure(root: Path) -> list[dict[str, Any]]:
     """``nix path-info --json --recursive`` of ``root``: every store path with its NAR hash and size."""
     command = ["nix", "--extra-experimental-features", "nix-command", "path-info", "--json", "--recursive", str(root)]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
-    return sorted(json.loads(done.stdout), key=lambda info: info["path"])
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise CognixError(f"`nix path-info` could not list {root}", details=done.stderr.strip()[-2000:])
+    data = json.loads(done.stdout)
+    if isinstance(data, dict):  # Nix >= 2.19: a map keyed by path
+        data = [{"path": path, **info} for path, info in data.items()]
+    return sorted(data, key=lambda info: info["path"])
 
 
 def _hex(nar_hash: str) -> str:
@@ -73,7 +79,9 @@ def _license(message: Any) -> str | None:
     text = (message.get("License") or "").strip()
     if text and "\n" not in text and len(text) < 100 and text.upper() != "UNKNOWN":
         return text
-    classifiers = [c.split("::")[-1].strip() for c in message.get_all("Classifier") or [] if c.startswith("License ::")]
+    # the most specific licence classifier ("License :: OSI Approved :: MIT License", not "… :: OSI Approved")
+    classifiers = [c.split("::")[-1].strip() for c in message.get_all("Classifier") or [] if c.count("::") >= 2
+                   and c.startswith("License ::")]  # fmt: skip
     return classifiers[0] if classifiers else None
 
 
@@ -124,7 +132,7 @@ def build_sbom(
     wheels: dict[str, Any] = {}
     for package in lock["packages"]:
         key = canonicalize_name(package["name"])
-        wheel = (package.get("wheels") or [{}])[0]
+        wheel = (package.get("wheels") or [package.get("sdist") or {}])[0]
         license_text = _license(metadata.get(key))
         wheels[key] = Component(
             type=ComponentType.LIBRARY,

@@ -86,3 +86,24 @@ def test_inspect_shows_config_labels_and_what_each_layer_holds(tmp_path: Path) -
     assert readable.returncode == 0 and "site-packages" in readable.stdout and "python-env" in readable.stdout
     missing = run_cli("inspect", str(tmp_path / "nope.tar"), cwd=tmp_path)
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_images_not_built_by_cognix(tmp_path: Path) -> None:
+    """Unnamed layers (other builders), no labels at all: matched by digest, nothing crashes."""
+
+    def plain(root: Path, texts: list[str]) -> Path:
+        layers = []
+        for i, text in enumerate(texts):
+            (root / str(i)).mkdir(parents=True)
+            (root / str(i) / "f").write_text(text)
+            layers.append(oci.tree(root / str(i), text))
+        oci.write_image(root / "layout", layers, oci.ImageConfig())
+        oci.write_archive(root / "layout", root / "image.tar")
+        return root / "image.tar"
+
+    old = plain(tmp_path / "a", ["base", "app", "top"])
+    new = plain(tmp_path / "b", ["base", "inserted", "app", "top"])
+    changes = json.loads(run_cli("diff", str(old), str(new), "--json", cwd=tmp_path).stdout)
+    statuses = sorted(c["status"] for c in changes["layers"])
+    assert statuses == ["added", "same", "same", "same"]  # one new layer, not four changed ones
+    assert run_cli("inspect", str(new), cwd=tmp_path).returncode == 0

@@ -244,3 +244,28 @@ def test_bearer_token_challenge_is_answered(plain_registry: Registry, tmp_path: 
     assert pushed.returncode == 0, pushed.stderr
     assert seen and "scope=repository" in seen[0] and "service=test" in seen[0]
     assert skopeo_digest(f"{plain_registry.host}/models/t:v1") == oci_digest(archive)
+
+
+def test_broken_credential_and_cache_files_are_named(plain_registry: Registry, tmp_path: Path) -> None:
+    archive = image(tmp_path / "a", {"predict.py": ""})
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "config.json").write_text("{not json")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "docker")}
+    broken = run_cli(
+        "push", f"{plain_registry.host}/x:v1", "--archive", str(archive), "--insecure", cwd=tmp_path, env=env
+    )
+    assert broken.returncode == 1 and "cannot read the registry credentials in" in broken.stderr
+    assert "Traceback" not in broken.stderr
+    helper = {"auths": {plain_registry.host: {}}, "credsStore": "desktop"}
+    (tmp_path / "docker" / "config.json").write_text(json.dumps(helper))
+    stored = run_cli(
+        "push", f"{plain_registry.host}/x:v1", "--archive", str(archive), "--insecure", cwd=tmp_path, env=env
+    )
+    assert stored.returncode == 1 and "docker-credential-desktop, which cognix does not call" in stored.stderr
+    (tmp_path / "docker" / "config.json").unlink()
+    (tmp_path / "cache" / "cognix").mkdir(parents=True)
+    (tmp_path / "cache" / "cognix" / "pushed-blobs.json").write_text("{trunc")  # a torn write: treated as empty
+    fine = run_cli(
+        "push", f"{plain_registry.host}/x:v1", "--archive", str(archive), "--insecure", cwd=tmp_path, env=env
+    )
+    assert fine.returncode == 0, fine.stderr
