@@ -13,7 +13,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,63 +187,105 @@ def test_references_parse_as_docker_reads_them() -> None:
     assert parse("model") == registry.Reference(registry.DOCKER_HUB, "library/model", "latest")
 
 
-def test_bearer_token_challenge_is_answered(plain_registry: Registry, tmp_path: Path) -> None:
+def token_front(upstream: str, may: Callable[[str, str], bool], seen: list[str]) -> type:
     """Registries such as ghcr.io and Docker Hub answer 401 with a Bearer challenge and hand out
-    tokens from a separate service. Debian's registry can only do that with a JWT token service,
-    so here a loopback front (said plainly: a test stand-in for that service) issues an opaque
-    token for alice's password and forwards authorised requests to the real registry."""
+    tokens, scoped per repository, from a separate service. Debian's registry can only do that
+    with a JWT token service, so this loopback front (said plainly: a test stand-in for such a
+    service) issues tokens listing the scopes ``may(user_password, scope)`` grants, checks them
+    on every request, as a mount's source repository too, and forwards to the real registry."""
     from http.server import BaseHTTPRequestHandler
-
-    from .server_helpers import loopback_http
-
-    issued = "token-for-alice"
-    seen: list[str] = []
+    from urllib.parse import parse_qs, urlsplit
 
     class Front(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
             pass
 
-        def handle_one(self) -> None:
-            if self.path.startswith("/token"):
-                ok = self.headers.get("Authorization") == "Basic " + base64.b64encode(b"alice:s3cret").decode()
-                seen.append(self.path)
-                body = json.dumps({"token": issued}).encode() if ok else b"{}"
-                self.send_response(200 if ok else 401)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-                return
-            if self.headers.get("Authorization") != f"Bearer {issued}":
-                self.send_response(401)
-                realm = f"http://{self.headers['Host']}/token"
-                self.send_header("WWW-Authenticate", f'Bearer realm="{realm}",service="test",scope="repository:x:push"')
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            upstream = httpx.request(self.command, f"http://{plain_registry.host}{self.path}",
-                                     content=self.rfile.read(length) if length else None,
-                                     headers={k: v for k, v in self.headers.items() if k.lower() in ("content-type", "content-range")})  # fmt: skip
-            self.send_response(upstream.status_code)
-            for key, value in upstream.headers.items():
-                if key.lower() in ("location", "docker-content-digest", "content-type", "range"):
-                    self.send_header(key, value.replace(plain_registry.host, self.headers["Host"]))
-            self.send_header("Content-Length", str(len(upstream.content)))
+        def reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(upstream.content)
+                self.wfile.write(body)
+
+        def handle_one(self) -> None:
+            url = urlsplit(self.path)
+            query = parse_qs(url.query)
+            if url.path == "/token":
+                seen.append(self.path)
+                basic = base64.b64decode(self.headers.get("Authorization", "Basic ")[6:]).decode()
+                granted = [scope for scope in query.get("scope", []) if may(basic, scope)]
+                return self.reply(
+                    200, json.dumps({"token": base64.b64encode(json.dumps(granted).encode()).decode()}).encode()
+                )
+            token = self.headers.get("Authorization", "")
+            granted = json.loads(base64.b64decode(token[7:])) if token.startswith("Bearer ") else []
+            repo = url.path.split("/v2/", 1)[-1].rsplit("/blobs/", 1)[0].rsplit("/manifests/", 1)[0]
+            needed = [f"repository:{repo}:pull,push"] if repo and url.path != "/v2/" else []
+            needed += [f"repository:{source}:pull" for source in query.get("from", [])]
+            if url.path != "/v2/" and any(n not in granted for n in needed) or not token:
+                challenge = (
+                    f'Bearer realm="http://{self.headers["Host"]}/token",service="test",scope="{" ".join(needed)}"'
+                )
+                return self.reply(401, headers={"WWW-Authenticate": challenge})
+            length = int(self.headers.get("Content-Length") or 0)
+            forwarded = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "content-range")}
+            answer = httpx.request(self.command, f"http://{upstream}{self.path}", headers=forwarded,
+                                   content=self.rfile.read(length) if length else None)  # fmt: skip
+            keep = ("location", "docker-content-digest", "content-type", "range")
+            headers = {
+                k: v.replace(upstream, self.headers["Host"]) for k, v in answer.headers.items() if k.lower() in keep
+            }
+            self.reply(answer.status_code, answer.content, headers)
 
         do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_one
 
+    return Front
+
+
+def alice_may(credentials: str, scope: str) -> bool:
+    """alice (password s3cret) may pull and push models/*, nothing else."""
+    return credentials == "alice:s3cret" and scope.startswith("repository:models/")
+
+
+def test_bearer_token_challenge_is_answered(plain_registry: Registry, tmp_path: Path) -> None:
+    from .server_helpers import loopback_http
+
+    seen: list[str] = []
     archive = image(tmp_path / "a", {"predict.py": "bearer"})
-    with loopback_http(Front) as base:
-        front = base.removeprefix("http://")
+    with loopback_http(token_front(plain_registry.host, alice_may, seen)) as base:
         env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "none"),
                "COGNIX_REGISTRY_USERNAME": "alice", "COGNIX_REGISTRY_PASSWORD": "s3cret"}  # fmt: skip
-        pushed = run_cli("push", f"{front}/models/t:v1", "--archive", str(archive), "--insecure", cwd=tmp_path, env=env)
+        target = f"{base.removeprefix('http://')}/models/t:v1"
+        pushed = run_cli("push", target, "--archive", str(archive), "--insecure", cwd=tmp_path, env=env)
     assert pushed.returncode == 0, pushed.stderr
-    assert seen and "scope=repository" in seen[0] and "service=test" in seen[0]
+    assert seen and "scope=repository%3Amodels%2Ft%3Apull%2Cpush" in seen[-1] and "service=test" in seen[-1]
     assert skopeo_digest(f"{plain_registry.host}/models/t:v1") == oci_digest(archive)
+
+
+def test_a_mount_the_token_does_not_allow_falls_back_to_uploading(plain_registry: Registry, tmp_path: Path) -> None:
+    """This machine pushed the shared layer to another team's repository before; alice may not
+    read that one, so the mount is refused and the layer is uploaded instead of the push failing."""
+    from .server_helpers import loopback_http
+
+    first = registry.push(image(tmp_path / "a", {"predict.py": "team"}), f"{plain_registry.host}/team/x:v1",
+                          insecure=True)  # fmt: skip
+    assert len(first.uploaded) == 3  # the shared base layer is now remembered under team/x
+    archive = image(tmp_path / "b", {"predict.py": "mine"})
+    seen: list[str] = []
+    with loopback_http(token_front(plain_registry.host, alice_may, seen)) as base:
+        front = base.removeprefix("http://")
+        cache = json.loads(registry.cache_path().read_text())
+        registry.PushedCache(registry.cache_path()).add(front, "team/x", list(cache))  # same blobs, via the front
+        monkeypatch_env = {"COGNIX_REGISTRY_USERNAME": "alice", "COGNIX_REGISTRY_PASSWORD": "s3cret"}
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in monkeypatch_env.items():
+                patch.setenv(key, value)
+            report = registry.push(archive, f"{front}/models/y:v1", insecure=True)
+    assert any("team%2Fx%3Apull" in request for request in seen)  # the mount was tried, and refused
+    assert report.mounted == [] and len(report.uploaded) == 3
+    assert skopeo_digest(f"{plain_registry.host}/models/y:v1") == oci_digest(archive)
 
 
 def test_broken_credential_and_cache_files_are_named(plain_registry: Registry, tmp_path: Path) -> None:
