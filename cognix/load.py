@@ -1,8 +1,9 @@
 """``cognix load``: an image archive into podman or docker, skipped when that exact image is there.
 
-podman reads OCI archives; docker 20.10 cannot (workplace-notes §6), so for docker the archive
-is converted to a docker-archive with skopeo first. The image ID both engines report is the
-config digest, which is what "already there" compares.
+skopeo copies the archive into podman's storage under exactly the name asked for; docker 20.10
+cannot read OCI archives (workplace-notes §6), so for docker skopeo converts it to a
+docker-archive first. The image ID both engines report is the config digest, which is what
+"already there" compares.
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ def load(archive: Path, *, engine: str | None = None, name: str | None = None) -
     present = subprocess.run([engine, "image", "inspect", "--format", "{{.Id}}", name], capture_output=True, text=True)
     if present.returncode == 0 and present.stdout.strip().removeprefix("sha256:") == config.removeprefix("sha256:"):
         return f"{name} is already in {engine} ({config[:19]}): nothing to load"
-    with tempfile.TemporaryDirectory(prefix="cognix-load-") as scratch:
-        source = archive
-        if engine == "docker":
-            source = Path(scratch) / "docker.tar"
-            _run(["skopeo", "copy", "--quiet", f"oci-archive:{archive}", f"docker-archive:{source}:{name}"], "convert")
-        _run([engine, "load", "-i", str(source)], "load")
-    _run([engine, "tag", config.removeprefix("sha256:"), name], "tag")
+    # named exactly `name` on the way in: a plain `podman load` would also apply the built-in name
+    if engine == "podman":
+        _run(["skopeo", "copy", "--quiet", f"oci-archive:{archive}", f"containers-storage:{name}"], "load")
+    else:
+        with tempfile.TemporaryDirectory(prefix="cognix-load-") as scratch:
+            converted = Path(scratch) / "docker.tar"
+            _run(
+                ["skopeo", "copy", "--quiet", f"oci-archive:{archive}", f"docker-archive:{converted}:{name}"], "convert"
+            )
+            _run(["docker", "load", "-i", str(converted)], "load")
     return f"Loaded {name} into {engine} ({config[:19]})"
 
 

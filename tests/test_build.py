@@ -293,9 +293,12 @@ def podman_conf(tmp_path: Path) -> dict[str, str]:
 def test_load_into_podman_once(hello: tuple[Path, str], podman_conf: dict[str, str]) -> None:
     project, _ = hello
     name = f"localhost/cognix-load-test:{time.monotonic_ns()}"
+    subprocess.run([*PODMAN, "rmi", "-f", "localhost/cog-hello-world:latest"], capture_output=True)
     first = run_cli("load", "--archive", str(project / "image.tar"), "-t", name, cwd=project, env=podman_conf)
     assert first.returncode == 0, first.stderr
     assert f"Loaded {name} into podman" in first.stderr
+    built_name = subprocess.run([*PODMAN, "image", "exists", "localhost/cog-hello-world:latest"], capture_output=True)
+    assert built_name.returncode == 1  # only the name asked for
     again = run_cli("load", "--archive", str(project / "image.tar"), "-t", name, cwd=project, env=podman_conf)
     assert again.returncode == 0 and "nothing to load" in again.stderr
     subprocess.run([*PODMAN, "rmi", "-f", name], capture_output=True)
