@@ -107,7 +107,7 @@ _HASH_MISMATCH = re.compile(r"hash mismatch in fixed-output derivation '[^']*?-(
 def _failure(log: list[str]) -> NixError:
     text = "\n".join(log)
     if nixpkgs := re.search(r"unable to download '(https://github.com/NixOS/nixpkgs/[^']+)'", text):
-        return NixError(f"cannot fetch nixpkgs from {nixpkgs.group(1)}", details=text,
+        return NixError(f"cannot fetch nixpkgs from {nixpkgs.group(1)} (no network to GitHub here?)",
                         hint="build with --toolchain offline (Debian's Python; no nixpkgs needed), "
                         "or run where GitHub and cache.nixos.org are reachable")  # fmt: skip
     mismatch = _HASH_MISMATCH.search(text)
