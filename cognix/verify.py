@@ -44,7 +44,15 @@ def rebuild_and_compare(
             second = read_image(stream_to_oci(script.resolve(), scratch / "image.tar", tag))
         return compare(first, second)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        _remove(scratch)
+
+
+def _remove(folder: Path) -> None:
+    """Delete the scratch store: its paths are read-only (0555), which stops a non-root rmtree."""
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def compare(first: Image, second: Image) -> Report:

@@ -327,3 +327,13 @@ def test_push_to_a_registry_then_podman_pulls_and_runs_it(hello: tuple[Path, str
         process.terminate()
         process.wait()
         subprocess.run([*PODMAN, "rmi", "-f", f"{reg.host}/models/hello:v1"], capture_output=True)
+
+
+def test_locked_refuses_a_stale_lock(project) -> None:
+    root = six_project(project, "1.16.0")
+    assert run_cli("lock", cwd=root).returncode == 0
+    (root / "requirements.txt").write_text("six==1.17.0\n")
+    result = run_cli("build", "--toolchain", "offline", "--locked", cwd=root)
+    assert result.returncode == 1
+    assert "pylock.toml is stale: cog.yaml or the requirements changed" in result.stderr
+    assert "run `cognix lock`, or drop --locked" in result.stderr
