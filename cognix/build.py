@@ -110,9 +110,9 @@ def write_sbom(lock: dict[str, Any], env: Path, roots: Path, src: Path, target: 
     """The image's CycloneDX SBOM (cognix/sbom.py), from its closure before it is packed."""
     probe = [str(env / "bin" / "python"), "-I", "-c", "import platform; print(platform.python_version())"]
     version = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
-    store_paths = [info for info in sbom.closure(roots) if info["path"] != str(roots)]
+    store_paths = [info for info in nixbuild.path_info(roots) if info["path"] != str(roots)]
     document = sbom.build_sbom(name="cognix-image", lock=lock, env=env, python_version=version,
-                               store_paths=store_paths, source=sbom.closure(src)[0])  # fmt: skip
+                               store_paths=store_paths, source=nixbuild.path_info(src)[0])  # fmt: skip
     target.write_text(document)
     return document
 

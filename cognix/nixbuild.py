@@ -9,6 +9,7 @@ all" and "older than 2.8" are refused. Builds run ``nix build -f .cognix/build.n
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import shutil
@@ -16,6 +17,7 @@ import subprocess
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .errors import CognixError
 
@@ -31,8 +33,9 @@ class NixError(CognixError):
     """Nix is missing, too old, or a build failed."""
 
 
+@functools.cache
 def version() -> tuple[int, ...]:
-    """The installed Nix's version, or a clear error."""
+    """The installed Nix's version, or a clear error (asked once per run)."""
     if shutil.which("nix") is None:
         raise NixError("cognix builds images with Nix, and `nix` is not on PATH", hint=INSTALL_HINT)
     out = subprocess.run(["nix", "--version"], capture_output=True, text=True).stdout
@@ -116,7 +119,11 @@ def _failure(log: list[str]) -> NixError:
         got = re.search(r"got:\s*(\S+)", text)
         return NixError(
             f"{mismatch.group(1)} does not match the sha256 in pylock.toml"
-            + (f" (locked {_hex(wanted.group(1))}, downloaded {_hex(got.group(1))})" if wanted and got else ""),
+            + (
+                f" (locked {sha256_hex(wanted.group(1))}, downloaded {sha256_hex(got.group(1))})"
+                if wanted and got
+                else ""
+            ),
             hint="the index now serves a different file, or the lock was edited: re-lock that package with "
             "`cognix lock --upgrade-package NAME` and review the change",
         )
@@ -126,8 +133,34 @@ def _failure(log: list[str]) -> NixError:
                     hint="the Nix log above says which step failed; fix it and run the command again")  # fmt: skip
 
 
-def _hex(nix_hash: str) -> str:
-    """Nix prints SRI hashes (sha256-<base64>); pylock.toml holds hex."""
+def sha256_hex(nix_hash: str) -> str:
+    """A sha256 as Nix prints it (SRI ``sha256-<base64>``, or ``sha256:`` with hex or Nix's
+    base-32) in hex, as pylock.toml and CycloneDX hold it."""
     if nix_hash.startswith("sha256-"):
         return base64.b64decode(nix_hash.removeprefix("sha256-")).hex()
-    return nix_hash
+    value = nix_hash.removeprefix("sha256:")
+    return value if len(value) == 64 else nix32_to_hex(value)
+
+
+_NIX32 = "0123456789abcdfghijklmnpqrsvwxyz"
+
+
+def nix32_to_hex(text: str) -> str:
+    """Nix's base-32 as hex: 5 bits a character, least significant first."""
+    value = 0
+    for char in text:
+        value = (value << 5) | _NIX32.index(char)
+    size = len(text) * 5 // 8
+    return value.to_bytes(size + 1, "big")[-size:][::-1].hex()
+
+
+def path_info(root: Path) -> list[dict[str, Any]]:
+    """``nix path-info --json --recursive`` of ``root``: every store path with its NAR hash and size."""
+    command = ["nix", *FEATURES, "path-info", "--json", "--recursive", str(root)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise NixError(f"`nix path-info` could not list {root}", details=done.stderr.strip()[-2000:])
+    data = json.loads(done.stdout)
+    if isinstance(data, dict):  # Nix >= 2.19: a map keyed by path
+        data = [{"path": path, **info} for path, info in data.items()]
+    return sorted(data, key=lambda info: info["path"])

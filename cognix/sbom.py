@@ -14,7 +14,6 @@ from __future__ import annotations
 import email.parser
 import hashlib
 import json
-import subprocess
 import uuid
 import warnings
 from datetime import datetime, timezone
@@ -24,42 +23,11 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from . import nixbuild
 from ._version import __version__
-from .errors import CognixError
 
 LABEL = "io.cognix.sbom.sha256"
 EPOCH = datetime(1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc)  # as the image's `created`
-_NIX32 = "0123456789abcdfghijklmnpqrsvwxyz"
-
-
-def nix32_to_hex(text: str) -> str:
-    """Nix's base-32 (``sha256:1b8m…``) as hex: 5 bits a character, least significant first."""
-    value = 0
-    for char in text:
-        value = (value << 5) | _NIX32.index(char)
-    size = len(text) * 5 // 8
-    return value.to_bytes(size + 1, "big")[-size:][::-1].hex()
-
-
-def closure(root: Path) -> list[dict[str, Any]]:
-    """``nix path-info --json --recursive`` of ``root``: every store path with its NAR hash and size."""
-    command = ["nix", "--extra-experimental-features", "nix-command", "path-info", "--json", "--recursive", str(root)]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise CognixError(f"`nix path-info` could not list {root}", details=done.stderr.strip()[-2000:])
-    data = json.loads(done.stdout)
-    if isinstance(data, dict):  # Nix >= 2.19: a map keyed by path
-        data = [{"path": path, **info} for path, info in data.items()]
-    return sorted(data, key=lambda info: info["path"])
-
-
-def _hex(nar_hash: str) -> str:
-    algorithm, _, value = nar_hash.partition(":")
-    if algorithm.startswith("sha256-"):  # SRI (newer Nix)
-        import base64
-
-        return base64.b64decode(algorithm.removeprefix("sha256-")).hex()
-    return value if len(value) == 64 else nix32_to_hex(value)
 
 
 def _metadata(env: Path) -> dict[str, Any]:
@@ -159,7 +127,7 @@ def build_sbom(
             type=ComponentType.FILE,
             name=Path(info["path"]).name.split("-", 1)[1],
             bom_ref=f"nix:{info['path']}",
-            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=_hex(info["narHash"]))],
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=nixbuild.sha256_hex(info["narHash"]))],
             properties=[
                 Property(name="nix:store_path", value=info["path"]),
                 Property(name="nix:nar_size", value=str(info["narSize"])),
@@ -168,7 +136,7 @@ def build_sbom(
         for info in store_paths
     ]
     model = Component(type=ComponentType.FILE, name="model-source", bom_ref="model-source",
-                      hashes=[HashType(alg=HashAlgorithm.SHA_256, content=_hex(source["narHash"]))],
+                      hashes=[HashType(alg=HashAlgorithm.SHA_256, content=nixbuild.sha256_hex(source["narHash"]))],
                       properties=[Property(name="cognix:path", value="/src")])  # fmt: skip
     image = Component(type=ComponentType.CONTAINER, name=name, bom_ref="image")
     everything = [*wheels.values(), *extra, *nix_paths, model]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from cognix import sbom
+from cognix import nixbuild, sbom
 from cognix.archive import layer_files, read_image
 
 from .conftest import EXAMPLES, run_cli
@@ -22,7 +22,9 @@ needs_nix = pytest.mark.skipif(shutil.which("nix") is None, reason="Nix is not i
 
 def test_nix_base32_hashes_read_as_hex() -> None:
     expected = "5ec0daf04de06ecdb47e7c1ca38cc1d4f68a60c70808b58a9fcf432139a90148"
-    assert sbom.nix32_to_hex("0j01m4wj2hygky5ba208qxh8mxnlq66a673wgsscsvp09pqdmh2y") == expected  # nix hash to-base32
+    base32 = "0j01m4wj2hygky5ba208qxh8mxnlq66a673wgsscsvp09pqdmh2y"  # nix hash to-base32 of expected
+    assert nixbuild.nix32_to_hex(base32) == expected
+    assert nixbuild.sha256_hex(f"sha256:{base32}") == nixbuild.sha256_hex(f"sha256:{expected}") == expected
 
 
 @needs_nix
