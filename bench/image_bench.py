@@ -35,10 +35,12 @@ from typing import IO, Any
 import httpx
 import tomllib
 
+from cognix.cache import cache_dir
+
 ROOT = Path(__file__).resolve().parent.parent
 TORCH_MODEL = ROOT / "bench" / "models" / "torch-gpu"
 EXAMPLES = ROOT / "examples"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cognix" / "bench"
+CACHE = cache_dir("bench")
 MB = 1e6  # decimal, as ``cognix lock`` and registries report sizes
 PYTHON_BYTES = 36 * 10**6  # CPython 3.11 + stdlib in the image, rough
 OWN_LAYER_BYTES = 50 * 10**6  # an nvidia-*/torch/triton wheel at least this big gets its own layer

@@ -310,10 +310,9 @@ def push_cmd(
     """Build the image (or take --archive) and push it to any OCI registry; unchanged layers are skipped."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-    from . import registry, to_nix
+    from . import registry
 
-    to_nix.check_reference(reference)
-    host = reference.split("/", 1)[0].rsplit(":", 1)[0]
+    host = registry.Reference.parse(reference).registry.rsplit(":", 1)[0]
     if insecure and host not in ("localhost", "127.0.0.1", "[::1]"):
         err.print(f"[yellow]warning:[/] --insecure sends the image and any credentials to {host} unencrypted")
     path = _archive(archive, reference, toolchain, config_file)

@@ -11,6 +11,7 @@ are both answered.
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -25,12 +26,12 @@ from urllib.parse import quote, urljoin
 import httpx
 
 from .archive import Archive
+from .cache import cache_dir
 from .errors import CognixError
 
 CHUNK = 16 * 1024 * 1024  # blobs above this go up in PATCH chunks of this size
 RETRIES = 3  # for 429, 502-504 and dropped connections
 DOCKER_HUB = "registry-1.docker.io"
-MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
 
 
 class RegistryError(CognixError):
@@ -46,24 +47,11 @@ class Reference:
     @classmethod
     def parse(cls, text: str) -> Reference:
         """``[registry/]repository[:tag]`` as docker reads it (no registry: Docker Hub)."""
-        name, _, tag = text.rpartition(":") if ":" in text.rsplit("/", 1)[-1] else (text, "", "latest")
-        first, _, rest = name.partition("/")
-        registry, repository = (
-            (first, rest)
-            if rest and ("." in first or ":" in first or first == "localhost")
-            else (
-                DOCKER_HUB,
-                name,
-            )
-        )
-        if registry in ("docker.io", "index.docker.io", DOCKER_HUB):  # Docker Hub, however it is written
+        from .to_nix import split_reference  # the one reference grammar, also what `cognix build -t` takes
+
+        registry, repository, tag = split_reference(text)
+        if registry in ("", "docker.io", "index.docker.io", DOCKER_HUB):  # Docker Hub, however it is written
             registry, repository = DOCKER_HUB, repository if "/" in repository else f"library/{repository}"
-        if not repository or not re.fullmatch(
-            r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*", repository
-        ):
-            raise RegistryError(
-                f"invalid image reference {text!r}", hint="use REGISTRY/REPOSITORY[:TAG], e.g. ghcr.io/me/model:v1"
-            )
         return cls(registry, repository, tag or "latest")
 
     def __str__(self) -> str:
@@ -294,8 +282,7 @@ class PushedCache:
 
 
 def cache_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "cognix" / "pushed-blobs.json"
+    return cache_dir("pushed-blobs.json")
 
 
 def push(
@@ -308,15 +295,13 @@ def push(
 ) -> PushReport:
     """Push the image in ``archive`` as ``target``; says what was uploaded, mounted or skipped."""
     reference = Reference.parse(target)
-    source = Archive(archive)
-    image = source.image()
-    config = json.loads(image.manifest)["config"]
-    blobs = [Blob(config["digest"], config["size"], config["mediaType"]),
-             *(Blob(layer.digest, layer.size, layer.media_type) for layer in image.layers)]  # fmt: skip
-    client = Client(reference, insecure=insecure)
     cache = PushedCache(cache_path())
-    report = PushReport(reference, image.digest)
-    try:
+    with Archive(archive) as opened, contextlib.closing(Client(reference, insecure=insecure)) as client:
+        image = opened.image()
+        config = json.loads(image.manifest)["config"]
+        blobs = [Blob(config["digest"], config["size"], config["mediaType"]),
+                 *(Blob(layer.digest, layer.size, layer.media_type) for layer in image.layers)]  # fmt: skip
+        report = PushReport(reference, image.digest)
         client.request("GET", "/v2/")  # reachable, and authenticated before the first blob
         for blob in blobs:
             if client.has_blob(blob.digest):
@@ -329,12 +314,9 @@ def push(
                 on_blob(blob, "mounted")
                 continue
             on_blob(blob, "uploading")
-            client.upload(blob, source.blob(blob.digest), lambda n, b=blob: on_bytes(b, n))
+            client.upload(blob, opened.blob(blob.digest), lambda n, b=blob: on_bytes(b, n))
             report.uploaded.append(blob)
             on_blob(blob, "uploaded")
         client.put_manifest(reference.tag, image.manifest, image.manifest_type)
-        cache.add(reference.registry, reference.repository, [b.digest for b in blobs])
-    finally:
-        client.close()
-        source.tar.close()
+    cache.add(reference.registry, reference.repository, [b.digest for b in blobs])
     return report

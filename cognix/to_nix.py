@@ -160,15 +160,25 @@ _REFERENCE = re.compile(
 )
 
 
-def check_reference(reference: str) -> str:
-    """The repository part of an image reference (``registry/path:tag``), or a clear error."""
+def split_reference(reference: str) -> tuple[str, str, str]:
+    """(registry, path, tag) of an image reference as Docker reads it ("" where one is not given:
+    a first component is a registry only with a "." or ":" in it, or as ``localhost``), or a clear error."""
     match = _REFERENCE.fullmatch(reference)
     if match is None:
         raise CognixError(
             f"invalid image name {reference!r}",
             hint="use lowercase letters, digits, '.', '_' and '-', e.g. my-model:v1 or ghcr.io/me/my-model:v1",
         )
-    return reference.rsplit(":", 1)[0] if match.group("tag") else reference
+    registry, path, tag = match.group("registry") or "", match.group("path"), match.group("tag") or ""
+    if registry and not ("." in registry or ":" in registry or registry == "localhost"):
+        registry, path = "", f"{registry}/{path}"
+    return registry, path, tag
+
+
+def check_reference(reference: str) -> str:
+    """The repository part of an image reference (``registry/path:tag``), or a clear error."""
+    registry, path, _ = split_reference(reference)
+    return f"{registry}/{path}" if registry else path
 
 
 def image_labels(project: Project, tool: dict[str, Any]) -> dict[str, str]:

@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from .cache import cache_dir
 from .errors import CognixError
 
 LOADER = "ld-linux-x86-64.so.2"
@@ -42,14 +43,9 @@ class ToolchainError(CognixError):
     """The offline toolchain cannot be prepared on this machine."""
 
 
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "cognix" / "toolchains"
-
-
 def prepare(python: str, progress: Callable[[str], None] = lambda _: None) -> Path:
     """The prefix for Python ``python`` ("3.11"), built on first use and cached."""
-    target = cache_root() / f"debian{_debian_release()}-python{python}"
+    target = cache_dir("toolchains", f"debian{_debian_release()}-python{python}")
     stamp = target / "toolchain.json"
     if stamp.is_file() and json.loads(stamp.read_text()).get("layout") == _LAYOUT_VERSION:
         return target
