@@ -1,4 +1,4 @@
-"""``cognix build`` and ``cognix verify``: lock → .cognix/ → nix build → OCI archive.
+"""``cognix build``: lock → .cognix/ → nix build → OCI archive.
 
 The image's Python environment is built first and asked for the predictor's OpenAPI schema
 (the ``run.cog.openapi_schema`` label): user code is imported outside the sandbox, by exactly
@@ -49,16 +49,11 @@ def toolchain_for(kind: str, lock: dict[str, Any], progress: Callable[[str], Non
     return to_nix.Toolchain("nixpkgs", nixpkgs_url=pin["url"], nixpkgs_nar_hash=pin["nar-hash"])
 
 
-def build(
-    project: Project,
-    *,
-    tag: str | None,
-    toolchain: str,
-    locked: bool = False,
-    extra_nix_args: list[str] | None = None,
-    progress: Callable[[str], None] = lambda _: None,
-) -> Image:
-    """Build the project's image; the archive is kept at ``.cognix/image.tar`` (a store link)."""
+def prepare(
+    project: Project, *, toolchain: str, tag: str, locked: bool, progress: Callable[[str], None]
+) -> tuple[dict[str, Any], to_nix.Toolchain]:
+    """Everything before Nix builds: Nix present, a current lock of wheels, the toolchain, the
+    system packages it can provide, and ``flake.nix`` + ``.cognix/`` written."""
     nixbuild.version()  # before any slow step: no Nix, no build
     lock = ensure_lock(project, locked=locked, progress=progress)
     if sources := [f"{p['name']} {p['version']}" for p in lock.get("packages", []) if not p.get("wheels")]:
@@ -68,12 +63,24 @@ def build(
         )
     chosen = toolchain_for(toolchain, lock, progress)
     to_nix.check_system_packages(lock["tool"]["cognix"].get("system-packages", []), chosen)
-    offline = chosen.kind == "offline"
-    tag = tag or f"{to_nix.image_name(project)}:latest"
-    folder = project.dir / to_nix.GENERATED
-
     to_nix.write(project, lock, chosen, tag=tag)
-    build = functools.partial(nixbuild.build, project.dir, offline=offline, extra=extra_nix_args, progress=progress)
+    return lock, chosen
+
+
+def build(
+    project: Project,
+    *,
+    tag: str | None,
+    toolchain: str,
+    locked: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Image:
+    """Build the project's image; the archive is kept at ``.cognix/image.tar`` (a store link)."""
+    tag = tag or to_nix.default_tag(project)
+    lock, chosen = prepare(project, toolchain=toolchain, tag=tag, locked=locked, progress=progress)
+    offline = chosen.kind == "offline"
+    folder = project.dir / to_nix.GENERATED
+    build = functools.partial(nixbuild.build, project.dir, offline=offline, progress=progress)
     env = build("pythonEnv", out_link=folder / "python-env")
     roots = build("imageClosure", out_link=folder / "image-closure")
     src = nixbuild.source_path(project.dir)
@@ -83,7 +90,7 @@ def build(
     progress("writing the SBOM")
     document = write_sbom(lock, env, roots, src, folder / SBOM_NAME)
     labels[sbom.LABEL] = hashlib.sha256(document.encode()).hexdigest()
-    to_nix.write(project, lock, chosen, tag=tag, labels=labels)
+    to_nix.add_labels(project, labels)
     result = build("image", out_link=folder / "image.tar" if offline else folder / "stream-image")
     if offline:
         return read_image(result)

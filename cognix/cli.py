@@ -218,13 +218,11 @@ Toolchain = Annotated[
 ]  # fmt: skip
 
 
-def _build_image(
-    project: config.Project, tag: str | None, toolchain: str, locked: bool, extra: list[str] | None = None
-):  # noqa: ANN202
+def _build_image(project: config.Project, tag: str | None, toolchain: str, locked: bool):  # noqa: ANN202
     from . import build
 
     with err.status("building…") as status:
-        return build.build(project, tag=tag, toolchain=toolchain, locked=locked, extra_nix_args=extra,
+        return build.build(project, tag=tag, toolchain=toolchain, locked=locked,
                            progress=lambda text: status.update(Text(f"{text}…")))  # fmt: skip
 
 
@@ -246,18 +244,12 @@ def build_cmd(
         raise CognixError(f"unknown --format {fmt!r}", hint="use oci-archive or docker-archive")
     project = _project(config_file)
     image = _build_image(project, tag, toolchain, locked)
-    build.export(image, output, fmt, tag or f"{_image_name(project)}:latest")
+    build.export(image, output, fmt, image.ref_name)
     build.to_nix.remember_output(project, output)
     err.print(f"Built {output} ({image.size / 1e6:,.1f} MB compressed, {len(image.layers)} layers)")
     for layer in image.layers:
         err.print(f"  {layer.size / 1e6:>10,.1f} MB  {layer.name or '?':<24} {layer.digest[:19]}", markup=False)
     print(image.digest)
-
-
-def _image_name(project: config.Project) -> str:
-    from .to_nix import image_name
-
-    return image_name(project)
 
 
 @app.command("verify")
@@ -275,7 +267,7 @@ def verify_cmd(
             project,
             first,
             offline=toolchain == "offline",
-            tag=f"{_image_name(project)}:latest",
+            tag=first.ref_name,
             progress=lambda t: status.update(Text(f"{t}…")),
         )
     for line in report.lines:
@@ -373,9 +365,9 @@ def inspect_cmd(
     """Show an image: config, labels, and each layer with its size and what it holds."""
     from rich.table import Table
 
-    from . import audit
+    from . import audit, to_nix
 
-    path = image or _project(config_file).dir / ".cognix" / "image.tar"
+    path = image or _project(config_file).dir / to_nix.GENERATED / "image.tar"  # where cognix build keeps it
     if not path.exists():
         raise CognixError(f"{path} does not exist", hint="build the image first (cognix build), or name an archive")
     info = audit.describe(path)
@@ -444,10 +436,11 @@ def develop_cmd(
     from . import build, nixbuild
 
     project = _project(config_file)
-    nixbuild.version()
-    lock = build.ensure_lock(project, locked=False, progress=lambda t: err.print(f"{t}…"))
-    chosen = build.toolchain_for(toolchain, lock, lambda t: err.print(f"{t}…"))
-    folder = build.to_nix.write(project, lock, chosen, tag=f"{_image_name(project)}:latest")
+    tag = build.to_nix.default_tag(project)
+    _, chosen = build.prepare(
+        project, toolchain=toolchain, tag=tag, locked=False, progress=lambda t: err.print(f"{t}…")
+    )
+    folder = project.dir / build.to_nix.GENERATED
     command = ["nix", "develop", *nixbuild.FEATURES, "-f", ".cognix/build.nix", "devShell",
                *nixbuild.build_options(chosen.kind == "offline")]  # fmt: skip
     if chosen.kind == "offline":  # no registry to look bashInteractive up in: don't wait for GitHub

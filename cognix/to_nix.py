@@ -65,7 +65,6 @@ def write(
     toolchain: Toolchain,
     *,
     tag: str,
-    labels: dict[str, str] | None = None,
     exclude: list[str] | None = None,
 ) -> Path:
     """Write ``flake.nix`` and ``.cognix/`` for ``project``; returns the ``.cognix`` folder."""
@@ -83,7 +82,7 @@ def write(
         "name": re.sub(r"[^A-Za-z0-9+._-]+", "-", repository.rsplit("/", 1)[-1]),  # for store path names
         "tag": tag,
         "env": image_env(project),
-        "labels": image_labels(project, tool) | (labels or {}),
+        "labels": image_labels(project, tool),
         "cognixVersion": __version__,
         "cognixWheel": wheel.name,
     }
@@ -109,6 +108,19 @@ def write(
                          ("flake.nix", project.dir / "flake.nix")):  # fmt: skip
         _write_if_changed(target, templates.get_template(f"{name}.j2").render(context))
     return out
+
+
+def add_labels(project: Project, labels: dict[str, str]) -> None:
+    """Labels known only once the Python environment is built (schema, SBOM digest): the image
+    spec changes, nothing else that ``write`` made."""
+    path = project.dir / GENERATED / "image.json"
+    spec = json.loads(path.read_text())
+    spec["labels"] |= labels
+    _write_if_changed(path, _json(spec))
+
+
+def default_tag(project: Project) -> str:
+    return f"{image_name(project)}:latest"
 
 
 def check_system_packages(names: list[str], toolchain: Toolchain) -> None:
