@@ -50,7 +50,7 @@ class Entry:
 def tree(root: Path, prefix: str, *, uid: int = 0, gid: int = 0) -> list[Entry]:
     """Entries for everything under ``root``, placed at ``prefix`` (with its parent folders)."""
     prefix = prefix.strip("/")
-    entries = [Entry(p, "dir", mode=0o755) for p in _parents(prefix)]
+    entries = parent_dirs(prefix)
     entries.append(Entry(prefix, "dir", mode=0o755, uid=uid, gid=gid))
     for path in sorted(root.rglob("*")):
         rel = f"{prefix}/{path.relative_to(root).as_posix()}".lstrip("/")
@@ -65,9 +65,10 @@ def tree(root: Path, prefix: str, *, uid: int = 0, gid: int = 0) -> list[Entry]:
     return entries
 
 
-def _parents(path: str) -> list[str]:
+def parent_dirs(path: str) -> list[Entry]:
+    """The folders above ``path`` (``a``, ``a/b`` for ``a/b/c``), as plain 0755 entries."""
     parts = path.split("/")[:-1] if path else []
-    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    return [Entry("/".join(parts[: i + 1]), "dir", mode=0o755) for i in range(len(parts))]
 
 
 class _Digesting(io.RawIOBase):

@@ -37,7 +37,7 @@ def store_entries(path: str) -> list[oci.Entry]:
         return oci.tree(source, path)
     executable = source.stat().st_mode & 0o111
     return [
-        *_parents(path.lstrip("/")),
+        *oci.parent_dirs(path.lstrip("/")),
         oci.Entry(path.lstrip("/"), "file", source=source, mode=0o755 if executable else 0o644),
     ]
 
@@ -49,11 +49,11 @@ def base_entries(dirs: list[dict], files: list[dict], scratch: Path) -> list[oci
     for spec in dirs:
         mode = int(spec["mode"], 8)
         entries += [
-            *_parents(spec["path"]),
+            *oci.parent_dirs(spec["path"]),
             oci.Entry(spec["path"], "dir", mode=mode, uid=spec["uid"], gid=spec["gid"]),
         ]
     for index, spec in enumerate(files):
-        entries += _parents(spec["path"])
+        entries += oci.parent_dirs(spec["path"])
         if "target" in spec:
             entries.append(oci.Entry(spec["path"], "symlink", target=spec["target"], mode=0o777))
         else:
@@ -67,8 +67,3 @@ def source_entries(src: str, config: dict) -> list[oci.Entry]:
     """The model source at /src, owned by the image's user (Cog's models may write beside their code)."""
     uid, gid = (int(part) for part in config.get("User", "0:0").split(":"))
     return oci.tree(Path(src), "src", uid=uid, gid=gid)
-
-
-def _parents(path: str) -> list[oci.Entry]:
-    parts = path.split("/")[:-1]
-    return [oci.Entry("/".join(parts[: i + 1]), "dir", mode=0o755) for i in range(len(parts))]
