@@ -112,29 +112,34 @@ class Peer:
         raise AssertionError(f"timed out; received {len(self.requests)} requests")
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A loopback test server's handler: no request log, and body/reply helpers."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+
+    def reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
 @contextlib.contextmanager
 def peer() -> Iterator[Peer]:
     state = Peer()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _body(self) -> bytes:
-            return self.rfile.read(int(self.headers.get("Content-Length", 0)))
-
-        def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
         def do_POST(self) -> None:  # noqa: N802
-            body = self._body()
+            body = self.body()
             with state.lock:
                 status = 503 if state.fail_first > 0 else 200
                 state.fail_first -= 1
@@ -147,23 +152,23 @@ def peer() -> Iterator[Peer]:
                         "status": status,
                     }
                 )
-            self._reply(status)
+            self.reply(status)
 
         def do_GET(self) -> None:  # noqa: N802
             name = self.path.rsplit("/", 1)[-1]
             if name in state.files:
-                self._reply(200, state.files[name], {"Content-Type": "application/octet-stream"})
+                self.reply(200, state.files[name], {"Content-Type": "application/octet-stream"})
             else:
-                self._reply(404)
+                self.reply(404)
 
         def do_PUT(self) -> None:  # noqa: N802
             name = self.path.rsplit("/", 1)[-1]
-            state.uploads[name] = self._body()
+            state.uploads[name] = self.body()
             with state.lock:
                 state.requests.append(
                     {"method": "PUT", "path": self.path, "headers": dict(self.headers), "json": None, "status": 201}
                 )
-            self._reply(201, headers={"Location": f"{state.url}/stored/{name}?signature=x"})
+            self.reply(201, headers={"Location": f"{state.url}/stored/{name}?signature=x"})
 
     with loopback_http(Handler) as url:
         state.url = url

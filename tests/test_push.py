@@ -193,22 +193,11 @@ def token_front(upstream: str, may: Callable[[str, str], bool], seen: list[str])
     with a JWT token service, so this loopback front (said plainly: a test stand-in for such a
     service) issues tokens listing the scopes ``may(user_password, scope)`` grants, checks them
     on every request, as a mount's source repository too, and forwards to the real registry."""
-    from http.server import BaseHTTPRequestHandler
     from urllib.parse import parse_qs, urlsplit
 
-    class Front(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
+    from .server_helpers import QuietHandler
 
-        def reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
+    class Front(QuietHandler):
         def handle_one(self) -> None:
             url = urlsplit(self.path)
             query = parse_qs(url.query)
@@ -229,10 +218,9 @@ def token_front(upstream: str, may: Callable[[str, str], bool], seen: list[str])
                     f'Bearer realm="http://{self.headers["Host"]}/token",service="test",scope="{" ".join(needed)}"'
                 )
                 return self.reply(401, headers={"WWW-Authenticate": challenge})
-            length = int(self.headers.get("Content-Length") or 0)
             forwarded = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "content-range")}
             answer = httpx.request(self.command, f"http://{upstream}{self.path}", headers=forwarded,
-                                   content=self.rfile.read(length) if length else None)  # fmt: skip
+                                   content=self.body() or None)  # fmt: skip
             keep = ("location", "docker-content-digest", "content-type", "range")
             headers = {
                 k: v.replace(upstream, self.headers["Host"]) for k, v in answer.headers.items() if k.lower() in keep
