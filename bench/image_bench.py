@@ -312,7 +312,7 @@ def part_c(names: list[str], toolchain: str) -> None:
     for name in names:
         with tempfile.TemporaryDirectory(prefix=f"cognix-image-{name}-") as tmp:
             work = Path(tmp) / name
-            shutil.copytree(EXAMPLES / name, work)
+            shutil.copytree(EXAMPLES / name, work, ignore=shutil.ignore_patterns(".cognix", "flake.nix", "image.tar"))
             out = Path(tmp) / "image.tar"
             started = time.monotonic()
             done = subprocess.run([sys.executable, "-m", "cognix", "build", "--toolchain", toolchain,

@@ -65,6 +65,11 @@ def build(
 ) -> Path:
     """Build ``attribute`` of ``.cognix/build.nix``; returns the output path (kept by ``out_link``)."""
     version()
+    if out_link.exists() and not out_link.is_symlink():  # a copied project's, or the other toolchain's file
+        if out_link.is_dir():
+            shutil.rmtree(out_link)
+        else:
+            out_link.unlink()
     command = ["nix", "build", *FEATURES, "-f", ".cognix/build.nix", attribute, "--json", "-L",
                "--out-link", str(out_link), *build_options(offline), *(extra or [])]  # fmt: skip
     return Path(_run(command, project_dir, progress)[0]["outputs"]["out"])

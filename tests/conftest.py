@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
+
+
+def copy_example(name: str, target: Path) -> Path:
+    """A copy of an example without what `cognix build` may have left in it (the README's first
+    command builds in examples/hello-world)."""
+    shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns(".cognix", "flake.nix", "image.tar"))
+    return target
 
 
 def run_cli(*args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None):

@@ -22,7 +22,7 @@ import pytest
 
 from cognix.archive import layer_files
 
-from .conftest import EXAMPLES, run_cli
+from .conftest import EXAMPLES, copy_example, run_cli
 from .server_helpers import free_port
 
 pytestmark = [
@@ -59,7 +59,7 @@ def layers(archive: Path) -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def hello(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     project = tmp_path_factory.mktemp("hello") / "hello-world"
-    shutil.copytree(EXAMPLES / "hello-world", project)
+    copy_example("hello-world", project)
     digest, result = build(project)
     assert "Built" in result.stderr and "site-packages" in result.stderr
     return project, digest
@@ -94,7 +94,7 @@ def test_skopeo_reads_the_image_and_its_cog_config(hello: tuple[Path, str]) -> N
 def blur(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Pillow: a manylinux wheel whose bundled libraries (pillow.libs) load each other."""
     project = tmp_path_factory.mktemp("blur") / "blur"
-    shutil.copytree(EXAMPLES / "blur", project)
+    copy_example("blur", project)
     build(project)
     return project
 
@@ -337,3 +337,13 @@ def test_locked_refuses_a_stale_lock(project) -> None:
     assert result.returncode == 1
     assert "pylock.toml is stale: cog.yaml or the requirements changed" in result.stderr
     assert "run `cognix lock`, or drop --locked" in result.stderr
+
+
+def test_a_copied_project_rebuilds(hello: tuple[Path, str], tmp_path: Path) -> None:
+    """`cp -rL` of a built project turns .cognix's store links into folders; building still works."""
+    project, digest = hello
+    copy = tmp_path / "hello-world"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("image.tar"))  # follows the links
+    assert (copy / ".cognix" / "python-env").is_dir() and not (copy / ".cognix" / "python-env").is_symlink()
+    rebuilt, _ = build(copy)
+    assert rebuilt == digest and (copy / ".cognix" / "python-env").is_symlink()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import shutil
 from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, run_cli
+from .conftest import EXAMPLES, copy_example, run_cli
 
 COMMAND = re.compile(r"^    ((?:\w+=\S+ )*)cognix (.+?)(?:\s+#\s*(prints|writes):?\s*(.*))?$")
 
@@ -22,7 +21,7 @@ def _commands(readme: Path) -> list[re.Match[str]]:
 @pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.iterdir() if (p / "cog.yaml").exists()))
 def test_example_readme_commands(example: str, tmp_path: Path) -> None:
     work = tmp_path / example
-    shutil.copytree(EXAMPLES / example, work)
+    copy_example(example, work)
     commands = _commands(work / "README.md")
     assert commands, "each example's README shows its command"
     for m in commands:
@@ -43,7 +42,7 @@ def test_blur_output_is_a_blurred_image(tmp_path: Path) -> None:
     from PIL import Image
 
     work = tmp_path / "blur"
-    shutil.copytree(EXAMPLES / "blur", work)
+    copy_example("blur", work)
     assert run_cli("predict", "-i", "image=@input.png", "-i", "radius=4", cwd=work).returncode == 0
     with Image.open(work / "input.png") as src, Image.open(work / "output.png") as out:
         assert out.size == src.size

@@ -15,7 +15,7 @@ import tomllib
 from cognix import nixbuild, sbom
 from cognix.archive import layer_files, read_image
 
-from .conftest import EXAMPLES, run_cli
+from .conftest import copy_example, run_cli
 
 needs_nix = pytest.mark.skipif(shutil.which("nix") is None, reason="Nix is not installed (apt-get install nix-bin)")
 
@@ -31,7 +31,7 @@ def test_nix_base32_hashes_read_as_hex() -> None:
 @pytest.mark.network
 def test_the_sbom_lists_the_exact_closure_and_validates(tmp_path: Path) -> None:
     project = tmp_path / "blur"
-    shutil.copytree(EXAMPLES / "blur", project)
+    copy_example("blur", project)
     result = run_cli("sbom", "--toolchain", "offline", "-o", str(tmp_path / "sbom.json"), cwd=project)
     assert result.returncode == 0, result.stderr
     text = (tmp_path / "sbom.json").read_text()
