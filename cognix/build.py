@@ -22,7 +22,6 @@ from .archive import Image, read_image
 from .config import Project
 from .errors import CognixError
 
-TOOLCHAINS = ("nixpkgs", "offline")
 SBOM_NAME = "sbom.cdx.json"  # in .cognix/, beside the image it describes
 
 
@@ -37,31 +36,44 @@ def ensure_lock(project: Project, *, locked: bool, progress: Callable[[str], Non
     return locking.lock(project, progress=progress)[1]
 
 
+def choose_toolchain(project: Project, lock: dict[str, Any], requested: str | None, *, locked: bool) -> str:
+    """The toolchain the lock records (offline when it records none), or ``requested``, which is
+    then recorded in the lock so that a rebuild without flags uses the same one."""
+    tool = lock["tool"]["cognix"]
+    recorded = tool.get("toolchain", locking.DEFAULT_TOOLCHAIN)
+    if requested is None or requested == recorded:
+        return recorded
+    locking.check_toolchain(requested)
+    if locked:
+        raise CognixError(f"{locking.LOCK_NAME} records the {recorded} toolchain, and --locked keeps the lock as is",
+                          hint=f"drop --toolchain to build with {recorded}, or drop --locked to record {requested}")  # fmt: skip
+    locking.record_toolchain(project, lock, requested)
+    return requested
+
+
 def toolchain_for(kind: str, lock: dict[str, Any], progress: Callable[[str], None]) -> to_nix.Toolchain:
     tool = lock["tool"]["cognix"]
     if kind == "offline":
         from . import toolchain
 
         return to_nix.Toolchain("offline", path=toolchain.prepare(tool["python"], progress))
-    if kind != "nixpkgs":
-        raise CognixError(f"unknown toolchain {kind!r}", hint=f"use one of: {', '.join(TOOLCHAINS)}")
     pin = tool["nixpkgs"]
     return to_nix.Toolchain("nixpkgs", nixpkgs_url=pin["url"], nixpkgs_nar_hash=pin["nar-hash"])
 
 
 def prepare(
-    project: Project, *, toolchain: str, tag: str, locked: bool, progress: Callable[[str], None]
+    project: Project, *, toolchain: str | None, tag: str, locked: bool, progress: Callable[[str], None]
 ) -> tuple[dict[str, Any], to_nix.Toolchain]:
     """Everything before Nix builds: Nix present, a current lock of wheels, the toolchain, the
     system packages it can provide, and ``flake.nix`` + ``.cognix/`` written."""
-    nixbuild.version()  # before any slow step: no Nix, no build
+    nixbuild.build_users_options()  # before any slow step: no (usable) Nix, no build
     lock = ensure_lock(project, locked=locked, progress=progress)
     if sources := [f"{p['name']} {p['version']}" for p in lock.get("packages", []) if not p.get("wheels")]:
         raise CognixError(
             f"cognix build installs wheels only, and {', '.join(sources)} is locked as a source distribution",
             hint="pin a version that ships a wheel for linux x86_64 and this Python, then run `cognix lock`",
         )
-    chosen = toolchain_for(toolchain, lock, progress)
+    chosen = toolchain_for(choose_toolchain(project, lock, toolchain, locked=locked), lock, progress)
     to_nix.check_system_packages(lock["tool"]["cognix"].get("system-packages", []), chosen)
     to_nix.write(project, lock, chosen, tag=tag)
     return lock, chosen
@@ -71,7 +83,7 @@ def build(
     project: Project,
     *,
     tag: str | None,
-    toolchain: str,
+    toolchain: str | None,
     locked: bool = False,
     progress: Callable[[str], None] = lambda _: None,
 ) -> Image:

@@ -146,6 +146,7 @@ def lock_cmd(
     ] = [],  # noqa: B006
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if pylock.toml is stale; write nothing.")] = False,
     explain: Annotated[bool, typer.Option("--explain", help="Say why this CUDA/cuDNN/torch build was chosen.")] = False,
+    toolchain: Toolchain = None,
     config_file: ConfigFile = None,
 ) -> None:
     """Resolve the image's Python packages into pylock.toml (PEP 751): every wheel with url and sha256."""
@@ -165,6 +166,7 @@ def lock_cmd(
             upgrade=upgrade,
             upgrade_packages=upgrade_package,
             allow_sdist=allow_sdist,
+            toolchain=toolchain,
             progress=lambda text: status.update(f"{text}…"),
         )
     tool = document["tool"]["cognix"]
@@ -211,14 +213,14 @@ def serve_cmd(
     server.serve(settings, host=host, port=port, await_explicit_shutdown=await_explicit_shutdown)
 
 
-Toolchain = Annotated[
-    str,
-    typer.Option("--toolchain", envvar="COGNIX_TOOLCHAIN",
-                 help="nixpkgs (the lock's pinned nixpkgs) or offline (Debian's Python; no nixpkgs needed)."),
-]  # fmt: skip
+TOOLCHAIN_HELP = (
+    "offline (Debian's Python; no nixpkgs needed) or nixpkgs (the lock's pinned nixpkgs). "
+    "Default: the one pylock.toml records, else offline; a toolchain given here is recorded there."
+)
+Toolchain = Annotated[str | None, typer.Option("--toolchain", envvar="COGNIX_TOOLCHAIN", help=TOOLCHAIN_HELP)]
 
 
-def _build_image(project: config.Project, tag: str | None, toolchain: str, locked: bool):  # noqa: ANN202
+def _build_image(project: config.Project, tag: str | None, toolchain: str | None, locked: bool):  # noqa: ANN202
     from . import build
 
     with err.status("building…") as status:
@@ -233,7 +235,7 @@ def build_cmd(
         "image.tar"
     ),
     fmt: Annotated[str, typer.Option("--format", help="oci-archive or docker-archive.")] = "oci-archive",
-    toolchain: Toolchain = "nixpkgs",
+    toolchain: Toolchain = None,
     locked: Annotated[bool, typer.Option("--locked", help="Refuse a stale pylock.toml instead of relocking.")] = False,
     config_file: ConfigFile = None,
 ) -> None:
@@ -254,19 +256,21 @@ def build_cmd(
 
 @app.command("verify")
 def verify_cmd(
-    toolchain: Toolchain = "nixpkgs",
+    toolchain: Toolchain = None,
     config_file: ConfigFile = None,
 ) -> None:
     """Build the image twice, the second time from nothing in a fresh store, and compare digests."""
     from . import verify
+    from .lock import DEFAULT_TOOLCHAIN, read_lock
 
     project = _project(config_file)
     first = _build_image(project, None, toolchain, locked=True)
+    built_with = read_lock(project)["tool"]["cognix"].get("toolchain", DEFAULT_TOOLCHAIN)
     with err.status("rebuilding from nothing in a fresh Nix store…") as status:
         report = verify.rebuild_and_compare(
             project,
             first,
-            offline=toolchain == "offline",
+            offline=built_with == "offline",
             tag=first.ref_name,
             progress=lambda t: status.update(Text(f"{t}…")),
         )
@@ -282,7 +286,7 @@ ArchiveOpt = Annotated[
 ]
 
 
-def _archive(archive: Path | None, tag: str | None, toolchain: str, config_file: str | None) -> Path:
+def _archive(archive: Path | None, tag: str | None, toolchain: str | None, config_file: str | None) -> Path:
     """The given OCI archive, or the project's image, built (or found current) now."""
     if archive is None:
         return _build_image(_project(config_file), tag, toolchain, locked=False).path
@@ -296,7 +300,7 @@ def push_cmd(
     reference: Annotated[str, typer.Argument(help="REGISTRY/REPOSITORY[:TAG], e.g. ghcr.io/me/model:v1")],
     insecure: Annotated[bool, typer.Option("--insecure", help="Plain HTTP (a registry on this machine).")] = False,
     archive: ArchiveOpt = None,
-    toolchain: Toolchain = "nixpkgs",
+    toolchain: Toolchain = None,
     config_file: ConfigFile = None,
 ) -> None:
     """Build the image (or take --archive) and push it to any OCI registry; unchanged layers are skipped."""
@@ -330,7 +334,7 @@ def load_cmd(
     engine: Annotated[str | None, typer.Option("--engine", help="podman or docker (default: installed one).")] = None,
     archive: ArchiveOpt = None,
     tag: Annotated[str | None, typer.Option("-t", "--tag", help="Image name (default: cog-<folder>:latest).")] = None,
-    toolchain: Toolchain = "nixpkgs",
+    toolchain: Toolchain = None,
     config_file: ConfigFile = None,
 ) -> None:
     """Build the image (or take --archive) and load it into podman or docker, unless it is there already."""
@@ -342,7 +346,7 @@ def load_cmd(
 @app.command("sbom")
 def sbom_cmd(
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write it.")] = Path("sbom.cdx.json"),
-    toolchain: Toolchain = "nixpkgs",
+    toolchain: Toolchain = None,
     config_file: ConfigFile = None,
 ) -> None:
     """Write the image's CycloneDX 1.6 SBOM: every wheel, the interpreter, CUDA, every Nix store path."""
@@ -428,7 +432,7 @@ def diff_cmd(
 @app.command("develop", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def develop_cmd(
     ctx: typer.Context,
-    toolchain: Toolchain = "nixpkgs",
+    toolchain: Toolchain = None,
     config_file: ConfigFile = None,
 ) -> None:
     """Open a shell with exactly the image's Python environment (nix develop); arguments after
@@ -441,8 +445,7 @@ def develop_cmd(
         project, toolchain=toolchain, tag=tag, locked=False, progress=lambda t: err.print(f"{t}…")
     )
     folder = project.dir / build.to_nix.GENERATED
-    command = ["nix", "develop", *nixbuild.FEATURES, "-f", ".cognix/build.nix", "devShell",
-               *nixbuild.build_options(chosen.kind == "offline")]  # fmt: skip
+    command = ["nix", "develop", *nixbuild.options(chosen.kind == "offline"), "-f", ".cognix/build.nix", "devShell"]
     if chosen.kind == "offline":  # no registry to look bashInteractive up in: don't wait for GitHub
         registry = folder / "flake-registry.json"
         registry.write_text('{"flakes": [], "version": 2}\n')

@@ -38,6 +38,8 @@ LOCK_FORMAT = 1  # bump when the [tool.cognix] table changes meaning
 GLIBC = (2, 28)  # manylinux_2_28: what the image's Nix-built glibc comfortably exceeds
 PLATFORM = f"x86_64-manylinux_{GLIBC[0]}_{GLIBC[1]}"
 PYPI = "https://pypi.org/simple"
+TOOLCHAINS = ("offline", "nixpkgs")  # what builds the image (cognix build --toolchain)
+DEFAULT_TOOLCHAIN = "offline"  # the one CI proves: needs no nixpkgs, no binary cache, no GitHub
 _OPTION = re.compile(r"^\s*(--(?:extra-index-url|index-url|find-links)|-[fi])(?:\s+|=)(\S+)")
 
 
@@ -57,6 +59,7 @@ class LockInputs:
     selection: compat.Selection
     system_packages: list[str]
     allow_sdist: list[str] = field(default_factory=list)
+    toolchain: str | None = None  # what builds the image; None: cognix build's default
     digest: str = ""
 
 
@@ -301,6 +304,8 @@ def build_lock(
     tool["indexes"] = [inputs.index_url, *inputs.extra_index_urls]
     if inputs.allow_sdist:
         tool["build-from-source"] = inputs.allow_sdist
+    if inputs.toolchain:
+        tool["toolchain"] = inputs.toolchain
     tool["explanation"] = s.explanation + [f"warning: {w}" for w in s.warnings]
     return {
         "lock-version": "1.0",
@@ -321,6 +326,10 @@ def _artifact(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(document: dict[str, Any]) -> str:
+    """The lock's text: ``[tool.cognix]`` in key order, so how a key got there never shows."""
+    tool = document.get("tool", {})
+    if "cognix" in tool:
+        document = {**document, "tool": {**tool, "cognix": dict(sorted(tool["cognix"].items()))}}
     return tomli_w.dumps(document)
 
 
@@ -330,11 +339,17 @@ def lock(
     upgrade: bool = False,
     upgrade_packages: list[str] | None = None,
     allow_sdist: list[str] | None = None,
+    toolchain: str | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> tuple[Path, dict[str, Any]]:
-    """Lock ``project``; write and return its pylock.toml."""
+    """Lock ``project``; write and return its pylock.toml. Opt-ins recorded in an earlier lock
+    (source builds, the toolchain) are kept unless given anew."""
     progress("choosing CUDA, cuDNN and framework builds")
-    inputs = read_inputs(project, allow_sdist=allow_sdist or locked_sdists(project))
+    previous = read_lock(project).get("tool", {}).get("cognix", {})
+    inputs = read_inputs(project, allow_sdist=allow_sdist or list(previous.get("build-from-source", [])))
+    if toolchain:
+        check_toolchain(toolchain)
+    inputs.toolchain = toolchain or previous.get("toolchain")
     target = project.dir / LOCK_NAME
     progress(f"resolving for Python {inputs.python} on {PLATFORM} with uv")
     uv_lock = resolve(
@@ -346,9 +361,16 @@ def lock(
     return target, document
 
 
-def locked_sdists(project: Project) -> list[str]:
-    """Source builds the user opted into before stay opted in."""
-    return list(read_lock(project).get("tool", {}).get("cognix", {}).get("build-from-source", []))
+def check_toolchain(name: str) -> None:
+    if name not in TOOLCHAINS:
+        raise LockError(f"unknown toolchain {name!r}", hint=f"use one of: {', '.join(TOOLCHAINS)}")
+
+
+def record_toolchain(project: Project, document: dict[str, Any], toolchain: str) -> None:
+    """Record the toolchain that builds the image (``cognix build --toolchain``) in the lock;
+    nothing that was resolved changes."""
+    document["tool"]["cognix"]["toolchain"] = toolchain
+    (project.dir / LOCK_NAME).write_text(render(document))
 
 
 def read_lock(project: Project) -> dict[str, Any]:

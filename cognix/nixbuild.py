@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import base64
 import functools
+import grp
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -48,10 +51,58 @@ def version() -> tuple[int, ...]:
     return found
 
 
-def build_options(offline: bool) -> list[str]:
-    """The offline toolchain needs no binary cache (skip the lookup: it times out without network)
-    and must build sandboxed for its reproducibility claims (Debian's nix.conf turns it off)."""
-    return ["--option", "substituters", "", "--option", "sandbox", "true"] if offline else []
+@functools.cache
+def config() -> dict[str, str]:
+    """Nix's effective settings (``nix show-config``: nix.conf, ``NIX_CONFIG`` and defaults)."""
+    version()
+    done = subprocess.run(["nix", *FEATURES, "show-config"], capture_output=True, text=True)
+    pairs = (line.split(" = ", 1) for line in done.stdout.splitlines() if " = " in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+@functools.cache
+def build_users_options() -> list[str]:
+    """Build as root without build users when the configured group does not exist.
+
+    Nix's compiled-in default is ``build-users-group = nixbld``; Debian's ``nix-bin`` without its
+    recommended ``nix-setup-systemd`` (``apt-get install --no-install-recommends``) never creates
+    that group, and every build then fails. Root using the local store directly (single-user mode)
+    may build as itself, which is Nix's own ``build-users-group =``; anyone else needs the group.
+    Said once per run, on stderr.
+    """
+    group = config().get("build-users-group", "")
+    if not group or _group_exists(group):
+        return []
+    store = os.environ.get("NIX_REMOTE") or config().get("store", "auto")
+    if os.geteuid() == 0 and store in ("auto", "local", ""):
+        print(f"note: Nix's build-users-group {group!r} does not exist; building as root without build users "
+              "(single-user mode, `--option build-users-group ''`)", file=sys.stderr)  # fmt: skip
+        return ["--option", "build-users-group", ""]
+    raise NixError(f"Nix is configured to build as the users of group {group!r}, which does not exist",
+                   hint=BUILD_USERS_HINT)  # fmt: skip
+
+
+BUILD_USERS_HINT = (
+    "create the build users (Debian/Ubuntu: `apt-get install nix-setup-systemd`, which adds group nixbld and its "
+    "users), or, building as root with no daemon, set `build-users-group =` in /etc/nix/nix.conf"
+)
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def options(offline: bool) -> list[str]:
+    """What every Nix command cognix runs is given: the experimental commands it uses, build users
+    as this machine can have them, and for the offline toolchain no binary cache (the lookup times
+    out without network) and the sandbox on, for its reproducibility claims (Debian's nix.conf
+    turns it off)."""
+    offline_options = ["--option", "substituters", "", "--option", "sandbox", "true"] if offline else []
+    return [*FEATURES, *build_users_options(), *offline_options]
 
 
 def build(
@@ -70,8 +121,8 @@ def build(
             shutil.rmtree(out_link)
         else:
             out_link.unlink()
-    command = ["nix", "build", *FEATURES, "-f", ".cognix/build.nix", attribute, "--json", "-L",
-               "--out-link", str(out_link), *build_options(offline), *(extra or [])]  # fmt: skip
+    command = ["nix", "build", *options(offline), "-f", ".cognix/build.nix", attribute, "--json", "-L",
+               "--out-link", str(out_link), *(extra or [])]  # fmt: skip
     return Path(_run(command, project_dir, progress)[0]["outputs"]["out"])
 
 
@@ -89,7 +140,8 @@ def check_closure(output: Path, progress: Callable[[str], None]) -> None:
     deriver = subprocess.run(["nix-store", "-q", "--deriver", str(output)], capture_output=True, text=True)
     closure = subprocess.run(["nix-store", "-qR", deriver.stdout.strip()], capture_output=True, text=True)
     derivations = [line for line in closure.stdout.split() if line.endswith(".drv")]
-    _run(["nix-store", "--realise", "--check", *derivations], output.parent, progress, json_output=False)
+    command = ["nix-store", *build_users_options(), "--realise", "--check", *derivations]
+    _run(command, output.parent, progress, json_output=False)
 
 
 def _run(command: list[str], cwd: Path, progress: Callable[[str], None], *, json_output: bool = True) -> list[dict]:
@@ -132,6 +184,9 @@ def _failure(log: list[str]) -> NixError:
             hint="the index now serves a different file, or the lock was edited: re-lock that package with "
             "`cognix lock --upgrade-package NAME` and review the change",
         )
+    if group := re.search(r"the group '([^']*)' specified in 'build-users-group' does not exist", text):
+        return NixError(f"Nix is configured to build as the users of group {group.group(1)!r}, which does not exist",
+                        hint=BUILD_USERS_HINT)  # fmt: skip
     errors = [line for line in log if line.startswith("error:")]
     message = errors[0].removeprefix("error:").strip() if errors else "nix build failed"
     return NixError(f"nix build failed: {message}", details=text,

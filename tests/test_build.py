@@ -240,11 +240,12 @@ def test_missing_nix_is_a_clear_error(project) -> None:
 
 
 def test_develop_runs_commands_in_the_image_environment(hello: tuple[Path, str]) -> None:
+    """With no flags: the default toolchain needs no nixpkgs."""
     project, _ = hello
     probe = "import sys, fastapi, cognix; print(sys.prefix); print(cognix.__file__)"
     # as root, a Python that may write bytecode must still leave the store untouched
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    result = subprocess.run([sys.executable, "-m", "cognix", "develop", "--toolchain", "offline", "python", "-c", probe],
+    result = subprocess.run([sys.executable, "-m", "cognix", "develop", "python", "-c", probe],
                             cwd=project, capture_output=True, text=True, env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
     prefix, cognix_file = result.stdout.split()
@@ -347,3 +348,46 @@ def test_a_copied_project_rebuilds(hello: tuple[Path, str], tmp_path: Path) -> N
     assert (copy / ".cognix" / "python-env").is_dir() and not (copy / ".cognix" / "python-env").is_symlink()
     rebuilt, _ = build(copy)
     assert rebuilt == digest and (copy / ".cognix" / "python-env").is_symlink()
+
+
+def missing_group_conf(tmp_path: Path) -> dict[str, str]:
+    """A Nix config naming a build-users group this machine lacks: what `apt-get install
+    --no-install-recommends nix-bin` leaves (Nix's compiled-in default is group nixbld, and only
+    the recommended nix-setup-systemd creates it)."""
+    conf = tmp_path / "nix-conf"
+    conf.mkdir()
+    (conf / "nix.conf").write_text("build-users-group = cognix-no-such-group\n")
+    return {"NIX_CONF_DIR": str(conf)}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="single-user Nix without build users is root's")
+def test_a_missing_build_users_group_still_builds_as_root(hello: tuple[Path, str], tmp_path: Path) -> None:
+    _, digest = hello
+    root = copy_example("hello-world", tmp_path / "hello-world")
+    result = run_cli("build", "-o", str(root / "image.tar"), cwd=root, env=missing_group_conf(tmp_path))  # no flags
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("build-users-group 'cognix-no-such-group' does not exist") == 1  # said once
+    assert result.stdout.strip() == digest  # the same image as with build users
+
+
+def test_a_missing_build_users_group_with_a_daemon_says_what_to_install(project, tmp_path: Path) -> None:
+    root = project('build:\n  python_version: "3.11"\nrun: "predict.py:Runner"\n')
+    env = {**missing_group_conf(tmp_path), "NIX_REMOTE": "daemon"}  # the daemon's builds need the group
+    result = run_cli("build", cwd=root, env=env)
+    assert result.returncode == 1
+    assert "group 'cognix-no-such-group', which does not exist" in result.stderr
+    assert "apt-get install nix-setup-systemd" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_toolchain_is_recorded_in_the_lock(project) -> None:
+    root = six_project(project, "1.16.0")
+    assert run_cli("lock", cwd=root).returncode == 0
+    assert 'toolchain = "' not in (root / "pylock.toml").read_text()  # cognix build's default, offline
+    assert run_cli("lock", "--toolchain", "nixpkgs", cwd=root).returncode == 0
+    assert 'toolchain = "nixpkgs"' in (root / "pylock.toml").read_text()
+    assert run_cli("lock", cwd=root).returncode == 0  # a later lock keeps it
+    assert 'toolchain = "nixpkgs"' in (root / "pylock.toml").read_text()
+    refused = run_cli("build", "--toolchain", "offline", "--locked", cwd=root)
+    assert refused.returncode == 1 and "pylock.toml records the nixpkgs toolchain" in refused.stderr
+    unknown = run_cli("lock", "--toolchain", "guix", cwd=root)
+    assert unknown.returncode == 1 and "unknown toolchain 'guix'" in unknown.stderr
