@@ -220,13 +220,19 @@ def part_a(model: Path) -> int:
     wheels = closure(locked)
     shutil.rmtree(work, ignore_errors=True)
     wheel_total, installed = sum(w.wheel for w in wheels), sum(w.installed for w in wheels)
-    print(f"A. Torch GPU closure from the lock ({model.relative_to(ROOT)}: Python {meta.get('python')}, "
-          f"CUDA {meta.get('cuda')} / cuDNN {meta.get('cudnn')}, {meta.get('torch-variant', '')})")  # fmt: skip
-    print(f"  {len(wheels)} wheels: {mb(wheel_total)} MB compressed, {mb(installed)} MB installed "
-          f"({sum(w.files for w in wheels):,} files, x{installed / wheel_total:.2f})\n")  # fmt: skip
+    print(
+        f"A. Torch GPU closure from the lock ({model.relative_to(ROOT)}: Python {meta.get('python')}, "
+        f"CUDA {meta.get('cuda')} / cuDNN {meta.get('cudnn')}, {meta.get('torch-variant', '')})"
+    )
+    print(
+        f"  {len(wheels)} wheels: {mb(wheel_total)} MB compressed, {mb(installed)} MB installed "
+        f"({sum(w.files for w in wheels):,} files, x{installed / wheel_total:.2f})\n"
+    )
     top = sorted(wheels, key=lambda w: -w.installed)[:10]
-    table([(w.name, w.version, mb(w.wheel), mb(w.installed)) for w in top],
-          ("top 10 by installed size", "version", "wheel MB", "installed MB"))  # fmt: skip
+    table(
+        [(w.name, w.version, mb(w.wheel), mb(w.installed)) for w in top],
+        ("top 10 by installed size", "version", "wheel MB", "installed MB"),
+    )
     big = sorted((w for w in wheels if own_layer(w)), key=lambda w: -w.installed)
     rest = [w for w in wheels if not own_layer(w)]
     rows = [(w.name, mb(w.wheel), mb(w.installed)) for w in big]
@@ -234,8 +240,10 @@ def part_a(model: Path) -> int:
     rows.append(("python interpreter (est.)", "", mb(PYTHON_BYTES)))
     print()
     table(rows, (f"layers ({len(rows)}; wheel MB ~ gzip layer size)", "wheel MB", "installed MB"))
-    print(f"\n  image estimate: ~{mb(installed + PYTHON_BYTES)} MB unpacked, ~{mb(wheel_total)} MB + Python "
-          f"compressed; {len(rows)} layers plus the app's")  # fmt: skip
+    print(
+        f"\n  image estimate: ~{mb(installed + PYTHON_BYTES)} MB unpacked, ~{mb(wheel_total)} MB + Python "
+        f"compressed; {len(rows)} layers plus the app's"
+    )
     return installed
 
 
@@ -252,8 +260,10 @@ def part_b(closure_installed: int | None) -> None:
             print(f"    source: {row['source']}")
     base = COG_BASELINE[0]["bytes"]
     if closure_installed:  # Cog pip-installs the same torch + nvidia-* wheels on top of that base
-        print(f"  => Cog on {COG_BASELINE[0]['image']}: >= {base / 1e9:.2f} + {closure_installed / 1e9:.2f} "
-              f"(A's closure) = {(base + closure_installed) / 1e9:.2f} GB unpacked; derived, not measured")  # fmt: skip
+        print(
+            f"  => Cog on {COG_BASELINE[0]['image']}: >= {base / 1e9:.2f} + {closure_installed / 1e9:.2f} "
+            f"(A's closure) = {(base + closure_installed) / 1e9:.2f} GB unpacked; derived, not measured"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,8 +325,12 @@ def part_c(names: list[str], toolchain: str) -> None:
             shutil.copytree(EXAMPLES / name, work, ignore=shutil.ignore_patterns(".cognix", "flake.nix", "image.tar"))
             out = Path(tmp) / "image.tar"
             started = time.monotonic()
-            done = subprocess.run([sys.executable, "-m", "cognix", "build", "--toolchain", toolchain,
-                                   "-o", str(out)], cwd=work, capture_output=True, text=True)  # fmt: skip
+            done = subprocess.run(
+                [sys.executable, "-m", "cognix", "build", "--toolchain", toolchain, "-o", str(out)],
+                cwd=work,
+                capture_output=True,
+                text=True,
+            )
             seconds = f"{time.monotonic() - started:.1f}"
             if done.returncode != 0:
                 last = (done.stderr.strip().splitlines() or ["?"])[-1]
@@ -333,8 +347,11 @@ def main() -> None:
     parser.add_argument("--skip-torch", action="store_true", help="skip part A (locks against PyPI)")
     parser.add_argument("--examples", default="", help="comma-separated examples (default: all)")
     parser.add_argument("--model", type=Path, default=TORCH_MODEL, help="Cog project for part A")
-    parser.add_argument("--toolchain", default=os.environ.get("COGNIX_TOOLCHAIN", "offline"),
-                        help="toolchain for part C (offline builds anywhere Nix and apt work)")  # fmt: skip
+    parser.add_argument(
+        "--toolchain",
+        default=os.environ.get("COGNIX_TOOLCHAIN", "offline"),
+        help="toolchain for part C (offline builds anywhere Nix and apt work)",
+    )
     args = parser.parse_args()
     names = [n for n in re.split(r"[,\s]+", args.examples) if n] or sorted(
         p.name for p in EXAMPLES.iterdir() if (p / "cog.yaml").exists()

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cognix.lock import PLATFORM, runtime_requirements
+from cognix.project.lock import PLATFORM, runtime_requirements
 
 REQUIREMENTS = ["torch==2.0.0", "transformers==4.40.0", "pillow==10.3.0"]
 
@@ -55,8 +55,23 @@ def main() -> None:
         )
         (work / "requirements.txt").write_text("\n".join(REQUIREMENTS) + "\n")
         (work / "all.in").write_text("\n".join(REQUIREMENTS + runtime_requirements()) + "\n")
-        uv_cmd = [uv, "pip", "compile", "all.in", "--format", "pylock.toml", "-o", "pylock.uv.toml", "--python-version",
-                  "3.11", "--python-platform", PLATFORM, "--only-binary", ":all:", "--quiet"]  # fmt: skip
+        uv_cmd = [
+            uv,
+            "pip",
+            "compile",
+            "all.in",
+            "--format",
+            "pylock.toml",
+            "-o",
+            "pylock.uv.toml",
+            "--python-version",
+            "3.11",
+            "--python-platform",
+            PLATFORM,
+            "--only-binary",
+            ":all:",
+            "--quiet",
+        ]
         cognix_cmd = [sys.executable, "-m", "cognix", "lock"]
         subprocess.run(uv_cmd, cwd=work, check=True, capture_output=True)  # warm the cache
         subprocess.run(cognix_cmd, cwd=work, check=True, capture_output=True)

@@ -1,3 +1,5 @@
-from .cli import main
+"""``python -m cognix``: the command line."""
+
+from cognix.cli import main
 
 main()

@@ -51,7 +51,7 @@ def project(tmp_path: Path):
 
 
 def load_predictor(directory: Path, ref: str, mode: str = "predict"):
-    from cognix import predictor
+    from cognix.runtime import predictor
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)

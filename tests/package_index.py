@@ -16,7 +16,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from cognix.lock import runtime_requirements
+from cognix.project.lock import runtime_requirements
 
 from .server_helpers import loopback_http
 

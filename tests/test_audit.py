@@ -8,7 +8,7 @@ from pathlib import Path
 
 import tomli_w
 
-from cognix import oci
+from cognix.nix.builders import oci
 
 from .conftest import run_cli
 
@@ -19,7 +19,7 @@ def lock(path: Path, packages: dict[str, str], **tool: object) -> Path:
         "packages": [
             {"name": n, "version": v, "wheels": [{"url": f"https://x/{n}-{v}.whl", "hashes": {"sha256": "0" * 64}}]}
             for n, v in packages.items()
-        ],  # fmt: skip
+        ],
         "tool": {"cognix": {"python": "3.11", "gpu": False, **tool}},
     }
     path.write_text(tomli_w.dumps(document))

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cognix.archive import layer_files
+from cognix.image.archive import layer_files
 
 from .conftest import EXAMPLES, copy_example, run_cli
 from .server_helpers import free_port
@@ -32,8 +32,17 @@ pytestmark = [
 needs_skopeo = pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed")
 needs_podman = pytest.mark.skipif(shutil.which("podman") is None, reason="podman is not installed")
 # workplace-notes §3: crun fails on this kernel's hybrid cgroups; runc needs explicit rlimits
-PODMAN = ["podman", "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
-          "--runtime", "runc"]  # fmt: skip
+PODMAN = [
+    "podman",
+    "--storage-driver",
+    "vfs",
+    "--cgroup-manager",
+    "cgroupfs",
+    "--events-backend",
+    "file",
+    "--runtime",
+    "runc",
+]
 RUN_FLAGS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
 
 
@@ -51,7 +60,7 @@ def inspect(archive: Path, *flags: str) -> dict:
 
 def layers(archive: Path) -> list[tuple[str, str]]:
     """(name, digest) of each layer, from the archive's manifest (cognix names its layers)."""
-    from cognix.archive import read_image
+    from cognix.image.archive import read_image
 
     return [(layer.name, layer.digest) for layer in read_image(archive).layers]
 
@@ -103,8 +112,23 @@ def serve_in_podman(archive: Path | str, request: dict, image_ref: str | None = 
     """Run the image (runc flags of workplace-notes §3) on a loopback port; one prediction."""
     port = free_port()
     name = f"cognix-test-{port}"
-    started = subprocess.run([*PODMAN, "run", "-d", "--name", name, "--network", "host", "-e", f"PORT={port}",
-                              *RUN_FLAGS, image_ref or f"oci-archive:{archive}"], capture_output=True, text=True)  # fmt: skip
+    started = subprocess.run(
+        [
+            *PODMAN,
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "host",
+            "-e",
+            f"PORT={port}",
+            *RUN_FLAGS,
+            image_ref or f"oci-archive:{archive}",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert started.returncode == 0, started.stderr
     try:
         deadline = time.monotonic() + 60
@@ -153,8 +177,23 @@ def test_the_image_runs_as_a_non_root_user_with_a_writable_tmp(hello: tuple[Path
     archive = project / "image.tar"
     python = inspect(archive, "--config")["config"]["Entrypoint"][0]
     probe = "import os, tempfile, ssl; tempfile.TemporaryFile().write(b'x'); print(os.getuid(), os.getcwd(), ssl.get_default_verify_paths().cafile)"
-    out = subprocess.run([*PODMAN, "run", "--rm", "--network", "none", *RUN_FLAGS, "--entrypoint", python,
-                          f"oci-archive:{archive}", "-c", probe], capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [
+            *PODMAN,
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            *RUN_FLAGS,
+            "--entrypoint",
+            python,
+            f"oci-archive:{archive}",
+            "-c",
+            probe,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     uid, cwd, _ = out.stdout.split()
     assert (uid, cwd) == ("1000", "/src")
@@ -245,8 +284,13 @@ def test_develop_runs_commands_in_the_image_environment(hello: tuple[Path, str])
     probe = "import sys, fastapi, cognix; print(sys.prefix); print(cognix.__file__)"
     # as root, a Python that may write bytecode must still leave the store untouched
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    result = subprocess.run([sys.executable, "-m", "cognix", "develop", "python", "-c", probe],
-                            cwd=project, capture_output=True, text=True, env=env)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "cognix", "develop", "python", "-c", probe],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     prefix, cognix_file = result.stdout.split()
     assert prefix.startswith("/nix/store/") and prefix.endswith("-python-env")
@@ -283,10 +327,13 @@ def test_too_old_nix_is_a_clear_error(project, tmp_path: Path) -> None:
 def podman_conf(tmp_path: Path) -> dict[str, str]:
     """What lets a plain `podman` (as cognix load runs it) work here: workplace-notes §3's files."""
     conf, storage = tmp_path / "containers.conf", tmp_path / "storage.conf"
-    conf.write_text('[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'
-                    '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n')  # fmt: skip
-    storage.write_text('[storage]\ndriver = "vfs"\nrunroot = "/run/containers/storage"\n'
-                       'graphroot = "/var/lib/containers/storage"\n')  # fmt: skip
+    conf.write_text(
+        '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'
+        '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+    )
+    storage.write_text(
+        '[storage]\ndriver = "vfs"\nrunroot = "/run/containers/storage"\ngraphroot = "/var/lib/containers/storage"\n'
+    )
     return {"CONTAINERS_CONF": str(conf), "CONTAINERS_STORAGE_CONF": str(storage)}
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cognix.compat import CompatibilityError, load_matrix, select
+from cognix.project.compat import CompatibilityError, load_matrix, select
 
 from .conftest import REPO
 
@@ -119,7 +119,7 @@ def test_unknown_torch_with_explicit_cuda_is_accepted() -> None:
 
 
 def test_matrix_is_valid_toml_for_nix_too() -> None:
-    text = (Path(REPO) / "compat.toml").read_text()
+    text = (Path(REPO) / "cognix" / "project" / "compat.toml").read_text()
     assert text.startswith("# The CUDA")
     m = load_matrix()
     assert m.default_cuda == "11.8" and "12.4" in m.cudnn_by_cuda

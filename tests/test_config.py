@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cognix.config import ConfigError, ConfigNotFound, find_config, load_project, parse
+from cognix.project.config import ConfigError, ConfigNotFound, find_config, load_project, parse
 
 from .conftest import run_cli
 

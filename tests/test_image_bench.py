@@ -1,6 +1,6 @@
 """bench/image_bench.py reads installed sizes from a zip's central directory over HTTP ranges:
 checked against zipfile's own numbers for real zips (plain, long comment, zip64) served by a
-real loopback server, and its OCI reader against an archive written by cognix.oci."""
+real loopback server, and its OCI reader against an archive written by cognix.nix.builders.oci."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cognix import oci
+from cognix.nix.builders import oci
 
 REPO = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("image_bench", REPO / "bench" / "image_bench.py")
@@ -163,7 +163,7 @@ def test_sizes_are_cached_by_sha256(serve, tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_read_oci_archive(tmp_path: Path) -> None:
-    """Sizes from an archive cognix.oci writes, against the blobs and layers themselves."""
+    """Sizes from an archive cognix.nix.builders.oci writes, against the blobs and layers themselves."""
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "a.txt").write_text("a" * 5000)
     (tmp_path / "app" / "b.bin").write_bytes(bytes(range(256)) * 100)

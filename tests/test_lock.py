@@ -195,8 +195,8 @@ def test_framework_wheels_are_pinned_to_the_chosen_build() -> None:
     """As Cog rewrites torch lines: the chosen variant, its index; PyPI's build needs no index."""
     import dataclasses
 
-    from cognix import compat
-    from cognix.lock import _framework_wheels
+    from cognix.project import compat
+    from cognix.project.lock import _framework_wheels
 
     m = compat.load_matrix()
     cpu = compat.select(gpu=False, python="3.11", requirements=["torch==2.6.0", "torchvision==0.21.0"])

@@ -62,7 +62,7 @@ def test_conflicting_packages_are_named(tmp_path: Path, first: dict, second: dic
 
 
 def test_each_store_path_goes_to_the_first_layer_that_reaches_it() -> None:
-    from cognix import oci
+    from cognix.nix.builders import oci
 
     sys.modules.setdefault("oci", oci)  # `cognix build` copies oci.py beside the builders; here it is the package's
     sys.path.insert(0, str(BUILDERS))
@@ -72,8 +72,12 @@ def test_each_store_path_goes_to_the_first_layer_that_reaches_it() -> None:
         sys.path.remove(str(BUILDERS))
     graph = {"/py": [], "/torch": ["/py", "/torch"], "/six": ["/py"], "/env": ["/torch", "/six", "/py"], "/odd": []}
     closure = [{"path": path, "references": refs} for path, refs in graph.items()]
-    layers = [{"name": "python", "roots": ["/py"]}, {"name": "torch", "roots": ["/torch"]},
-              {"name": "empty", "roots": []}, {"name": "site-packages", "roots": ["/env"]}]  # fmt: skip
+    layers = [
+        {"name": "python", "roots": ["/py"]},
+        {"name": "torch", "roots": ["/torch"]},
+        {"name": "empty", "roots": []},
+        {"name": "site-packages", "roots": ["/env"]},
+    ]
     assert layering.assign(closure, layers) == [
         ("python", ["/py"]),
         ("torch", ["/torch"]),

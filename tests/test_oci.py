@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cognix import oci
+from cognix.nix.builders import oci
 
 
 def _project(root: Path, predict: str = "print('v1')\n") -> Path:
@@ -30,9 +30,13 @@ def _project(root: Path, predict: str = "print('v1')\n") -> Path:
 def _image(src: Path, out: Path) -> oci.Descriptor:
     layers = [oci.tree(src / "lib", "nix/store/abc-lib"), oci.tree(src / "app", "src", uid=1000, gid=1000)]
     config = oci.ImageConfig(
-        entrypoint=["/bin/server"], env={"B": "2", "A": "1"}, working_dir="/src", user="1000:1000",
-        exposed_ports=["5000/tcp"], labels={"run.cog.version": "x"},
-    )  # fmt: skip
+        entrypoint=["/bin/server"],
+        env={"B": "2", "A": "1"},
+        working_dir="/src",
+        user="1000:1000",
+        exposed_ports=["5000/tcp"],
+        labels={"run.cog.version": "x"},
+    )
     return oci.write_image(out, layers, config, tag="model")
 
 
@@ -94,8 +98,14 @@ def test_skopeo_reads_the_archive(tmp_path: Path) -> None:
     src = _project(tmp_path / "src")
     manifest = _image(src, tmp_path / "img")
     oci.write_archive(tmp_path / "img", tmp_path / "img.tar")
-    shown = json.loads(subprocess.run(["skopeo", "inspect", f"oci-archive:{tmp_path / 'img.tar'}:model"],
-                                      capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    shown = json.loads(
+        subprocess.run(
+            ["skopeo", "inspect", f"oci-archive:{tmp_path / 'img.tar'}:model"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert shown["Digest"] == manifest.digest
     assert len(shown["Layers"]) == 2 and shown["Labels"] == {"run.cog.version": "x"}
 
@@ -104,8 +114,11 @@ def test_skopeo_reads_the_archive(tmp_path: Path) -> None:
 def test_umoci_unpacks_the_files(tmp_path: Path) -> None:
     src = _project(tmp_path / "src")
     _image(src, tmp_path / "img")
-    subprocess.run(["umoci", "unpack", "--image", f"{tmp_path / 'img'}:model", str(tmp_path / "bundle")],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["umoci", "unpack", "--image", f"{tmp_path / 'img'}:model", str(tmp_path / "bundle")],
+        check=True,
+        capture_output=True,
+    )
     rootfs = tmp_path / "bundle" / "rootfs"
     assert (rootfs / "src" / "predict.py").read_text() == "print('v1')\n"
     assert (rootfs / "src" / "run.sh").stat().st_mode & 0o111

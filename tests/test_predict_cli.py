@@ -45,13 +45,18 @@ def many(project):
 def test_many_inputs_as_cog_prints_them(many: Path) -> None:
     result = run_cli(
         "predict",
-        "-i", "no_default=hello",
-        "-i", "path=@a.txt",
-        "-i", "image=@b.txt",
-        "-i", "choices=foo",
-        "-i", "int_choices=3",
+        "-i",
+        "no_default=hello",
+        "-i",
+        "path=@a.txt",
+        "-i",
+        "image=@b.txt",
+        "-i",
+        "choices=foo",
+        "-i",
+        "int_choices=3",
         cwd=many,
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "hello default 20 AAA BBB foo 3\n"
     assert "log line from predict" in result.stderr  # model logs never pollute stdout

@@ -20,7 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cognix import oci, registry
+from cognix.image import registry
+from cognix.nix.builders import oci
 
 from .conftest import run_cli
 from .server_helpers import free_port
@@ -91,8 +92,9 @@ def image(root: Path, files: dict[str, str], shared: str = "shared base") -> Pat
 
 
 def skopeo_digest(reference: str, *extra: str) -> str:
-    out = subprocess.run(["skopeo", "inspect", "--tls-verify=false", *extra, f"docker://{reference}"],
-                         capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        ["skopeo", "inspect", "--tls-verify=false", *extra, f"docker://{reference}"], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)["Digest"]
 
@@ -100,22 +102,36 @@ def skopeo_digest(reference: str, *extra: str) -> str:
 def test_push_then_repush_uploads_nothing(plain_registry: Registry, tmp_path: Path) -> None:
     archive = image(tmp_path / "a", {"predict.py": "v1"})
     target = f"{plain_registry.host}/models/a:v1"
-    first = run_cli("push", target, "--archive", str(archive), "--insecure", cwd=tmp_path,
-                    env={"XDG_CACHE_HOME": str(tmp_path / "cache")})  # fmt: skip
+    first = run_cli(
+        "push",
+        target,
+        "--archive",
+        str(archive),
+        "--insecure",
+        cwd=tmp_path,
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
     assert first.returncode == 0, first.stderr
     assert "3 blobs uploaded" in first.stderr  # config + 2 layers
     digest = first.stdout.strip().rsplit("@", 1)[1]
     assert skopeo_digest(target) == digest == oci_digest(archive)
     before = len(plain_registry.uploads())
-    again = run_cli("push", target, "--archive", str(archive), "--insecure", cwd=tmp_path,
-                    env={"XDG_CACHE_HOME": str(tmp_path / "cache")})  # fmt: skip
+    again = run_cli(
+        "push",
+        target,
+        "--archive",
+        str(archive),
+        "--insecure",
+        cwd=tmp_path,
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
     assert again.returncode == 0, again.stderr
     assert "0 blobs uploaded (0.0 MB), 0 mounted, 3 already there" in again.stderr
     assert len(plain_registry.uploads()) == before == 3  # the registry saw no new upload
 
 
 def oci_digest(archive: Path) -> str:
-    from cognix.archive import read_image
+    from cognix.image.archive import read_image
 
     return read_image(archive).digest
 
@@ -136,9 +152,18 @@ def test_large_blobs_go_up_in_chunks_intact(plain_registry: Registry, tmp_path: 
     archive = image(tmp_path / "a", {"weights.bin": "w" * 50_000 + "".join(map(str, range(20_000)))})
     report = registry.push(archive, f"{plain_registry.host}/models/big:v1", insecure=True)
     assert "PATCH /v2/models/big/blobs/uploads/" in plain_registry.log.read_text()
-    copied = subprocess.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false",
-                             f"docker://{plain_registry.host}/models/big:v1", f"oci:{tmp_path / 'pulled'}:v1"],
-                            capture_output=True, text=True)  # fmt: skip
+    copied = subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            f"docker://{plain_registry.host}/models/big:v1",
+            f"oci:{tmp_path / 'pulled'}:v1",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert copied.returncode == 0, copied.stderr
     for blob in report.uploaded:  # skopeo verified each digest while copying; and the bytes are ours
         assert (tmp_path / "pulled" / "blobs" / "sha256" / blob.digest[7:]).stat().st_size == blob.size
@@ -156,14 +181,22 @@ def test_basic_auth_from_the_environment_or_docker_config(tmp_path: Path) -> Non
         refused = run_cli("push", target, "--archive", str(archive), "--insecure", cwd=tmp_path, env=env)
         assert refused.returncode == 1 and "refused the credentials" in refused.stderr
         assert "COGNIX_REGISTRY_USERNAME" in refused.stderr and "Traceback" not in refused.stderr
-        with_env = run_cli("push", target, "--archive", str(archive), "--insecure", cwd=tmp_path,
-                           env={**env, "COGNIX_REGISTRY_USERNAME": "alice", "COGNIX_REGISTRY_PASSWORD": "s3cret"})  # fmt: skip
+        with_env = run_cli(
+            "push",
+            target,
+            "--archive",
+            str(archive),
+            "--insecure",
+            cwd=tmp_path,
+            env={**env, "COGNIX_REGISTRY_USERNAME": "alice", "COGNIX_REGISTRY_PASSWORD": "s3cret"},
+        )
         assert with_env.returncode == 0, with_env.stderr
         (tmp_path / "docker").mkdir()
         auth = base64.b64encode(b"alice:s3cret").decode()
         (tmp_path / "docker" / "config.json").write_text(json.dumps({"auths": {reg.host: {"auth": auth}}}))
-        with_config = run_cli("push", f"{reg.host}/private/b:v1", "--archive", str(archive), "--insecure",
-                              cwd=tmp_path, env=env)  # fmt: skip
+        with_config = run_cli(
+            "push", f"{reg.host}/private/b:v1", "--archive", str(archive), "--insecure", cwd=tmp_path, env=env
+        )
         assert with_config.returncode == 0, with_config.stderr
         assert skopeo_digest(f"{reg.host}/private/b:v1", "--creds", "alice:s3cret") == oci_digest(archive)
     finally:
@@ -219,8 +252,9 @@ def token_front(upstream: str, may: Callable[[str, str], bool], seen: list[str])
                 )
                 return self.reply(401, headers={"WWW-Authenticate": challenge})
             forwarded = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "content-range")}
-            answer = httpx.request(self.command, f"http://{upstream}{self.path}", headers=forwarded,
-                                   content=self.body() or None)  # fmt: skip
+            answer = httpx.request(
+                self.command, f"http://{upstream}{self.path}", headers=forwarded, content=self.body() or None
+            )
             keep = ("location", "docker-content-digest", "content-type", "range")
             headers = {
                 k: v.replace(upstream, self.headers["Host"]) for k, v in answer.headers.items() if k.lower() in keep
@@ -243,8 +277,12 @@ def test_bearer_token_challenge_is_answered(plain_registry: Registry, tmp_path: 
     seen: list[str] = []
     archive = image(tmp_path / "a", {"predict.py": "bearer"})
     with loopback_http(token_front(plain_registry.host, alice_may, seen)) as base:
-        env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path / "none"),
-               "COGNIX_REGISTRY_USERNAME": "alice", "COGNIX_REGISTRY_PASSWORD": "s3cret"}  # fmt: skip
+        env = {
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+            "DOCKER_CONFIG": str(tmp_path / "none"),
+            "COGNIX_REGISTRY_USERNAME": "alice",
+            "COGNIX_REGISTRY_PASSWORD": "s3cret",
+        }
         target = f"{base.removeprefix('http://')}/models/t:v1"
         pushed = run_cli("push", target, "--archive", str(archive), "--insecure", cwd=tmp_path, env=env)
     assert pushed.returncode == 0, pushed.stderr
@@ -257,8 +295,9 @@ def test_a_mount_the_token_does_not_allow_falls_back_to_uploading(plain_registry
     read that one, so the mount is refused and the layer is uploaded instead of the push failing."""
     from .server_helpers import loopback_http
 
-    first = registry.push(image(tmp_path / "a", {"predict.py": "team"}), f"{plain_registry.host}/team/x:v1",
-                          insecure=True)  # fmt: skip
+    first = registry.push(
+        image(tmp_path / "a", {"predict.py": "team"}), f"{plain_registry.host}/team/x:v1", insecure=True
+    )
     assert len(first.uploaded) == 3  # the shared base layer is now remembered under team/x
     archive = image(tmp_path / "b", {"predict.py": "mine"})
     seen: list[str] = []

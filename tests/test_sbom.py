@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from cognix import nixbuild, sbom
-from cognix.archive import layer_files, read_image
+from cognix.build import nixcli, sbom
+from cognix.image.archive import layer_files, read_image
 
 from .conftest import copy_example, run_cli
 
@@ -23,8 +23,8 @@ needs_nix = pytest.mark.skipif(shutil.which("nix") is None, reason="Nix is not i
 def test_nix_base32_hashes_read_as_hex() -> None:
     expected = "5ec0daf04de06ecdb47e7c1ca38cc1d4f68a60c70808b58a9fcf432139a90148"
     base32 = "0j01m4wj2hygky5ba208qxh8mxnlq66a673wgsscsvp09pqdmh2y"  # nix hash to-base32 of expected
-    assert nixbuild.nix32_to_hex(base32) == expected
-    assert nixbuild.sha256_hex(f"sha256:{base32}") == nixbuild.sha256_hex(f"sha256:{expected}") == expected
+    assert nixcli.nix32_to_hex(base32) == expected
+    assert nixcli.sha256_hex(f"sha256:{base32}") == nixcli.sha256_hex(f"sha256:{expected}") == expected
 
 
 @needs_nix
@@ -62,8 +62,11 @@ def test_the_sbom_lists_the_exact_closure_and_validates(tmp_path: Path) -> None:
     edges = {d["ref"]: d.get("dependsOn", []) for d in document["dependencies"]}
     assert "pypi:pydantic-core" in edges["pypi:pydantic"]  # from Requires-Dist
     # tied to the image: its label is the document's sha256
-    label = json.loads(subprocess.run(["skopeo", "inspect", "--config", f"oci-archive:{archive}"],
-                                      capture_output=True, text=True).stdout)["config"]["Labels"][sbom.LABEL]  # fmt: skip
+    label = json.loads(
+        subprocess.run(
+            ["skopeo", "inspect", "--config", f"oci-archive:{archive}"], capture_output=True, text=True
+        ).stdout
+    )["config"]["Labels"][sbom.LABEL]
     assert label == hashlib.sha256(text.encode()).hexdigest()
     again = run_cli("sbom", "--toolchain", "offline", "-o", str(tmp_path / "again.json"), cwd=project)
     assert again.returncode == 0 and (tmp_path / "again.json").read_text() == text

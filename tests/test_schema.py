@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cognix import schema
+from cognix.runtime import schema
 
 from .conftest import load_predictor
 

@@ -416,8 +416,12 @@ def test_two_thousand_async_predictions_one_terminal_webhook_each() -> None:
         with httpx.Client(base_url=server.url, timeout=60, limits=httpx.Limits(max_connections=32)) as client:
 
             def submit(i: int) -> int:
-                body = {"id": f"bulk-{i}", "input": {"text": str(i), "seconds": 0.01}, "webhook": p.url,
-                        "webhook_events_filter": ["completed"]}  # fmt: skip
+                body = {
+                    "id": f"bulk-{i}",
+                    "input": {"text": str(i), "seconds": 0.01},
+                    "webhook": p.url,
+                    "webhook_events_filter": ["completed"],
+                }
                 return client.post("/predictions", json=body, headers={"Prefer": "respond-async"}).status_code
 
             with concurrent.futures.ThreadPoolExecutor(32) as pool:

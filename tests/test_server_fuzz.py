@@ -29,7 +29,7 @@ def test_no_server_errors_under_fuzzing(example: str) -> None:
                 "25",
                 "--seed",
                 "1",
-            ],  # fmt: skip
+            ],
             capture_output=True,
             text=True,
             timeout=300,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cognix.predictor import PredictorError
-from cognix.signature import Kind, OutputKind
+from cognix.runtime.predictor import PredictorError
+from cognix.runtime.signature import Kind, OutputKind
 
 from .conftest import load_predictor, run_cli
 

@@ -18,21 +18,25 @@ from pathlib import Path
 
 import pytest
 
-from cognix import config, to_nix
+from cognix.build import generate
+from cognix.project import config
 
 needs_nix = pytest.mark.skipif(shutil.which("nix-instantiate") is None, reason="Nix is not installed")
 PIN = {
     "url": "github:NixOS/nixpkgs/f9f0d5c5380be0a599b1fb54641fa99af8281539",
     "nar-hash": "sha256-En+gSoVJ3iQKPDU1FHrR6zIxSLXKjzKY+pnh9tt+Yts=",
 }
-NIXPKGS = to_nix.Toolchain("nixpkgs", nixpkgs_url=PIN["url"], nixpkgs_nar_hash=PIN["nar-hash"])
+NIXPKGS = generate.Toolchain("nixpkgs", nixpkgs_url=PIN["url"], nixpkgs_nar_hash=PIN["nar-hash"])
 MB = 1024 * 1024
 
 
 def wheel(name: str, version: str, size: int = 1000) -> dict:
     filename = f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
-    return {"name": name, "version": version,
-            "wheels": [{"url": f"https://files.example/{filename}", "size": size, "hashes": {"sha256": "ab" * 32}}]}  # fmt: skip
+    return {
+        "name": name,
+        "version": version,
+        "wheels": [{"url": f"https://files.example/{filename}", "size": size, "hashes": {"sha256": "ab" * 32}}],
+    }
 
 
 def lock_doc(gpu: bool = False, packages: list[dict] | None = None, **tool: object) -> dict:
@@ -60,8 +64,8 @@ def parse_all(project_dir: Path) -> None:
 @needs_nix
 def test_cpu_project_offline(tmp_path: Path) -> None:
     project = make(tmp_path, 'build:\n  python_version: "3.11"\nrun: "predict.py:Runner"\n', **{"predict.py": ""})
-    toolchain = to_nix.Toolchain("offline", path=Path("/opt/toolchain"))
-    to_nix.write(project, lock_doc(), toolchain, tag="cog-x:latest")
+    toolchain = generate.Toolchain("offline", path=Path("/opt/toolchain"))
+    generate.write(project, lock_doc(), toolchain, tag="cog-x:latest")
     flake = (tmp_path / "flake.nix").read_text()
     assert 'inputs.toolchain = { url = "path:/opt/toolchain"; flake = false; };' in flake
     assert "nixpkgs" not in flake.split("outputs")[0].replace("without nixpkgs", "")
@@ -89,7 +93,7 @@ def test_gpu_torch_project_pins_nixpkgs_and_records_cuda(tmp_path: Path) -> None
         """,
         **{"predict.py": ""},
     )
-    to_nix.write(project, lock_doc(gpu=True, cuda="12.1", cudnn="8"), NIXPKGS, tag="r/torch:v1")
+    generate.write(project, lock_doc(gpu=True, cuda="12.1", cudnn="8"), NIXPKGS, tag="r/torch:v1")
     flake = (tmp_path / "flake.nix").read_text()
     assert f'inputs.nixpkgs.url = "{PIN["url"]}";' in flake
     toolchain = (tmp_path / ".cognix" / "toolchain.nix").read_text()
@@ -126,8 +130,12 @@ def test_tensorflow_and_system_packages_project(tmp_path: Path) -> None:
         """,
         **{"predict.py": ""},
     )
-    to_nix.write(project, lock_doc(gpu=True, cuda="11.8", cudnn="8", **{"system-packages": ["ffmpeg", "libgl1"]}),
-                 NIXPKGS, tag="cog-tf:latest")  # fmt: skip
+    generate.write(
+        project,
+        lock_doc(gpu=True, cuda="11.8", cudnn="8", **{"system-packages": ["ffmpeg", "libgl1"]}),
+        NIXPKGS,
+        tag="cog-tf:latest",
+    )
     assert "allowUnfree = true" in (tmp_path / ".cognix" / "toolchain.nix").read_text()
     labels = json.loads((tmp_path / ".cognix" / "image.json").read_text())["labels"]
     assert json.loads(labels["run.cog.config"])["build"]["system_packages"] == ["ffmpeg", "libgl1"]
@@ -147,20 +155,20 @@ def test_source_files_follow_dockerignore_and_skip_cognix_output(tmp_path: Path)
             ".dockerignore": "notes\n*.log\n",
             "run.log": "",
             "lib/util.py": "",
-        },  # fmt: skip
+        },
     )
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "image.tar").write_text("")
-    to_nix.write(project, lock_doc(), NIXPKGS, tag="t:latest")
-    to_nix.remember_output(project, tmp_path / "out" / "image.tar")
-    files = to_nix.source_files(tmp_path, [])
+    generate.write(project, lock_doc(), NIXPKGS, tag="t:latest")
+    generate.remember_output(project, tmp_path / "out" / "image.tar")
+    files = generate.source_files(tmp_path, [])
     assert files == ["cog.yaml", "lib/", "lib/util.py", "predict.py", "weights/", "weights/a.bin"]
 
 
 def test_the_server_wheel_is_deterministic_and_complete(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    first, second = to_nix.server_wheel(tmp_path / "a"), to_nix.server_wheel(tmp_path / "b")
+    first, second = generate.server_wheel(tmp_path / "a"), generate.server_wheel(tmp_path / "b")
     assert first.read_bytes() == second.read_bytes()
     with zipfile.ZipFile(first) as archive:
         names = archive.namelist()
@@ -171,8 +179,9 @@ def test_the_server_wheel_is_deterministic_and_complete(tmp_path: Path) -> None:
 
 
 def nix_eval(expression: str, cwd: Path) -> object:
-    out = subprocess.run(["nix-instantiate", "--eval", "--strict", "--json", "-E", expression],
-                         capture_output=True, text=True, cwd=cwd)  # fmt: skip
+    out = subprocess.run(
+        ["nix-instantiate", "--eval", "--strict", "--json", "-E", expression], capture_output=True, text=True, cwd=cwd
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -183,22 +192,37 @@ def test_nix_reads_the_lock_as_cognix_wrote_it(tmp_path: Path) -> None:
 
     doc = lock_doc(packages=[wheel("six", "1.17.0", 11000), wheel("torch", "2.5.1", 900 * MB)])
     (tmp_path / "pylock.toml").write_text(tomli_w.dumps(doc))
-    lib = to_nix.PACKAGE / "nix"
+    lib = generate.NIX_LIBRARY
     got = nix_eval(f"(import {lib}/lock.nix {{ }}).read (builtins.readFile ./pylock.toml)", tmp_path)
     assert got["python"] == "3.11" and got["gpu"] is False and got["cuda"] is None
-    assert got["wheels"][1] == {"name": "torch", "version": "2.5.1", "url": "https://files.example/torch-2.5.1-py3-none-any.whl",
-                                "sha256": "ab" * 32, "size": 900 * MB, "filename": "torch-2.5.1-py3-none-any.whl"}  # fmt: skip
+    assert got["wheels"][1] == {
+        "name": "torch",
+        "version": "2.5.1",
+        "url": "https://files.example/torch-2.5.1-py3-none-any.whl",
+        "sha256": "ab" * 32,
+        "size": 900 * MB,
+        "filename": "torch-2.5.1-py3-none-any.whl",
+    }
     doc["packages"].append({"name": "only-sdist", "version": "1.0", "sdist": {"url": "x"}})
     (tmp_path / "pylock.toml").write_text(tomli_w.dumps(doc))
-    out = subprocess.run(["nix-instantiate", "--eval", "--strict", "-E",
-                          f"(import {lib}/lock.nix {{ }}).read (builtins.readFile ./pylock.toml)"],
-                         capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    out = subprocess.run(
+        [
+            "nix-instantiate",
+            "--eval",
+            "--strict",
+            "-E",
+            f"(import {lib}/lock.nix {{ }}).read (builtins.readFile ./pylock.toml)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert out.returncode != 0 and "only-sdist 1.0 has no wheel" in out.stderr
 
 
 @needs_nix
 def test_layer_plan_puts_the_interpreter_first_then_each_big_wheel(tmp_path: Path) -> None:
-    lib = to_nix.PACKAGE / "nix"
+    lib = generate.NIX_LIBRARY
     plan = nix_eval(
         f"""(import {lib}/layers.nix {{ }}).plan {{
               wheels = [ {{ name = "six"; size = 11000; drv = "six"; }}
@@ -252,7 +276,7 @@ def test_nixpkgs_toolchain_instantiates_with_the_library(tmp_path: Path) -> None
         'build:\n  python_version: "3.11"\n  system_packages: ["ffmpeg", "libgl1"]\nrun: "predict.py:Runner"\n',
         **{"predict.py": ""},
     )
-    to_nix.write(project, lock_doc(**{"system-packages": ["ffmpeg", "libgl1"]}), NIXPKGS, tag="cog-x:latest")
+    generate.write(project, lock_doc(**{"system-packages": ["ffmpeg", "libgl1"]}), NIXPKGS, tag="cog-x:latest")
     import tomli_w
 
     (tmp_path / "pylock.toml").write_text(tomli_w.dumps(lock_doc(**{"system-packages": ["ffmpeg", "libgl1"]})))
@@ -265,8 +289,11 @@ def test_nixpkgs_toolchain_instantiates_with_the_library(tmp_path: Path) -> None
     instantiated = subprocess.run(["nix-instantiate", "-E", expression], capture_output=True, text=True, cwd=tmp_path)
     assert instantiated.returncode == 0, instantiated.stderr
     image = instantiated.stdout.split()[0]
-    shown = subprocess.run(["nix", "--extra-experimental-features", "nix-command", "show-derivation", "-r", image],
-                           capture_output=True, text=True)  # fmt: skip
+    shown = subprocess.run(
+        ["nix", "--extra-experimental-features", "nix-command", "show-derivation", "-r", image],
+        capture_output=True,
+        text=True,
+    )
     assert shown.returncode == 0, shown.stderr
     derivations = json.loads(shown.stdout)
     names = sorted(Path(path).name.split("-", 1)[1] for path in derivations)
@@ -280,12 +307,12 @@ def test_nixpkgs_toolchain_instantiates_with_the_library(tmp_path: Path) -> None
 def test_unknown_apt_names_get_suggestions_before_nix_runs() -> None:
     from cognix.errors import CognixError
 
-    to_nix.check_system_packages(["ffmpeg", "libgl1=1.7.0-1", "libglib2.0-0t64", "nixpkgs:ffmpeg-full"], NIXPKGS)
+    generate.check_system_packages(["ffmpeg", "libgl1=1.7.0-1", "libglib2.0-0t64", "nixpkgs:ffmpeg-full"], NIXPKGS)
     with pytest.raises(CognixError) as raised:
-        to_nix.check_system_packages(["ffmpeg", "ffmpg", "zzzz-nothing"], NIXPKGS)
+        generate.check_system_packages(["ffmpeg", "ffmpg", "zzzz-nothing"], NIXPKGS)
     assert '"ffmpg" (did you mean: ffmpeg' in raised.value.message and '"zzzz-nothing"' in raised.value.message
     with pytest.raises(CognixError, match="offline toolchain does not have"):
-        to_nix.check_system_packages(["ffmpeg"], to_nix.Toolchain("offline", path=Path("/x")))
+        generate.check_system_packages(["ffmpeg"], generate.Toolchain("offline", path=Path("/x")))
 
 
 @pytest.mark.parametrize(
@@ -302,12 +329,12 @@ def test_dockerignore_follows_dockers_rules(tmp_path: Path, patterns: list[str],
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("")
     (tmp_path / ".dockerignore").write_text("\n".join(["# models stay out", *patterns]) + "\n")
-    assert [f for f in to_nix.source_files(tmp_path, []) if not f.endswith("/")] == kept
+    assert [f for f in generate.source_files(tmp_path, []) if not f.endswith("/")] == kept
 
 
 @needs_nix
 def test_layer_plan_stays_within_the_layer_limit(tmp_path: Path) -> None:
-    lib = to_nix.PACKAGE / "nix"
+    lib = generate.NIX_LIBRARY
     plan = nix_eval(
         f"""(import {lib}/layers.nix {{ }}).plan {{
               wheels = builtins.genList (i: {{ name = "w${{toString i}}"; size = {60 * MB} + i; drv = "w${{toString i}}"; }}) 150;

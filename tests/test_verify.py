@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cognix import oci
-from cognix.archive import read_image
-from cognix.verify import compare
+from cognix.build.verify import compare
+from cognix.image.archive import read_image
+from cognix.nix.builders import oci
 
 
 def archive(root: Path, files: dict[str, str]) -> Path:

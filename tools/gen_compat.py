@@ -1,6 +1,6 @@
 """Regenerate compat.toml from Cog's compatibility data plus cognix's own additions.
 
-    python tools/gen_compat.py [--cog-data DIR] [--extra tools/compat_extra.toml] [--out compat.toml]
+    python tools/gen_compat.py [--cog-data DIR] [--extra tools/compat_extra.toml] [--out cognix/project/compat.toml]
     python tools/gen_compat.py --refresh-pypi     # also re-derive tools/torch_pypi.toml (needs PyPI)
 
 Cog's three JSON matrices (``cuda_compatibility.json``, ``torch_compatibility.json``,
@@ -104,10 +104,25 @@ def pypi_torch_rows(torch_versions: list[str], pythons: dict[str, str]) -> list[
             (Path(tmp) / "in.txt").write_text(f"torch=={version}\n")
             out = Path(tmp) / "pylock.toml"
             result = subprocess.run(
-                ["uv", "pip", "compile", "in.txt", "--format", "pylock.toml", "-o", str(out), "-q",
-                 "--python-version", pythons[version], "--python-platform", "x86_64-manylinux_2_28"],
-                cwd=tmp, capture_output=True, text=True,
-            )  # fmt: skip
+                [
+                    "uv",
+                    "pip",
+                    "compile",
+                    "in.txt",
+                    "--format",
+                    "pylock.toml",
+                    "-o",
+                    str(out),
+                    "-q",
+                    "--python-version",
+                    pythons[version],
+                    "--python-platform",
+                    "x86_64-manylinux_2_28",
+                ],
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+            )
             if result.returncode != 0:
                 print(f"torch=={version}: not resolvable from PyPI ({result.stderr.strip()[:80]})", file=sys.stderr)
                 continue
@@ -177,7 +192,7 @@ def main() -> None:
         "--cog-data", type=Path, default=DEFAULT_COG_DATA, help="folder with Cog's *_compatibility.json"
     )
     parser.add_argument("--extra", type=Path, default=ROOT / "tools" / "compat_extra.toml")
-    parser.add_argument("--out", type=Path, default=ROOT / "compat.toml")
+    parser.add_argument("--out", type=Path, default=ROOT / "cognix" / "project" / "compat.toml")
     parser.add_argument("--pypi", type=Path, default=ROOT / "tools" / "torch_pypi.toml")
     parser.add_argument("--refresh-pypi", action="store_true", help="re-derive --pypi from PyPI (network)")
     parser.add_argument("--check", action="store_true", help="exit 1 if --out is not up to date")

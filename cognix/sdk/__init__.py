@@ -6,23 +6,23 @@ from __future__ import annotations
 import sys as _sys
 from typing import Any as _Any
 
-from .._version import __version__ as __version__
-from .decorators import concurrent as concurrent
-from .decorators import streaming as streaming
-from .input import FieldInfo as FieldInfo
-from .input import Input as Input
-from .model import BaseModel as BaseModel
-from .opaque import Opaque as Opaque
-from .predictor import BasePredictor as BasePredictor
-from .predictor import BaseRunner as BaseRunner
-from .scope import current_scope as current_scope
-from .types import AsyncConcatenateIterator as AsyncConcatenateIterator
-from .types import ConcatenateIterator as ConcatenateIterator
-from .types import File as File
-from .types import Path as Path
-from .types import Secret as Secret
-from .types import URLFile as URLFile
-from .types import URLPath as URLPath
+from cognix._version import __version__ as __version__
+from cognix.sdk.decorators import concurrent as concurrent
+from cognix.sdk.decorators import streaming as streaming
+from cognix.sdk.input import FieldInfo as FieldInfo
+from cognix.sdk.input import Input as Input
+from cognix.sdk.model import BaseModel as BaseModel
+from cognix.sdk.opaque import Opaque as Opaque
+from cognix.sdk.predictor import BasePredictor as BasePredictor
+from cognix.sdk.predictor import BaseRunner as BaseRunner
+from cognix.sdk.scope import current_scope as current_scope
+from cognix.sdk.types import AsyncConcatenateIterator as AsyncConcatenateIterator
+from cognix.sdk.types import ConcatenateIterator as ConcatenateIterator
+from cognix.sdk.types import File as File
+from cognix.sdk.types import Path as Path
+from cognix.sdk.types import Secret as Secret
+from cognix.sdk.types import URLFile as URLFile
+from cognix.sdk.types import URLPath as URLPath
 
 
 class CancelationException(BaseException):
@@ -45,4 +45,4 @@ def __getattr__(name: str) -> _Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-from .. import __all__ as __all__  # noqa: E402 - one list of public names, kept at the package root
+from cognix import __all__ as __all__  # noqa: E402 - one list of public names, kept at the package root

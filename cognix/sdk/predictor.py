@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .scope import Scope, current_scope
-from .types import Path
+from cognix.sdk.scope import Scope, current_scope
+from cognix.sdk.types import Path
 
 
 class BaseRunner:

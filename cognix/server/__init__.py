@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .run import serve
-from .settings import Settings, settings_from_env
+from cognix.server.run import serve
+from cognix.server.settings import Settings, settings_from_env
 
 __all__ = ["Settings", "create_app", "serve", "settings_from_env"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "create_app":
-        from .app import create_app
+        from cognix.server.app import create_app
 
         return create_app
     raise AttributeError(name)

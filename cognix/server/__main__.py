@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import serve, settings_from_env
+from cognix.server import serve, settings_from_env
 
 
 def main() -> None:

@@ -20,15 +20,15 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from .. import inputs, schema
-from .._version import __version__
-from . import sse
-from .files import InputFiles, OutputFiles
-from .http_client import LazyClient
-from .predictions import History, Prediction, masked_input, new_id
-from .settings import Settings
-from .supervisor import AtCapacity, NotReady, Supervisor, WorkerHandle
-from .webhooks import Webhooks
+from cognix._version import __version__
+from cognix.runtime import inputs, schema
+from cognix.server import sse
+from cognix.server.files import InputFiles, OutputFiles
+from cognix.server.http_client import LazyClient
+from cognix.server.predictions import History, Prediction, masked_input, new_id
+from cognix.server.settings import Settings
+from cognix.server.supervisor import AtCapacity, NotReady, Supervisor, WorkerHandle
+from cognix.server.webhooks import Webhooks
 
 log = logging.getLogger("cognix.server")
 EVENTS = frozenset({"start", "output", "logs", "completed"})

@@ -13,11 +13,11 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from ..inputs import InputIssue, InvalidInputs
-from ..sdk.types import decode_data_url, download_headers, filename_from_url
-from ..signature import Signature
-from .http_client import LazyClient
-from .ipc import FileRef, TemporaryFileRef
+from cognix.runtime.inputs import InputIssue, InvalidInputs
+from cognix.runtime.signature import Signature
+from cognix.sdk.types import decode_data_url, download_headers, filename_from_url
+from cognix.server.http_client import LazyClient
+from cognix.server.ipc import FileRef, TemporaryFileRef
 
 log = logging.getLogger("cognix.server")
 

@@ -41,7 +41,7 @@ class TemporaryFileRef(FileRef):
 
 
 def file_ref(path: object, temporary: bool = False) -> FileRef:
-    """The worker's file sink for :func:`cognix.outputs.encode`."""
+    """The worker's file sink for :func:`cognix.runtime.outputs.encode`."""
     return (TemporaryFileRef if temporary else FileRef)(str(path))
 
 

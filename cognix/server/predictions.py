@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..signature import Kind, Signature
+from cognix.runtime.signature import Kind, Signature
 
 TERMINAL = ("succeeded", "failed", "canceled")
 MASK = "**********"

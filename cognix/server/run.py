@@ -7,8 +7,8 @@ import os
 import signal
 from typing import Any
 
-from .settings import Settings
-from .spawn import spawn_worker
+from cognix.server.settings import Settings
+from cognix.server.spawn import spawn_worker
 
 log = logging.getLogger("cognix.server")
 
@@ -20,7 +20,7 @@ def serve(settings: Settings, *, host: str, port: int, await_explicit_shutdown: 
 
     import uvicorn
 
-    from .app import create_app
+    from cognix.server.app import create_app
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:

@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .predictions import Prediction
+from cognix.server.predictions import Prediction
 
 KEEPALIVE = 15.0  # seconds between comment lines on an idle stream
 Event = tuple[int, str, Any]

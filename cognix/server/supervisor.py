@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..signature import Signature
-from . import ipc
-from .files import OutputFiles, has_files
-from .predictions import Prediction, now
-from .spawn import spawn_worker
+from cognix.runtime.signature import Signature
+from cognix.server import ipc
+from cognix.server.files import OutputFiles, has_files
+from cognix.server.predictions import Prediction, now
+from cognix.server.spawn import spawn_worker
 
 WorkerHandle = tuple[subprocess.Popen[bytes], socket.socket]
 

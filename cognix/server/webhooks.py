@@ -8,9 +8,9 @@ import logging
 import os
 from typing import Any
 
-from .._version import __version__
-from .http_client import LazyClient
-from .predictions import Prediction
+from cognix._version import __version__
+from cognix.server.http_client import LazyClient
+from cognix.server.predictions import Prediction
 
 log = logging.getLogger("cognix.server")
 RETRY_STATUSES = {429, 500, 502, 503, 504}

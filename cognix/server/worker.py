@@ -25,10 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import inputs, outputs, predictor
-from ..sdk import CancelationException
-from ..sdk.scope import prediction_scope
-from . import ipc
+from cognix.runtime import inputs, outputs, predictor
+from cognix.sdk import CancelationException
+from cognix.sdk.scope import prediction_scope
+from cognix.server import ipc
 
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("cognix_prediction", default=None)
 HEALTHCHECK_TIMEOUT = 5.0

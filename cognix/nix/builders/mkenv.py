@@ -26,8 +26,10 @@ owner: dict[Path, str] = {}
 
 
 def clash(target: Path, package: str) -> SystemExit:
-    return SystemExit(f"error: {package} and {owner.get(target, 'another package')} both install "
-                      f"{target.relative_to(out)}, differently")  # fmt: skip
+    return SystemExit(
+        f"error: {package} and {owner.get(target, 'another package')} both install "
+        f"{target.relative_to(out)}, differently"
+    )
 
 
 def link(source: Path, target: Path, package: str) -> None:

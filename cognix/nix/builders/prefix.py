@@ -52,9 +52,12 @@ for path in sorted((out / "lib").rglob("*.so*")):
         patchelf("--set-rpath", lib, str(path))
 os.environ["SOURCE_DATE_EPOCH"] = "1"
 subprocess.run(
-    [str(out / f"bin/python{version}"), "-c",
-     "import compileall, py_compile, sys; sys.exit(not compileall.compile_dir(sys.argv[1], quiet=1, workers=1, "
-     "invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH))",
-     str(out / f"lib/python{version}")],
+    [
+        str(out / f"bin/python{version}"),
+        "-c",
+        "import compileall, py_compile, sys; sys.exit(not compileall.compile_dir(sys.argv[1], quiet=1, workers=1, "
+        "invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH))",
+        str(out / f"lib/python{version}"),
+    ],
     check=True,
-)  # fmt: skip
+)

@@ -15,8 +15,8 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from .sdk.types import Secret
-from .signature import OutputSpec
+from cognix.runtime.signature import OutputSpec
+from cognix.sdk.types import Secret
 
 FileSink = Callable[..., Any]  # sink(path, temporary=False): temporary files are the sink's to delete
 

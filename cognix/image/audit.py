@@ -17,8 +17,8 @@ from typing import Any
 import tomllib
 from packaging.utils import canonicalize_name
 
-from .archive import Archive
-from .errors import CognixError
+from cognix.errors import CognixError
+from cognix.image.archive import Archive
 
 _DIST_INFO = re.compile(r"site-packages/([^/]+?)-([^/-]+)\.dist-info/METADATA$")
 _STORE_PATH = re.compile(r"^nix/store/[0-9a-z]{32}-([^/]+)")
@@ -96,8 +96,13 @@ def load_side(path: Path) -> Side:
         build = json.loads(labels.get("run.cog.config", "{}")).get("build") or {}
     except (ValueError, AttributeError):
         build = {}  # not a Cog image: compare packages and layers only
-    side.facts = {"python": build.get("python_version"), "cuda": build.get("cuda"), "cudnn": build.get("cudnn"),
-                  "gpu": build.get("gpu", False), "system-packages": build.get("system_packages", [])}  # fmt: skip
+    side.facts = {
+        "python": build.get("python_version"),
+        "cuda": build.get("cuda"),
+        "cudnn": build.get("cudnn"),
+        "gpu": build.get("gpu", False),
+        "system-packages": build.get("system_packages", []),
+    }
     side.facts = {k: v for k, v in side.facts.items() if v is not None}
     return side
 
@@ -112,12 +117,12 @@ def diff(old: Side, new: Side) -> dict[str, Any]:
             n: [old.packages[n], new.packages[n]]
             for n in names
             if n in old.packages and n in new.packages and old.packages[n] != new.packages[n]
-        },  # fmt: skip
+        },
         "facts": {
             k: [old.facts.get(k), new.facts.get(k)]
             for k in sorted(old.facts.keys() | new.facts.keys())
             if old.facts.get(k) != new.facts.get(k)
-        },  # fmt: skip
+        },
     }
     if old.layers or new.layers:
         result["layers"] = _layer_changes(old.layers, new.layers)

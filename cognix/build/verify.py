@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import nixbuild, to_nix
-from .archive import Image, layer_files, read_image
-from .build import stream_to_oci
-from .config import Project
+from cognix.build import generate, nixcli
+from cognix.build.pipeline import stream_to_oci
+from cognix.image.archive import Image, layer_files, read_image
+from cognix.project.config import Project
 
 
 @dataclass
@@ -35,12 +35,18 @@ def rebuild_and_compare(
     scratch = Path(tempfile.mkdtemp(prefix="cognix-verify-"))
     try:
         if offline:
-            path = nixbuild.build(project.dir, "image", offline=True, out_link=scratch / "result",
-                                  extra=["--store", str(scratch / "root")], progress=progress)  # fmt: skip
+            path = nixcli.build(
+                project.dir,
+                "image",
+                offline=True,
+                out_link=scratch / "result",
+                extra=["--store", str(scratch / "root")],
+                progress=progress,
+            )
             second = read_image(scratch / "root" / str(path).lstrip("/"))
         else:
-            script = project.dir / to_nix.GENERATED / "stream-image"
-            nixbuild.check_closure(script, progress)
+            script = project.dir / generate.GENERATED / "stream-image"
+            nixcli.check_closure(script, progress)
             second = read_image(stream_to_oci(script.resolve(), scratch / "image.tar", tag))
         return compare(first, second)
     finally:

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import _cognix_cog_alias
-
-from .errors import CognixError
-from .sdk.predictor import BasePredictor, BaseRunner
-from .signature import OutputKind, Signature, SignatureError, inspect_callable
+from cognix.errors import CognixError
+from cognix.runtime.signature import OutputKind, Signature, SignatureError, inspect_callable
+from cognix.sdk.predictor import BasePredictor, BaseRunner
 
 
 class PredictorError(CognixError):

@@ -23,8 +23,8 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from . import nixbuild
-from ._version import __version__
+from cognix._version import __version__
+from cognix.build import nixcli
 
 LABEL = "io.cognix.sbom.sha256"
 EPOCH = datetime(1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc)  # as the image's `created`
@@ -48,8 +48,11 @@ def _license(message: Any) -> str | None:
     if text and "\n" not in text and len(text) < 100 and text.upper() != "UNKNOWN":
         return text
     # the most specific licence classifier ("License :: OSI Approved :: MIT License", not "… :: OSI Approved")
-    classifiers = [c.split("::")[-1].strip() for c in message.get_all("Classifier") or [] if c.count("::") >= 2
-                   and c.startswith("License ::")]  # fmt: skip
+    classifiers = [
+        c.split("::")[-1].strip()
+        for c in message.get_all("Classifier") or []
+        if c.count("::") >= 2 and c.startswith("License ::")
+    ]
     return classifiers[0] if classifiers else None
 
 
@@ -114,8 +117,13 @@ def build_sbom(
             else [],
             licenses=[licenses.make_from_string(license_text)] if license_text else [],
         )
-    python = Component(type=ComponentType.APPLICATION, name="cpython", version=python_version, bom_ref="cpython",
-                       purl=PackageURL("generic", name="cpython", version=python_version))  # fmt: skip
+    python = Component(
+        type=ComponentType.APPLICATION,
+        name="cpython",
+        version=python_version,
+        bom_ref="cpython",
+        purl=PackageURL("generic", name="cpython", version=python_version),
+    )
     extra = [python]
     for key in ("cuda", "cudnn"):
         if key in tool:
@@ -127,17 +135,21 @@ def build_sbom(
             type=ComponentType.FILE,
             name=Path(info["path"]).name.split("-", 1)[1],
             bom_ref=f"nix:{info['path']}",
-            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=nixbuild.sha256_hex(info["narHash"]))],
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=nixcli.sha256_hex(info["narHash"]))],
             properties=[
                 Property(name="nix:store_path", value=info["path"]),
                 Property(name="nix:nar_size", value=str(info["narSize"])),
-            ],  # fmt: skip
+            ],
         )
         for info in store_paths
     ]
-    model = Component(type=ComponentType.FILE, name="model-source", bom_ref="model-source",
-                      hashes=[HashType(alg=HashAlgorithm.SHA_256, content=nixbuild.sha256_hex(source["narHash"]))],
-                      properties=[Property(name="cognix:path", value="/src")])  # fmt: skip
+    model = Component(
+        type=ComponentType.FILE,
+        name="model-source",
+        bom_ref="model-source",
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=nixcli.sha256_hex(source["narHash"]))],
+        properties=[Property(name="cognix:path", value="/src")],
+    )
     image = Component(type=ComponentType.CONTAINER, name=name, bom_ref="image")
     everything = [*wheels.values(), *extra, *nix_paths, model]
     digest_input = json.dumps([str(c.bom_ref.value) + repr([h.content for h in c.hashes]) for c in everything])
@@ -151,7 +163,7 @@ def build_sbom(
             tools=ToolRepository(
                 components=[Component(type=ComponentType.APPLICATION, name="cognix", version=__version__)]
             ),
-        ),  # fmt: skip
+        ),
         components=everything,
     )
     bom.register_dependency(image, [*wheels.values(), *extra, model])

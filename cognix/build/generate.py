@@ -26,22 +26,39 @@ from typing import Any
 
 import jinja2
 
-from . import oci
-from ._version import __version__
-from .config import Project
-from .errors import CognixError
+from cognix._version import __version__
+from cognix.errors import CognixError
+from cognix.project.config import Project
 
 GENERATED = ".cognix"
-PACKAGE = Path(__file__).parent
+PACKAGE = Path(__file__).resolve().parent.parent  # cognix/
+NIX_LIBRARY = PACKAGE / "nix"  # self-contained: its builders, the OCI writer and the templates live in it
+# What the image runs, and all of it: the SDK model code imports, the runtime and the server. The
+# host side (project/, build/, image/, cli/) needs libraries the image does not have (typer, uv, …).
+IMAGE_PACKAGES = ("sdk", "runtime", "server")
+IMAGE_MODULES = ("__init__.py", "_version.py", "errors.py")
 # never part of /src: version control, cognix's own files (the lock is in the layers and labels
 # already, and re-locking must not touch the source layer), caches
-_ALWAYS_EXCLUDED = [".git", ".hg", ".cog", GENERATED, "**/__pycache__", "**/*.pyc", ".pytest_cache", "flake.nix",
-                    "flake.lock", "pylock.toml", "result", "result-*", ".dockerignore"]  # fmt: skip
+_ALWAYS_EXCLUDED = [
+    ".git",
+    ".hg",
+    ".cog",
+    GENERATED,
+    "**/__pycache__",
+    "**/*.pyc",
+    ".pytest_cache",
+    "flake.nix",
+    "flake.lock",
+    "pylock.toml",
+    "result",
+    "result-*",
+    ".dockerignore",
+]
 
 
 @dataclass(frozen=True)
 class Toolchain:
-    """What builds the image: ``offline`` (a prefix made by cognix.toolchain) or ``nixpkgs``."""
+    """What builds the image: ``offline`` (a prefix made by cognix.build.toolchain) or ``nixpkgs``."""
 
     kind: str
     path: Path | None = None  # the offline prefix
@@ -73,8 +90,7 @@ def write(
     library = out / "nix"
     if library.exists():
         shutil.rmtree(library)
-    shutil.copytree(PACKAGE / "nix", library, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copyfile(Path(oci.__file__), library / "builders" / "oci.py")  # the image builder's packer
+    shutil.copytree(NIX_LIBRARY, library, ignore=shutil.ignore_patterns("__pycache__", "templates", "__init__.py"))
     wheel = server_wheel(out)
     tool = lock["tool"]["cognix"]
     repository = check_reference(tag)
@@ -100,12 +116,15 @@ def write(
         "nixpkgs_nar_hash": toolchain.nixpkgs_nar_hash,
     }
     templates = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(PACKAGE / "templates" / "nix"),
+        loader=jinja2.FileSystemLoader(NIX_LIBRARY / "templates"),
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    for name, target in (("toolchain.nix", out / "toolchain.nix"), ("build.nix", out / "build.nix"),
-                         ("flake.nix", project.dir / "flake.nix")):  # fmt: skip
+    for name, target in (
+        ("toolchain.nix", out / "toolchain.nix"),
+        ("build.nix", out / "build.nix"),
+        ("flake.nix", project.dir / "flake.nix"),
+    ):
         _write_if_changed(target, templates.get_template(f"{name}.j2").render(context))
     return out
 
@@ -134,7 +153,7 @@ def check_system_packages(names: list[str], toolchain: Toolchain) -> None:
             "which the offline toolchain does not have",
             hint="build with --toolchain nixpkgs, or drop system_packages",
         )
-    table = json.loads((PACKAGE / "nix" / "system-packages.json").read_text())
+    table = json.loads((NIX_LIBRARY / "system-packages.json").read_text())
     unknown = []
     for raw in names:
         name = raw.split("=", 1)[0].split(":", 1)[0]
@@ -234,8 +253,10 @@ def source_files(root: Path, exclude: list[str]) -> list[str]:
         try:
             rel.encode()
         except UnicodeEncodeError:
-            raise CognixError(f"the file name {rel!r} is not UTF-8, which image layers and Nix need",
-                              hint="rename it, or list it in .dockerignore") from None  # fmt: skip
+            raise CognixError(
+                f"the file name {rel!r} is not UTF-8, which image layers and Nix need",
+                hint="rename it, or list it in .dockerignore",
+            ) from None
         listed.add(rel)
         parts = rel.split("/")[:-1]
         listed.update("/".join(parts[: i + 1]) + "/" for i in range(len(parts)))
@@ -296,7 +317,7 @@ def server_wheel(folder: Path) -> Path:
     files: dict[str, bytes] = {}
     for path in sorted(PACKAGE.rglob("*.py")):  # code only: no editor backups, caches or build files
         rel = path.relative_to(PACKAGE).as_posix()
-        if not rel.startswith(("nix/", "templates/")):
+        if rel.split("/")[0] in IMAGE_PACKAGES or rel in IMAGE_MODULES:
             files[f"cognix/{rel}"] = path.read_bytes()
     alias = importlib.util.find_spec("_cognix_cog_alias")
     if alias and alias.origin:  # `import cog` → cognix's SDK inside the image too

@@ -1,7 +1,7 @@
 """``cognix lock``: resolve the image's Python packages once, into a PEP 751 ``pylock.toml``.
 
 Resolution is uv's (``uv pip compile --format pylock.toml``), for the *image's* target (the
-Python of cog.yaml, manylinux x86_64, the CUDA variant chosen by :mod:`cognix.compat`), never
+Python of cog.yaml, manylinux x86_64, the CUDA variant chosen by :mod:`cognix.project.compat`), never
 the host. The lock keeps one wheel per package, each with url, size and sha256, plus a
 ``[tool.cognix]`` table: the choices made, and a hash of the inputs so a stale lock is caught.
 Identical inputs give a byte-identical file.
@@ -28,10 +28,10 @@ from packaging.requirements import Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from . import compat
-from ._version import __version__
-from .config import Project
-from .errors import CognixError
+from cognix._version import __version__
+from cognix.errors import CognixError
+from cognix.project import compat
+from cognix.project.config import Project
 
 LOCK_NAME = "pylock.toml"
 LOCK_FORMAT = 1  # bump when the [tool.cognix] table changes meaning
@@ -203,10 +203,25 @@ def resolve(
         if previous is not None and previous.exists() and not upgrade:
             shutil.copyfile(previous, out)  # uv keeps its versions unless asked to upgrade
         cmd = [
-            _uv(), "pip", "compile", str(work / "requirements.in"), "--format", "pylock.toml", "-o", str(out),
-            "--python-version", inputs.python, "--python-platform", PLATFORM, "--only-binary", ":all:",
-            "--index-url", inputs.index_url, "--quiet", "--no-header",
-        ]  # fmt: skip
+            _uv(),
+            "pip",
+            "compile",
+            str(work / "requirements.in"),
+            "--format",
+            "pylock.toml",
+            "-o",
+            str(out),
+            "--python-version",
+            inputs.python,
+            "--python-platform",
+            PLATFORM,
+            "--only-binary",
+            ":all:",
+            "--index-url",
+            inputs.index_url,
+            "--quiet",
+            "--no-header",
+        ]
         for url in inputs.extra_index_urls:
             cmd += ["--extra-index-url", url]
         for link in inputs.find_links:

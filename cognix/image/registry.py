@@ -25,9 +25,9 @@ from urllib.parse import quote, urljoin
 
 import httpx
 
-from .archive import Archive
-from .cache import cache_dir
-from .errors import CognixError
+from cognix.cache import cache_dir
+from cognix.errors import CognixError
+from cognix.image.archive import Archive
 
 CHUNK = 16 * 1024 * 1024  # blobs above this go up in PATCH chunks of this size
 RETRIES = 3  # for 429, 502-504 and dropped connections
@@ -47,7 +47,9 @@ class Reference:
     @classmethod
     def parse(cls, text: str) -> Reference:
         """``[registry/]repository[:tag]`` as docker reads it (no registry: Docker Hub)."""
-        from .to_nix import split_reference  # the one reference grammar, also what `cognix build -t` takes
+        from cognix.build.generate import (
+            split_reference,  # the one reference grammar, also what `cognix build -t` takes
+        )
 
         registry, repository, tag = split_reference(text)
         if registry in ("", "docker.io", "index.docker.io", DOCKER_HUB):  # Docker Hub, however it is written
@@ -102,8 +104,10 @@ def _from_auth_file(path: Path, registry: str) -> tuple[str, str] | None:
             user, _, password = base64.b64decode(entry["auth"], validate=True).decode().partition(":")
             return user, password
     except ValueError:
-        raise RegistryError(f"the auth entry for {registry} in {path} is not base64 user:password",
-                            hint="log in again (docker/podman login)") from None  # fmt: skip
+        raise RegistryError(
+            f"the auth entry for {registry} in {path} is not base64 user:password",
+            hint="log in again (docker/podman login)",
+        ) from None
     return (entry["username"], entry.get("password", "")) if entry.get("username") else None
 
 
@@ -216,14 +220,20 @@ class Client:
         location = started.headers["location"]
         if blob.size <= CHUNK:
             body = data.read()
-            done = self.request("PUT", _with_digest(location, blob.digest), content=body,
-                                headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+            done = self.request(
+                "PUT",
+                _with_digest(location, blob.digest),
+                content=body,
+                headers={"Content-Type": "application/octet-stream"},
+            )
             progress(len(body))
         else:
             offset = 0
             while chunk := data.read(CHUNK):
-                headers = {"Content-Type": "application/octet-stream",
-                           "Content-Range": f"{offset}-{offset + len(chunk) - 1}"}  # fmt: skip
+                headers = {
+                    "Content-Type": "application/octet-stream",
+                    "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
+                }
                 patched = self._expect(self.request("PATCH", location, content=chunk, headers=headers), 202, "upload")
                 location = patched.headers["location"]
                 offset += len(chunk)
@@ -237,8 +247,9 @@ class Client:
 
     def _expect(self, response: httpx.Response, status: int, what: str) -> httpx.Response:
         if response.status_code != status:
-            raise RegistryError(f"{self.reference.registry} did not {what}: HTTP {response.status_code}",
-                                details=response.text[:2000])  # fmt: skip
+            raise RegistryError(
+                f"{self.reference.registry} did not {what}: HTTP {response.status_code}", details=response.text[:2000]
+            )
         return response
 
 
@@ -299,8 +310,10 @@ def push(
     with Archive(archive) as opened, contextlib.closing(Client(reference, insecure=insecure)) as client:
         image = opened.image()
         config = json.loads(image.manifest)["config"]
-        blobs = [Blob(config["digest"], config["size"], config["mediaType"]),
-                 *(Blob(layer.digest, layer.size, layer.media_type) for layer in image.layers)]  # fmt: skip
+        blobs = [
+            Blob(config["digest"], config["size"], config["mediaType"]),
+            *(Blob(layer.digest, layer.size, layer.media_type) for layer in image.layers),
+        ]
         report = PushReport(reference, image.digest)
         client.request("GET", "/v2/")  # reachable, and authenticated before the first blob
         for blob in blobs:

@@ -13,8 +13,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .archive import read_image
-from .errors import CognixError
+from cognix.errors import CognixError
+from cognix.image.archive import read_image
 
 ENGINES = ("podman", "docker")
 
@@ -23,8 +23,10 @@ def load(archive: Path, *, engine: str | None = None, name: str | None = None) -
     """Load ``archive`` (as ``name``, default: the name it was built with); returns what happened."""
     engine = engine or next((e for e in ENGINES if shutil.which(e)), None)
     if engine not in ENGINES or shutil.which(engine) is None:
-        raise CognixError(f"no container engine to load into ({engine or 'neither podman nor docker'} found)",
-                          hint="install podman or docker, or push to a registry with `cognix push`")  # fmt: skip
+        raise CognixError(
+            f"no container engine to load into ({engine or 'neither podman nor docker'} found)",
+            hint="install podman or docker, or push to a registry with `cognix push`",
+        )
     image = read_image(archive)
     name, config = name or image.ref_name, image.config_digest
     present = subprocess.run([engine, "image", "inspect", "--format", "{{.Id}}", name], capture_output=True, text=True)
@@ -45,8 +47,10 @@ def load(archive: Path, *, engine: str | None = None, name: str | None = None) -
 
 def _run(command: list[str], what: str) -> None:
     if shutil.which(command[0]) is None:
-        raise CognixError(f"{command[0]} is needed to {what} the image and is not installed",
-                          hint=f"install {command[0]} (apt-get install {command[0]})")  # fmt: skip
+        raise CognixError(
+            f"{command[0]} is needed to {what} the image and is not installed",
+            hint=f"install {command[0]} (apt-get install {command[0]})",
+        )
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise CognixError(f"`{' '.join(command[:2])}` failed to {what} the image", details=done.stderr.strip()[-3000:])

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import CognixError
+from cognix.errors import CognixError
 
 MIN_VERSION = (2, 8)
 INSTALL_HINT = (
@@ -75,11 +75,15 @@ def build_users_options() -> list[str]:
         return []
     store = os.environ.get("NIX_REMOTE") or config().get("store", "auto")
     if os.geteuid() == 0 and store in ("auto", "local", ""):
-        print(f"note: Nix's build-users-group {group!r} does not exist; building as root without build users "
-              "(single-user mode, `--option build-users-group ''`)", file=sys.stderr)  # fmt: skip
+        print(
+            f"note: Nix's build-users-group {group!r} does not exist; building as root without build users "
+            "(single-user mode, `--option build-users-group ''`)",
+            file=sys.stderr,
+        )
         return ["--option", "build-users-group", ""]
-    raise NixError(f"Nix is configured to build as the users of group {group!r}, which does not exist",
-                   hint=BUILD_USERS_HINT)  # fmt: skip
+    raise NixError(
+        f"Nix is configured to build as the users of group {group!r}, which does not exist", hint=BUILD_USERS_HINT
+    )
 
 
 BUILD_USERS_HINT = (
@@ -121,8 +125,19 @@ def build(
             shutil.rmtree(out_link)
         else:
             out_link.unlink()
-    command = ["nix", "build", *options(offline), "-f", ".cognix/build.nix", attribute, "--json", "-L",
-               "--out-link", str(out_link), *(extra or [])]  # fmt: skip
+    command = [
+        "nix",
+        "build",
+        *options(offline),
+        "-f",
+        ".cognix/build.nix",
+        attribute,
+        "--json",
+        "-L",
+        "--out-link",
+        str(out_link),
+        *(extra or []),
+    ]
     return Path(_run(command, project_dir, progress)[0]["outputs"]["out"])
 
 
@@ -167,9 +182,11 @@ _HASH_MISMATCH = re.compile(r"hash mismatch in fixed-output derivation '[^']*?-(
 def _failure(log: list[str]) -> NixError:
     text = "\n".join(log)
     if nixpkgs := re.search(r"unable to download '(https://github.com/NixOS/nixpkgs/[^']+)'", text):
-        return NixError(f"cannot fetch nixpkgs from {nixpkgs.group(1)} (no network to GitHub here?)",
-                        hint="build with --toolchain offline (Debian's Python; no nixpkgs needed), "
-                        "or run where GitHub and cache.nixos.org are reachable")  # fmt: skip
+        return NixError(
+            f"cannot fetch nixpkgs from {nixpkgs.group(1)} (no network to GitHub here?)",
+            hint="build with --toolchain offline (Debian's Python; no nixpkgs needed), "
+            "or run where GitHub and cache.nixos.org are reachable",
+        )
     mismatch = _HASH_MISMATCH.search(text)
     if mismatch:
         wanted = re.search(r"specified:\s*(\S+)", text)
@@ -185,12 +202,17 @@ def _failure(log: list[str]) -> NixError:
             "`cognix lock --upgrade-package NAME` and review the change",
         )
     if group := re.search(r"the group '([^']*)' specified in 'build-users-group' does not exist", text):
-        return NixError(f"Nix is configured to build as the users of group {group.group(1)!r}, which does not exist",
-                        hint=BUILD_USERS_HINT)  # fmt: skip
+        return NixError(
+            f"Nix is configured to build as the users of group {group.group(1)!r}, which does not exist",
+            hint=BUILD_USERS_HINT,
+        )
     errors = [line for line in log if line.startswith("error:")]
     message = errors[0].removeprefix("error:").strip() if errors else "nix build failed"
-    return NixError(f"nix build failed: {message}", details=text,
-                    hint="the Nix log above says which step failed; fix it and run the command again")  # fmt: skip
+    return NixError(
+        f"nix build failed: {message}",
+        details=text,
+        hint="the Nix log above says which step failed; fix it and run the command again",
+    )
 
 
 def sha256_hex(nix_hash: str) -> str:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any, Literal, Optional, Union
 
-from .errors import CognixError
-from .sdk.types import Path, Secret, decode_data_url, download_headers, filename_from_url
-from .signature import MISSING, InputField, Kind, Signature, TypeSpec
+from cognix.errors import CognixError
+from cognix.runtime.signature import MISSING, InputField, Kind, Signature, TypeSpec
+from cognix.sdk.types import Path, Secret, decode_data_url, download_headers, filename_from_url
 
 
 @functools.cache

@@ -229,8 +229,9 @@ def write_image(
     descriptors, diff_ids = [], []
     for entries, name in zip(layers, names, strict=True):
         descriptor, diff_id = layout.add_layer(entries)
-        descriptors.append(Descriptor(descriptor.media_type, descriptor.digest, descriptor.size,
-                                      {LAYER_NAME: name} if name else {}))  # fmt: skip
+        descriptors.append(
+            Descriptor(descriptor.media_type, descriptor.digest, descriptor.size, {LAYER_NAME: name} if name else {})
+        )
         diff_ids.append(diff_id)
     image_config = {
         "architecture": "amd64",
@@ -271,8 +272,9 @@ def _finish(layout: Layout, config_descriptor: Descriptor, descriptors: list[Des
         "layers": [d.as_json() for d in descriptors],
     }
     manifest_descriptor = layout.add_bytes(canonical_json(manifest), MEDIA_MANIFEST)
-    named = Descriptor(MEDIA_MANIFEST, manifest_descriptor.digest, manifest_descriptor.size,
-                       {"org.opencontainers.image.ref.name": tag})  # fmt: skip
+    named = Descriptor(
+        MEDIA_MANIFEST, manifest_descriptor.digest, manifest_descriptor.size, {"org.opencontainers.image.ref.name": tag}
+    )
     index = {"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [named.as_json()]}
     (root / "index.json").write_bytes(canonical_json(index))
     (root / "oci-layout").write_bytes(canonical_json({"imageLayoutVersion": "1.0.0"}))

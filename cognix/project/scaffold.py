@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from .errors import CognixError
+from cognix.errors import CognixError
 
 TEMPLATE = "templates/init"
 FILES = ("cog.yaml", "predict.py", "requirements.txt")
@@ -20,7 +20,7 @@ def init(directory: Path) -> list[Path]:
             hint="run cognix init in an empty directory, or move the existing files away",
         )
     directory.mkdir(parents=True, exist_ok=True)
-    source = resources.files("cognix") / TEMPLATE
+    source = resources.files("cognix.project") / TEMPLATE
     written = []
     for name in FILES:
         target = directory / name

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import UsageError
-from .signature import Kind, OutputKind, Signature, TypeSpec
+from cognix.errors import UsageError
+from cognix.runtime.signature import Kind, OutputKind, Signature, TypeSpec
 
 
 def _coerce(spec: TypeSpec, text: str) -> Any:
@@ -132,7 +132,7 @@ class OutputWriter:
         return self.cwd / (f"output.{self.count}{ext}" if self.many else f"output{ext}")
 
     def __call__(self, path: Path, temporary: bool = False) -> str:
-        """File sink for :func:`cognix.outputs.encode`: copy the file into place."""
+        """File sink for :func:`cognix.runtime.outputs.encode`: copy the file into place."""
         target = self._target(path.suffix)
         self.count += 1
         target.parent.mkdir(parents=True, exist_ok=True)

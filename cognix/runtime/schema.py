@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ._version import __version__
-from .signature import MISSING, InputField, Kind, OutputKind, OutputSpec, Signature, TypeSpec
+from cognix._version import __version__
+from cognix.runtime.signature import MISSING, InputField, Kind, OutputKind, OutputSpec, Signature, TypeSpec
 
 OPENAPI_VERSION = "3.0.2"
 _REF = "#/components/schemas/"
@@ -273,15 +273,15 @@ def dumps(document: dict[str, Any], *, indent: int | None = None) -> str:
 
 
 def main(argv: list[str]) -> None:
-    """``python -m cognix.schema DIR REF MODE``: print the compact schema. ``cognix build`` runs
+    """``python -m cognix.runtime.schema DIR REF MODE``: print the compact schema. ``cognix build`` runs
     it with the image's own Python environment, so the label describes what the image serves."""
     import contextlib
     import sys
     import warnings
     from pathlib import Path
 
-    from . import predictor
-    from .errors import CognixError
+    from cognix.errors import CognixError
+    from cognix.runtime import predictor
 
     project_dir, ref, mode = argv
     try:

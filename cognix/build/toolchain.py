@@ -24,16 +24,26 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .cache import cache_dir
-from .errors import CognixError
+from cognix.cache import cache_dir
+from cognix.errors import CognixError
 
 LOADER = "ld-linux-x86-64.so.2"
 _PYTHON_DEBS = ["python{v}-minimal", "libpython{v}-minimal", "libpython{v}-stdlib"]
 _TOOL_DEBS = ["patchelf", "ca-certificates", "bash-static"]  # bash: the builder `nix develop` needs
 # glibc's and GCC's libraries that manylinux wheels may link without bundling (PEP 599's list,
 # minus X11/GL/glib, which come from system_packages)
-_MANYLINUX_LIBS = ["libc.so.6", "libdl.so.2", "libgcc_s.so.1", "libm.so.6", "libnsl.so.1", "libpthread.so.0",
-                   "libresolv.so.2", "librt.so.1", "libstdc++.so.6", "libutil.so.1"]  # fmt: skip
+_MANYLINUX_LIBS = [
+    "libc.so.6",
+    "libdl.so.2",
+    "libgcc_s.so.1",
+    "libm.so.6",
+    "libnsl.so.1",
+    "libpthread.so.0",
+    "libresolv.so.2",
+    "librt.so.1",
+    "libstdc++.so.6",
+    "libutil.so.1",
+]
 _LAYOUT_VERSION = "4"  # bump when the prefix layout changes
 # Debian ships these separately or for interactive use only; an image server needs none of them.
 _STDLIB_DROP = ("idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data", "config-")
@@ -94,11 +104,11 @@ def _download(work: Path, packages: list[str], python: str) -> list[Path]:
     folder = work / "debs"
     folder.mkdir(exist_ok=True)
     before = set(folder.glob("*.deb"))
-    result = subprocess.run(["apt-get", "download", *sorted(set(packages))], cwd=folder,
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(["apt-get", "download", *sorted(set(packages))], cwd=folder, capture_output=True, text=True)
     if result.returncode != 0:
-        missing = re.findall(r"Unable to locate package (\S+)|Can't select candidate version from package (\S+)",
-                             result.stderr)  # fmt: skip
+        missing = re.findall(
+            r"Unable to locate package (\S+)|Can't select candidate version from package (\S+)", result.stderr
+        )
         names = sorted({a or b for a, b in missing})
         raise ToolchainError(
             f"apt-get could not download {', '.join(names or packages)} for the offline Python {python} "
@@ -165,5 +175,5 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-if __name__ == "__main__":  # python -m cognix.toolchain 3.11: prepare (CI warms its cache this way)
+if __name__ == "__main__":  # python -m cognix.build.toolchain 3.11: prepare (CI warms its cache this way)
     print(prepare(sys.argv[1] if len(sys.argv) > 1 else "3.11", progress=print))

@@ -13,9 +13,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from . import config
-from ._version import __version__
-from .errors import CognixError
+from cognix._version import __version__
+from cognix.errors import CognixError
+from cognix.project import config
 
 app = typer.Typer(
     name="cognix",
@@ -53,7 +53,7 @@ def _project(config_file: str | None) -> config.Project:
 
 def _warn_drift(project: config.Project) -> None:
     """Running locally: say when this Python differs from what the image will have."""
-    from .lock import environment_drift
+    from cognix.project.lock import environment_drift
 
     for line in environment_drift(project):
         err.print(Text.assemble(("warning: ", "yellow"), line))
@@ -73,7 +73,7 @@ def _ref(project: config.Project, mode: str) -> str:
 def _predict(
     mode: str, input_args: list[str], json_input: str | None, output: str | None, config_file: str | None
 ) -> None:
-    from .local import PredictionFailed, run_once
+    from cognix.cli.in_process import PredictionFailed, run_once
 
     project = _project(config_file)
     _warn_drift(project)
@@ -124,8 +124,8 @@ def schema_cmd(
     compact: Annotated[bool, typer.Option("--compact", help="Cog's exact bytes (as in image labels).")] = False,
 ) -> None:
     """Print the OpenAPI schema of the predictor, as Cog generates it."""
-    from . import predictor, schema
-    from .local import stdout_to_stderr
+    from cognix.cli.in_process import stdout_to_stderr
+    from cognix.runtime import predictor, schema
 
     project = _project(config_file)
     mode = "train" if train else "predict"
@@ -150,7 +150,7 @@ def lock_cmd(
     config_file: ConfigFile = None,
 ) -> None:
     """Resolve the image's Python packages into pylock.toml (PEP 751): every wheel with url and sha256."""
-    from . import lock
+    from cognix.project import lock
 
     project = _project(config_file)
     if check:
@@ -193,7 +193,7 @@ def serve_cmd(
     config_file: ConfigFile = None,
 ) -> None:
     """Run Cog's HTTP prediction API for this project, in this Python environment."""
-    from . import server  # fastapi/uvicorn only when serving
+    from cognix import server  # fastapi/uvicorn only when serving
 
     project = _project(config_file)
     _warn_drift(project)
@@ -221,11 +221,12 @@ Toolchain = Annotated[str | None, typer.Option("--toolchain", envvar="COGNIX_TOO
 
 
 def _build_image(project: config.Project, tag: str | None, toolchain: str | None, locked: bool):  # noqa: ANN202
-    from . import build
+    from cognix.build import pipeline
 
     with err.status("building…") as status:
-        return build.build(project, tag=tag, toolchain=toolchain, locked=locked,
-                           progress=lambda text: status.update(Text(f"{text}…")))  # fmt: skip
+        return pipeline.build_image(
+            project, tag=tag, toolchain=toolchain, locked=locked, progress=lambda text: status.update(Text(f"{text}…"))
+        )
 
 
 @app.command("build")
@@ -240,14 +241,14 @@ def build_cmd(
     config_file: ConfigFile = None,
 ) -> None:
     """Build the model's OCI image with Nix: reproducible, layered, from pylock.toml."""
-    from . import build
+    from cognix.build import generate, pipeline
 
     if fmt not in ("oci-archive", "docker-archive"):
         raise CognixError(f"unknown --format {fmt!r}", hint="use oci-archive or docker-archive")
     project = _project(config_file)
     image = _build_image(project, tag, toolchain, locked)
-    build.export(image, output, fmt, image.ref_name)
-    build.to_nix.remember_output(project, output)
+    pipeline.export(image, output, fmt, image.ref_name)
+    generate.remember_output(project, output)
     err.print(f"Built {output} ({image.size / 1e6:,.1f} MB compressed, {len(image.layers)} layers)")
     for layer in image.layers:
         err.print(f"  {layer.size / 1e6:>10,.1f} MB  {layer.name or '?':<24} {layer.digest[:19]}", markup=False)
@@ -260,8 +261,8 @@ def verify_cmd(
     config_file: ConfigFile = None,
 ) -> None:
     """Build the image twice, the second time from nothing in a fresh store, and compare digests."""
-    from . import verify
-    from .lock import DEFAULT_TOOLCHAIN, read_lock
+    from cognix.build import verify
+    from cognix.project.lock import DEFAULT_TOOLCHAIN, read_lock
 
     project = _project(config_file)
     first = _build_image(project, None, toolchain, locked=True)
@@ -306,7 +307,7 @@ def push_cmd(
     """Build the image (or take --archive) and push it to any OCI registry; unchanged layers are skipped."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-    from . import registry
+    from cognix.image import registry
 
     host = registry.Reference.parse(reference).registry.rsplit(":", 1)[0]
     if insecure and host not in ("localhost", "127.0.0.1", "[::1]"):
@@ -318,14 +319,24 @@ def push_cmd(
         def on_blob(blob: registry.Blob, action: str) -> None:
             if blob.digest not in tasks:
                 tasks[blob.digest] = bars.add_task(f"{blob.digest[7:19]} {action}", total=blob.size)
-            bars.update(tasks[blob.digest], description=f"{blob.digest[7:19]} {action}",
-                        completed=blob.size if action != "uploading" else 0)  # fmt: skip
+            bars.update(
+                tasks[blob.digest],
+                description=f"{blob.digest[7:19]} {action}",
+                completed=blob.size if action != "uploading" else 0,
+            )
 
-        report = registry.push(path, reference, insecure=insecure, on_blob=on_blob,
-                               on_bytes=lambda blob, n: bars.advance(tasks[blob.digest], n))  # fmt: skip
+        report = registry.push(
+            path,
+            reference,
+            insecure=insecure,
+            on_blob=on_blob,
+            on_bytes=lambda blob, n: bars.advance(tasks[blob.digest], n),
+        )
     sent = sum(b.size for b in report.uploaded)
-    err.print(f"Pushed {report.reference}: {len(report.uploaded)} blobs uploaded ({sent / 1e6:,.1f} MB), "
-              f"{len(report.mounted)} mounted, {len(report.skipped)} already there")  # fmt: skip
+    err.print(
+        f"Pushed {report.reference}: {len(report.uploaded)} blobs uploaded ({sent / 1e6:,.1f} MB), "
+        f"{len(report.mounted)} mounted, {len(report.skipped)} already there"
+    )
     print(f"{report.reference.registry}/{report.reference.repository}@{report.digest}")
 
 
@@ -338,7 +349,7 @@ def load_cmd(
     config_file: ConfigFile = None,
 ) -> None:
     """Build the image (or take --archive) and load it into podman or docker, unless it is there already."""
-    from . import load
+    from cognix.image import load
 
     err.print(load.load(_archive(archive, tag, toolchain, config_file), engine=engine, name=tag))
 
@@ -350,11 +361,11 @@ def sbom_cmd(
     config_file: ConfigFile = None,
 ) -> None:
     """Write the image's CycloneDX 1.6 SBOM: every wheel, the interpreter, CUDA, every Nix store path."""
-    from . import build
+    from cognix.build import generate, pipeline
 
     project = _project(config_file)
     image = _build_image(project, None, toolchain, locked=False)
-    source = project.dir / build.to_nix.GENERATED / build.SBOM_NAME
+    source = project.dir / generate.GENERATED / pipeline.SBOM_NAME
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(source.read_bytes())
     err.print(f"Wrote {output} (the SBOM of {image.digest}; its sha256 is the image's io.cognix.sbom.sha256 label)")
@@ -369,9 +380,10 @@ def inspect_cmd(
     """Show an image: config, labels, and each layer with its size and what it holds."""
     from rich.table import Table
 
-    from . import audit, to_nix
+    from cognix.build import generate
+    from cognix.image import audit
 
-    path = image or _project(config_file).dir / to_nix.GENERATED / "image.tar"  # where cognix build keeps it
+    path = image or _project(config_file).dir / generate.GENERATED / "image.tar"  # where cognix build keeps it
     if not path.exists():
         raise CognixError(f"{path} does not exist", hint="build the image first (cognix build), or name an archive")
     info = audit.describe(path)
@@ -400,7 +412,7 @@ def diff_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """What changed between two locks or two images: packages, Python/CUDA, and layers with their sizes."""
-    from . import audit
+    from cognix.image import audit
 
     before, after = audit.load_side(old), audit.load_side(new)
     if before.kind != after.kind:
@@ -437,15 +449,15 @@ def develop_cmd(
 ) -> None:
     """Open a shell with exactly the image's Python environment (nix develop); arguments after
     the options run as a command in it instead, e.g. `cognix develop python -c 'import torch'`."""
-    from . import build, nixbuild
+    from cognix.build import generate, nixcli, pipeline
 
     project = _project(config_file)
-    tag = build.to_nix.default_tag(project)
-    _, chosen = build.prepare(
+    tag = generate.default_tag(project)
+    _, chosen = pipeline.prepare(
         project, toolchain=toolchain, tag=tag, locked=False, progress=lambda t: err.print(f"{t}…")
     )
-    folder = project.dir / build.to_nix.GENERATED
-    command = ["nix", "develop", *nixbuild.options(chosen.kind == "offline"), "-f", ".cognix/build.nix", "devShell"]
+    folder = project.dir / generate.GENERATED
+    command = ["nix", "develop", *nixcli.options(chosen.kind == "offline"), "-f", ".cognix/build.nix", "devShell"]
     if chosen.kind == "offline":  # no registry to look bashInteractive up in: don't wait for GitHub
         registry = folder / "flake-registry.json"
         registry.write_text('{"flakes": [], "version": 2}\n')
@@ -461,7 +473,7 @@ def init_cmd(
     directory: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path("."),
 ) -> None:
     """Create cog.yaml, predict.py and requirements.txt for a new model."""
-    from . import scaffold
+    from cognix.project import scaffold
 
     for path in scaffold.init(directory):
         err.print(f"Wrote {path}")

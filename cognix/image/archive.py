@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import CognixError
-from .oci import LAYER_NAME
+from cognix.errors import CognixError
+from cognix.nix.builders.oci import LAYER_NAME
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,10 @@ class Archive:
 
     def image(self) -> Image:
         descriptor = json.load(self.open("index.json"))["manifests"][0]
-        if descriptor.get("mediaType") in ("application/vnd.oci.image.index.v1+json",
-                                           "application/vnd.docker.distribution.manifest.list.v2+json"):  # fmt: skip
+        if descriptor.get("mediaType") in (
+            "application/vnd.oci.image.index.v1+json",
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+        ):
             raise CognixError(
                 f"{self.path} holds an index of several images (multi-platform)",
                 hint="copy the linux/amd64 image out first: skopeo copy --override-arch amd64 …",
@@ -82,8 +84,10 @@ class Archive:
         manifest_bytes = self.blob(descriptor["digest"]).read()
         manifest = json.loads(manifest_bytes)
         config = json.load(self.blob(manifest["config"]["digest"]))
-        layers = [Layer(d.get("annotations", {}).get(LAYER_NAME, ""), d["digest"], d["size"], d["mediaType"])
-                  for d in manifest["layers"]]  # fmt: skip
+        layers = [
+            Layer(d.get("annotations", {}).get(LAYER_NAME, ""), d["digest"], d["size"], d["mediaType"])
+            for d in manifest["layers"]
+        ]
         return Image(
             path=self.path,
             digest=descriptor["digest"],
@@ -109,12 +113,20 @@ class Archive:
                         assert data is not None
                         while chunk := data.read(1 << 20):
                             sha.update(chunk)
-                    files[member.name.removeprefix("./")] = (member.type, member.mode, member.uid, member.gid,
-                                                             member.mtime, member.linkname,
-                                                             sha.hexdigest() if contents else "")  # fmt: skip
+                    files[member.name.removeprefix("./")] = (
+                        member.type,
+                        member.mode,
+                        member.uid,
+                        member.gid,
+                        member.mtime,
+                        member.linkname,
+                        sha.hexdigest() if contents else "",
+                    )
         except tarfile.ReadError as e:
-            raise CognixError(f"cannot read layer {digest[:19]} of {self.path}: {e}",
-                              hint="cognix reads gzip or uncompressed layers (not zstd)") from None  # fmt: skip
+            raise CognixError(
+                f"cannot read layer {digest[:19]} of {self.path}: {e}",
+                hint="cognix reads gzip or uncompressed layers (not zstd)",
+            ) from None
         return files
 
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from types import NoneType, UnionType
 from typing import Any, Literal
 
-from .sdk.input import NO_DEFAULT, FieldInfo
-from .sdk.model import BaseModel as CogBaseModel
-from .sdk.opaque import Opaque
-from .sdk.types import AsyncConcatenateIterator, ConcatenateIterator, File, Path, Secret
+from cognix.sdk.input import NO_DEFAULT, FieldInfo
+from cognix.sdk.model import BaseModel as CogBaseModel
+from cognix.sdk.opaque import Opaque
+from cognix.sdk.types import AsyncConcatenateIterator, ConcatenateIterator, File, Path, Secret
 
 
 def _is_pydantic_model(tpe: Any) -> bool:

@@ -16,9 +16,11 @@ from typing import Any
 
 from rich.console import Console
 
-from . import cli_io, config, inputs, outputs, predictor
-from .errors import CognixError
-from .sdk.scope import prediction_scope
+from cognix.cli import prediction_io
+from cognix.errors import CognixError
+from cognix.project import config
+from cognix.runtime import inputs, outputs, predictor
+from cognix.sdk.scope import prediction_scope
 
 err = Console(stderr=True, highlight=False)
 
@@ -49,10 +51,10 @@ def run_once(
     sig = loaded.signature
     raw: dict[str, Any] = {}
     if json_input is not None:
-        raw = cli_io.load_json_input(json_input, sys.stdin, cwd)
-        cli_io.check_known(raw, sig)
-        cli_io.check_no_nulls(raw)
-    raw.update(cli_io.parse_input_args(input_args, sig, cwd))
+        raw = prediction_io.load_json_input(json_input, sys.stdin, cwd)
+        prediction_io.check_known(raw, sig)
+        prediction_io.check_no_nulls(raw)
+    raw.update(prediction_io.parse_input_args(input_args, sig, cwd))
     values = inputs.validate(sig, raw)  # before setup, as Cog validates before starting
     with tempfile.TemporaryDirectory(prefix="cognix-inputs-") as tmp:
         py_inputs = inputs.materialize(sig, values, Path(tmp))
@@ -73,7 +75,7 @@ def run_once(
         metrics = {**scope.metrics.as_dict(), "predict_time": round(time.monotonic() - started, 6)}
         # Cog's `train` writes the trained weights to ./weights unless -o says otherwise
         default_output = "weights" if mode == "train" and json_input is None else None
-        writer = cli_io.OutputWriter(sig, output or default_output, cwd)
+        writer = prediction_io.OutputWriter(sig, output or default_output, cwd)
         if json_input is not None:
             prediction: dict[str, Any] = {"status": "failed" if error else "succeeded"}
             if error:
@@ -82,7 +84,7 @@ def run_once(
                 writer.output_path = None
                 prediction["output"] = _encode(result, sig, writer)
             prediction["metrics"] = metrics
-            cli_io.write_prediction_json(prediction, output, cwd, sys.stdout)
+            prediction_io.write_prediction_json(prediction, output, cwd, sys.stdout)
             if error:
                 raise PredictionFailed()
             return
@@ -93,7 +95,7 @@ def run_once(
         writer.emit(_encode(result, sig, writer), sys.stdout)
 
 
-def _encode(result: Any, sig: Any, writer: cli_io.OutputWriter) -> Any:
+def _encode(result: Any, sig: Any, writer: prediction_io.OutputWriter) -> Any:
     try:
         return outputs.encode_output(result, sig.output, writer)
     except (TypeError, OSError) as e:

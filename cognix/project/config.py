@@ -18,7 +18,7 @@ import yaml
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
-from .errors import CognixError
+from cognix.errors import CognixError
 
 CONFIG_NAME = "cog.yaml"
 MAX_SEARCH_DEPTH = 100

@@ -16,11 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import lock as locking
-from . import nixbuild, oci, sbom, to_nix
-from .archive import Image, read_image
-from .config import Project
-from .errors import CognixError
+from cognix.build import generate, nixcli, sbom
+from cognix.errors import CognixError
+from cognix.image.archive import Image, read_image
+from cognix.nix.builders import oci
+from cognix.project import lock as locking
+from cognix.project.config import Project
 
 SBOM_NAME = "sbom.cdx.json"  # in .cognix/, beside the image it describes
 
@@ -45,28 +46,30 @@ def choose_toolchain(project: Project, lock: dict[str, Any], requested: str | No
         return recorded
     locking.check_toolchain(requested)
     if locked:
-        raise CognixError(f"{locking.LOCK_NAME} records the {recorded} toolchain, and --locked keeps the lock as is",
-                          hint=f"drop --toolchain to build with {recorded}, or drop --locked to record {requested}")  # fmt: skip
+        raise CognixError(
+            f"{locking.LOCK_NAME} records the {recorded} toolchain, and --locked keeps the lock as is",
+            hint=f"drop --toolchain to build with {recorded}, or drop --locked to record {requested}",
+        )
     locking.record_toolchain(project, lock, requested)
     return requested
 
 
-def toolchain_for(kind: str, lock: dict[str, Any], progress: Callable[[str], None]) -> to_nix.Toolchain:
+def toolchain_for(kind: str, lock: dict[str, Any], progress: Callable[[str], None]) -> generate.Toolchain:
     tool = lock["tool"]["cognix"]
     if kind == "offline":
-        from . import toolchain
+        from cognix.build import toolchain
 
-        return to_nix.Toolchain("offline", path=toolchain.prepare(tool["python"], progress))
+        return generate.Toolchain("offline", path=toolchain.prepare(tool["python"], progress))
     pin = tool["nixpkgs"]
-    return to_nix.Toolchain("nixpkgs", nixpkgs_url=pin["url"], nixpkgs_nar_hash=pin["nar-hash"])
+    return generate.Toolchain("nixpkgs", nixpkgs_url=pin["url"], nixpkgs_nar_hash=pin["nar-hash"])
 
 
 def prepare(
     project: Project, *, toolchain: str | None, tag: str, locked: bool, progress: Callable[[str], None]
-) -> tuple[dict[str, Any], to_nix.Toolchain]:
+) -> tuple[dict[str, Any], generate.Toolchain]:
     """Everything before Nix builds: Nix present, a current lock of wheels, the toolchain, the
     system packages it can provide, and ``flake.nix`` + ``.cognix/`` written."""
-    nixbuild.build_users_options()  # before any slow step: no (usable) Nix, no build
+    nixcli.build_users_options()  # before any slow step: no (usable) Nix, no build
     lock = ensure_lock(project, locked=locked, progress=progress)
     if sources := [f"{p['name']} {p['version']}" for p in lock.get("packages", []) if not p.get("wheels")]:
         raise CognixError(
@@ -74,12 +77,12 @@ def prepare(
             hint="pin a version that ships a wheel for linux x86_64 and this Python, then run `cognix lock`",
         )
     chosen = toolchain_for(choose_toolchain(project, lock, toolchain, locked=locked), lock, progress)
-    to_nix.check_system_packages(lock["tool"]["cognix"].get("system-packages", []), chosen)
-    to_nix.write(project, lock, chosen, tag=tag)
+    generate.check_system_packages(lock["tool"]["cognix"].get("system-packages", []), chosen)
+    generate.write(project, lock, chosen, tag=tag)
     return lock, chosen
 
 
-def build(
+def build_image(
     project: Project,
     *,
     tag: str | None,
@@ -88,22 +91,22 @@ def build(
     progress: Callable[[str], None] = lambda _: None,
 ) -> Image:
     """Build the project's image; the archive is kept at ``.cognix/image.tar`` (a store link)."""
-    tag = tag or to_nix.default_tag(project)
+    tag = tag or generate.default_tag(project)
     lock, chosen = prepare(project, toolchain=toolchain, tag=tag, locked=locked, progress=progress)
     offline = chosen.kind == "offline"
-    folder = project.dir / to_nix.GENERATED
-    build = functools.partial(nixbuild.build, project.dir, offline=offline, progress=progress)
-    env = build("pythonEnv", out_link=folder / "python-env")
-    roots = build("imageClosure", out_link=folder / "image-closure")
-    src = nixbuild.source_path(project.dir)
+    folder = project.dir / generate.GENERATED
+    nix_build = functools.partial(nixcli.build, project.dir, offline=offline, progress=progress)
+    env = nix_build("pythonEnv", out_link=folder / "python-env")
+    roots = nix_build("imageClosure", out_link=folder / "image-closure")
+    src = nixcli.source_path(project.dir)
     progress("computing the OpenAPI schema with the image's Python")
     runner = project.config.runner
     labels = {"run.cog.openapi_schema": openapi_schema(runner, env, src)} if runner else {}
     progress("writing the SBOM")
     document = write_sbom(lock, env, roots, src, folder / SBOM_NAME)
     labels[sbom.LABEL] = hashlib.sha256(document.encode()).hexdigest()
-    to_nix.add_labels(project, labels)
-    result = build("image", out_link=folder / "image.tar" if offline else folder / "stream-image")
+    generate.add_labels(project, labels)
+    result = nix_build("image", out_link=folder / "image.tar" if offline else folder / "stream-image")
     if offline:
         return read_image(result)
     progress("streaming the image")  # nixpkgs: a script that writes a docker-archive
@@ -129,16 +132,22 @@ def write_sbom(lock: dict[str, Any], env: Path, roots: Path, src: Path, target: 
     """The image's CycloneDX SBOM (cognix/sbom.py), from its closure before it is packed."""
     probe = [str(env / "bin" / "python"), "-I", "-c", "import platform; print(platform.python_version())"]
     version = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
-    store_paths = [info for info in nixbuild.path_info(roots) if info["path"] != str(roots)]
-    document = sbom.build_sbom(name="cognix-image", lock=lock, env=env, python_version=version,
-                               store_paths=store_paths, source=nixbuild.path_info(src)[0])  # fmt: skip
+    store_paths = [info for info in nixcli.path_info(roots) if info["path"] != str(roots)]
+    document = sbom.build_sbom(
+        name="cognix-image",
+        lock=lock,
+        env=env,
+        python_version=version,
+        store_paths=store_paths,
+        source=nixcli.path_info(src)[0],
+    )
     target.write_text(document)
     return document
 
 
 def openapi_schema(runner: str, env: Path, src: Path) -> str:
     """Run by the image's Python, isolated from this host's environment, on exactly /src."""
-    command = [str(env / "bin" / "python"), "-I", "-B", "-m", "cognix.schema", str(src), runner, "predict"]
+    command = [str(env / "bin" / "python"), "-I", "-B", "-m", "cognix.runtime.schema", str(src), runner, "predict"]
     clean = {"PATH": f"{env}/bin", "HOME": tempfile.gettempdir(), "LANG": "C.UTF-8"}
     result = subprocess.run(command, cwd=src, capture_output=True, text=True, env=clean)
     if result.returncode != 0:
@@ -159,8 +168,10 @@ def export(image: Image, output: Path, fmt: str, tag: str) -> None:
         shutil.copyfile(image.path, output)
         return
     if shutil.which("skopeo") is None:
-        raise CognixError("--format docker-archive converts with skopeo, which is not installed",
-                          hint="install skopeo (apt-get install skopeo), or use the default oci-archive")  # fmt: skip
+        raise CognixError(
+            "--format docker-archive converts with skopeo, which is not installed",
+            hint="install skopeo (apt-get install skopeo), or use the default oci-archive",
+        )
     command = ["skopeo", "copy", "--quiet", f"oci-archive:{image.path}", f"docker-archive:{output}:{tag}"]
     copied = subprocess.run(command, capture_output=True, text=True)
     if copied.returncode != 0:
