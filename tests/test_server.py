@@ -97,6 +97,24 @@ def test_logs_are_captured_per_prediction(kitchen) -> None:
     assert "c-level abc" in body["logs"]  # output of a subprocess, at the file-descriptor level
 
 
+@pytest.mark.parametrize("define", ["def", "async def"])
+def test_fd_level_output_written_last_is_in_the_logs(tmp_path, define: str) -> None:
+    """A thread reads fds 1 and 2: the report waits for it, or DONE could overtake the output."""
+    (tmp_path / "cog.yaml").write_text('run: "run.py:Runner"\n')
+    (tmp_path / "run.py").write_text(
+        "import ctypes, os\nfrom cog import BaseRunner\nlibc = ctypes.CDLL(None)\n"
+        f"class Runner(BaseRunner):\n    {define} run(self, i: int) -> str:\n"
+        "        if i % 2:\n            os.write(2, f'err {i}\\n'.encode())\n            raise ValueError(i)\n"
+        "        libc.puts(f'stdio {i}'.encode())\n        os.write(1, f'fd {i}\\n'.encode())\n"
+        "        return str(i)\n"
+    )
+    with serve(tmp_path) as server, server.client() as client:
+        for i in range(200):
+            body = client.post("/predictions", json={"input": {"i": i}}).json()
+            expected = ("failed", [f"err {i}"]) if i % 2 else ("succeeded", [f"fd {i}", f"stdio {i}"])
+            assert (body["status"], sorted(body["logs"].splitlines())) == expected
+
+
 def test_metrics_and_context(kitchen) -> None:
     body = predict(kitchen, {"input": {"action": "metric"}, "context": {"user": "ada"}}).json()
     assert body["output"] == {"user": "ada"}

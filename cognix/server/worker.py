@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import ctypes
 import faulthandler
 import gc
 import inspect
@@ -20,6 +21,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +34,9 @@ from cognix.server import ipc
 
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("cognix_prediction", default=None)
 HEALTHCHECK_TIMEOUT = 5.0
+DRAIN_TIMEOUT = 2.0  # a model that keeps writing from a background thread must not hold a report back
+_DRAIN_MARKER = b"\0cognix-drain-" + os.urandom(8).hex().encode() + b"\0"  # random: never in model output
+_libc = ctypes.CDLL(None)
 
 
 class _LogStream(io.TextIOBase):
@@ -67,6 +72,56 @@ class _LogStream(io.TextIOBase):
         return 1 if self.name == "stdout" else 2
 
 
+def _marker_start(data: bytes) -> int:
+    """How many bytes at the end of ``data`` could begin a marker (the rest of it not read yet)."""
+    return next((n for n in range(len(_DRAIN_MARKER) - 1, 0, -1) if data.endswith(_DRAIN_MARKER[:n])), 0)
+
+
+class _Pump:
+    """Forwards what is written to fd 1 or 2 as log messages, from a thread.
+
+    That thread runs behind the writer, so :meth:`mark` and :meth:`wait` let a prediction be
+    reported finished only once the pump has read (and sent) everything written before it."""
+
+    def __init__(self, fd: int, name: str, send: Callable[[str, str], None]) -> None:
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, fd)
+        os.close(write_end)
+        self.fd, self.read_end, self.name, self.send = fd, read_end, name, send
+        self.marked = self.seen = 0  # markers written into the pipe, and read back out of it
+        self.changed = threading.Condition()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        held = b""  # the start of a marker split across two reads
+        with open(self.read_end, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(65536):
+                *parts, rest = (held + chunk).split(_DRAIN_MARKER)
+                cut = len(rest) - _marker_start(rest)
+                held, text = rest[cut:], b"".join((*parts, rest[:cut]))
+                if text:
+                    self.send(self.name, text.decode(errors="replace"))
+                if parts:  # after the send: what preceded a marker is on the channel first
+                    with self.changed:
+                        self.seen += len(parts)
+                        self.changed.notify_all()
+
+    def mark(self) -> bool:
+        """Write a marker behind the output so far; False if the model took the fd for itself."""
+        try:
+            if not os.path.sameopenfile(self.fd, self.read_end):
+                return False
+            os.write(self.fd, _DRAIN_MARKER)
+        except OSError:
+            return False
+        self.marked += 1
+        return True
+
+    def wait(self, deadline: float) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: self.seen >= self.marked, max(0.0, deadline - time.monotonic()))
+
+
 class Worker:
     def __init__(self, channel: ipc.BlockingChannel, project_dir: Path, ref: str, mode: str) -> None:
         self.channel = channel
@@ -78,6 +133,7 @@ class Worker:
         self.predictor: predictor.Predictor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.jobs: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self.pumps: list[_Pump] = []
 
     # --- logs -----------------------------------------------------------------------
 
@@ -87,18 +143,12 @@ class Worker:
         return next(iter(self.running)) if len(self.running) == 1 else None
 
     def capture_output(self) -> None:
-        for fd, name in ((1, "stdout"), (2, "stderr")):
-            read_end, write_end = os.pipe()
-            os.dup2(write_end, fd)
-            os.close(write_end)
-            threading.Thread(target=self._pump, args=(read_end, name), daemon=True).start()
+        self.pumps = [_Pump(1, "stdout", self._send_fd_log), _Pump(2, "stderr", self._send_fd_log)]
         sys.stdout = _LogStream(self.channel, "stdout", self.only_running)  # type: ignore[assignment]
         sys.stderr = _LogStream(self.channel, "stderr", self.only_running)  # type: ignore[assignment]
 
-    def _pump(self, fd: int, name: str) -> None:
-        with open(fd, "rb", buffering=0) as pipe:
-            while chunk := pipe.read(65536):
-                self.channel.send(ipc.LOG, self.only_running(), name, chunk.decode(errors="replace"))
+    def _send_fd_log(self, name: str, text: str) -> None:
+        self.channel.send(ipc.LOG, self.only_running(), name, text)
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -107,6 +157,7 @@ class Worker:
             self.predictor = predictor.load(self.project_dir, self.ref, mode=self.mode)
         except Exception as e:  # noqa: BLE001 - every failure is reported as setup failure
             details = getattr(e, "details", None) or "".join(traceback.format_exception(e))
+            self._flush()
             self.channel.send(ipc.SETUP, False, f"{getattr(e, 'message', e)}\n{details}".strip())
             return
         p = self.predictor
@@ -118,10 +169,11 @@ class Worker:
             p.setup(weights=os.environ.get("COG_WEIGHTS") or None)
         except BaseException as e:  # noqa: BLE001 - SystemExit in setup fails setup too
             traceback.print_exception(e)
-            sys.stderr.flush()
+            self._flush()
             self.channel.send(ipc.SETUP, False, f"{type(e).__name__}: {e}")
             return
         gc.freeze()  # the loaded model is long-lived: collections need not walk it again
+        self._flush()
         self.channel.send(ipc.SETUP, True, None)
         threading.Thread(target=self.read_commands, daemon=True).start()
         if self.loop is not None:
@@ -219,8 +271,8 @@ class Worker:
             # a cancel arriving now must not interrupt the report (or leave a half-sent frame)
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
             try:
+                self._flush()  # while it still runs: fd-level output read now is attributed to it
                 self.running.pop(prediction_id, None)
-                self._flush()
                 self.channel.send(*outcome, scope.metrics.as_dict())
             finally:  # a pending signal is delivered now and finds nothing to cancel
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
@@ -258,17 +310,26 @@ class Worker:
             except BaseException as e:  # noqa: BLE001
                 outcome = (ipc.FAILED, prediction_id, _error_text(e))
             finally:
+                inputs.close_files(args)
+                self._flush()  # while it still runs: fd-level output read now is attributed to it
                 self.running.pop(prediction_id, None)
                 self.cancel_requested.discard(prediction_id)
-                inputs.close_files(args)
-            self._flush()
             self.channel.send(*outcome, scope.metrics.as_dict())
 
     def _flush(self) -> None:
-        """Send what the prediction wrote without a final newline, before it is reported finished."""
+        """Send everything written so far (Python and C buffers, and the fd pipes) before a report.
+
+        The pumps read fds 1 and 2 in their own threads, so without waiting for them a DONE
+        could overtake the last output and the prediction's logs would miss it. Called only
+        from the thread that runs predictions (or setup). The wait blocks the event loop of an
+        async model briefly: it is bounded, and it has no await, so the report follows at once."""
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             if stream is not None:
                 stream.flush()
+        _libc.fflush(None)  # C stdio on a pipe is fully buffered
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        for pump in [pump for pump in self.pumps if pump.mark()]:
+            pump.wait(deadline)
 
 
 async def _awaitable(value: Any) -> Any:
