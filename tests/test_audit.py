@@ -14,13 +14,23 @@ from .conftest import run_cli
 
 
 def lock(path: Path, packages: dict[str, str], **tool: object) -> Path:
+    wheel = {"size": 1, "hashes": {"sha256": "0" * 64}}
+    table = {
+        "python": "3.11",
+        "gpu": False,
+        "platform": "x86_64-manylinux_2_28",
+        "cognix-version": "0",
+        "inputs-hash": "sha256:" + "0" * 64,
+        "nixpkgs": {"url": "github:NixOS/nixpkgs/0", "nar-hash": "x"},
+    }
     document = {
         "lock-version": "1.0",
+        "requires-python": "==3.11.*",
         "packages": [
-            {"name": n, "version": v, "wheels": [{"url": f"https://x/{n}-{v}.whl", "hashes": {"sha256": "0" * 64}}]}
+            {"name": n, "version": v, "wheels": [{"url": f"https://x/{n}-{v}.whl", **wheel}]}
             for n, v in packages.items()
         ],
-        "tool": {"cognix": {"python": "3.11", "gpu": False, **tool}},
+        "tool": {"cognix": {**table, **tool}},
     }
     path.write_text(tomli_w.dumps(document))
     return path

@@ -124,6 +124,19 @@ def test_check_detects_a_stale_lock(index, project) -> None:
     assert stale.returncode == 1 and "requirements changed" in stale.stderr
 
 
+def test_a_hand_edited_lock_is_named_not_dropped(index, project) -> None:
+    index.wheel("alpha", "1.0")
+    root = project("alpha")
+    _lock(root)
+    text = (root / "pylock.toml").read_text()
+    (root / "pylock.toml").write_text(text.replace('python = "3.11"', 'pyhton = "3.11"'))
+    result = run_cli("lock", "--check", cwd=root)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "pylock.toml is not a lock cognix can read" in result.stderr
+    assert "tool.cognix.python: Field required" in result.stderr and "tool.cognix.pyhton" in result.stderr
+    assert "delete" in result.stderr and "cognix lock" in result.stderr
+
+
 def test_upgrades_only_when_asked(index, project) -> None:
     index.wheel("alpha", "1.0")
     index.wheel("beta", "1.0")

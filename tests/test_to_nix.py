@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from cognix.build import generate
+from cognix.build import generate, server_wheel, sources
 from cognix.project import config
+from cognix.project.pylock import Lock, Package
 
 needs_nix = pytest.mark.skipif(shutil.which("nix-instantiate") is None, reason="Nix is not installed")
 PIN = {
@@ -39,12 +40,15 @@ def wheel(name: str, version: str, size: int = 1000) -> dict:
     }
 
 
-def lock_doc(gpu: bool = False, packages: list[dict] | None = None, **tool: object) -> dict:
-    return {
-        "lock-version": "1.0",
+def lock_doc(gpu: bool = False, packages: list[dict] | None = None, **tool: object) -> Lock:
+    table = {"python": "3.11", "gpu": gpu, "nixpkgs": PIN, "system-packages": [], **tool}
+    table |= {"cognix-version": "0", "inputs-hash": "sha256:" + "0" * 64, "platform": "x86_64-manylinux_2_28"}
+    document = {
+        "requires-python": "==3.11.*",
         "packages": packages or [wheel("six", "1.17.0")],
-        "tool": {"cognix": {"python": "3.11", "gpu": gpu, "nixpkgs": PIN, "system-packages": [], **tool}},
+        "tool": {"cognix": table},
     }
+    return Lock.model_validate(document)
 
 
 def make(tmp_path: Path, cog_yaml: str, **files: str) -> config.Project:
@@ -160,15 +164,15 @@ def test_source_files_follow_dockerignore_and_skip_cognix_output(tmp_path: Path)
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "image.tar").write_text("")
     generate.write(project, lock_doc(), NIXPKGS, tag="t:latest")
-    generate.remember_output(project, tmp_path / "out" / "image.tar")
-    files = generate.source_files(tmp_path, [])
+    sources.remember_output(project, tmp_path / "out" / "image.tar")
+    files = sources.source_files(tmp_path, [])
     assert files == ["cog.yaml", "lib/", "lib/util.py", "predict.py", "weights/", "weights/a.bin"]
 
 
 def test_the_server_wheel_is_deterministic_and_complete(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    first, second = generate.server_wheel(tmp_path / "a"), generate.server_wheel(tmp_path / "b")
+    first, second = server_wheel.server_wheel(tmp_path / "a"), server_wheel.server_wheel(tmp_path / "b")
     assert first.read_bytes() == second.read_bytes()
     with zipfile.ZipFile(first) as archive:
         names = archive.namelist()
@@ -188,10 +192,8 @@ def nix_eval(expression: str, cwd: Path) -> object:
 
 @needs_nix
 def test_nix_reads_the_lock_as_cognix_wrote_it(tmp_path: Path) -> None:
-    import tomli_w
-
     doc = lock_doc(packages=[wheel("six", "1.17.0", 11000), wheel("torch", "2.5.1", 900 * MB)])
-    (tmp_path / "pylock.toml").write_text(tomli_w.dumps(doc))
+    (tmp_path / "pylock.toml").write_text(doc.render())
     lib = generate.NIX_LIBRARY
     got = nix_eval(f"(import {lib}/lock.nix {{ }}).read (builtins.readFile ./pylock.toml)", tmp_path)
     assert got["python"] == "3.11" and got["gpu"] is False and got["cuda"] is None
@@ -203,8 +205,9 @@ def test_nix_reads_the_lock_as_cognix_wrote_it(tmp_path: Path) -> None:
         "size": 900 * MB,
         "filename": "torch-2.5.1-py3-none-any.whl",
     }
-    doc["packages"].append({"name": "only-sdist", "version": "1.0", "sdist": {"url": "x"}})
-    (tmp_path / "pylock.toml").write_text(tomli_w.dumps(doc))
+    sdist = {"name": "only-sdist", "version": "1.0", "sdist": {"url": "x", "size": 1, "hashes": {"sha256": "cd" * 32}}}
+    doc = doc.model_copy(update={"packages": [*doc.packages, Package.model_validate(sdist)]})
+    (tmp_path / "pylock.toml").write_text(doc.render())
     out = subprocess.run(
         [
             "nix-instantiate",
@@ -277,9 +280,7 @@ def test_nixpkgs_toolchain_instantiates_with_the_library(tmp_path: Path) -> None
         **{"predict.py": ""},
     )
     generate.write(project, lock_doc(**{"system-packages": ["ffmpeg", "libgl1"]}), NIXPKGS, tag="cog-x:latest")
-    import tomli_w
-
-    (tmp_path / "pylock.toml").write_text(tomli_w.dumps(lock_doc(**{"system-packages": ["ffmpeg", "libgl1"]})))
+    (tmp_path / "pylock.toml").write_text(lock_doc(**{"system-packages": ["ffmpeg", "libgl1"]}).render())
     (tmp_path / "stub.nix").write_text(STUB_PKGS)
     expression = (
         "let model = import ./.cognix/nix { toolchain = import ./.cognix/nix/toolchains/nixpkgs.nix "
@@ -329,7 +330,7 @@ def test_dockerignore_follows_dockers_rules(tmp_path: Path, patterns: list[str],
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("")
     (tmp_path / ".dockerignore").write_text("\n".join(["# models stay out", *patterns]) + "\n")
-    assert [f for f in generate.source_files(tmp_path, []) if not f.endswith("/")] == kept
+    assert [f for f in sources.source_files(tmp_path, []) if not f.endswith("/")] == kept
 
 
 @needs_nix

@@ -14,7 +14,6 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from cognix.build import generate, nixcli, sbom
 from cognix.errors import CognixError
@@ -22,62 +21,62 @@ from cognix.image.archive import Image, read_image
 from cognix.nix.builders import oci
 from cognix.project import lock as locking
 from cognix.project.config import Project
+from cognix.project.pylock import LOCK_NAME, Lock
 
 SBOM_NAME = "sbom.cdx.json"  # in .cognix/, beside the image it describes
 
 
-def ensure_lock(project: Project, *, locked: bool, progress: Callable[[str], None]) -> dict[str, Any]:
+def ensure_lock(project: Project, *, locked: bool, progress: Callable[[str], None]) -> Lock:
     """The current lock: made or refreshed when stale, unless ``locked`` (then refused)."""
-    reason = locking.stale_reason(project)
-    if reason is None:
-        return locking.read_lock(project)
+    current = locking.read_lock(project)
+    reason = locking.stale_reason(project, current)
+    if reason is None and current is not None:
+        return current
     if locked:
-        raise CognixError(f"{locking.LOCK_NAME} is stale: {reason}", hint="run `cognix lock`, or drop --locked")
+        raise CognixError(f"{LOCK_NAME} is stale: {reason}", hint="run `cognix lock`, or drop --locked")
     progress(f"locking ({reason})")
-    return locking.lock(project, progress=progress)[1]
+    return locking.write_lock(project, progress=progress)[1]
 
 
-def choose_toolchain(project: Project, lock: dict[str, Any], requested: str | None, *, locked: bool) -> str:
-    """The toolchain the lock records (offline when it records none), or ``requested``, which is
-    then recorded in the lock so that a rebuild without flags uses the same one."""
-    tool = lock["tool"]["cognix"]
-    recorded = tool.get("toolchain", locking.DEFAULT_TOOLCHAIN)
+def choose_toolchain(project: Project, lock: Lock, requested: str | None, *, locked: bool) -> Lock:
+    """The lock, with ``requested`` recorded as its toolchain when one is given, so that a rebuild
+    without flags uses the same one."""
+    recorded = lock.cognix.builds_with
     if requested is None or requested == recorded:
-        return recorded
+        return lock
     locking.check_toolchain(requested)
     if locked:
         raise CognixError(
-            f"{locking.LOCK_NAME} records the {recorded} toolchain, and --locked keeps the lock as is",
+            f"{LOCK_NAME} records the {recorded} toolchain, and --locked keeps the lock as is",
             hint=f"drop --toolchain to build with {recorded}, or drop --locked to record {requested}",
         )
-    locking.record_toolchain(project, lock, requested)
-    return requested
+    return locking.record_toolchain(project, lock, requested)
 
 
-def toolchain_for(kind: str, lock: dict[str, Any], progress: Callable[[str], None]) -> generate.Toolchain:
-    tool = lock["tool"]["cognix"]
+def toolchain_for(kind: str, lock: Lock, progress: Callable[[str], None]) -> generate.Toolchain:
     if kind == "offline":
         from cognix.build import toolchain
 
-        return generate.Toolchain("offline", path=toolchain.prepare(tool["python"], progress))
-    pin = tool["nixpkgs"]
-    return generate.Toolchain("nixpkgs", nixpkgs_url=pin["url"], nixpkgs_nar_hash=pin["nar-hash"])
+        return generate.Toolchain("offline", path=toolchain.prepare(lock.cognix.python, progress))
+    pin = lock.cognix.nixpkgs
+    return generate.Toolchain("nixpkgs", nixpkgs_url=pin.url, nixpkgs_nar_hash=pin.nar_hash)
 
 
 def prepare(
     project: Project, *, toolchain: str | None, tag: str, locked: bool, progress: Callable[[str], None]
-) -> tuple[dict[str, Any], generate.Toolchain]:
+) -> tuple[Lock, generate.Toolchain]:
     """Everything before Nix builds: Nix present, a current lock of wheels, the toolchain, the
     system packages it can provide, and ``flake.nix`` + ``.cognix/`` written."""
     nixcli.build_users_options()  # before any slow step: no (usable) Nix, no build
     lock = ensure_lock(project, locked=locked, progress=progress)
-    if sources := [f"{p['name']} {p['version']}" for p in lock.get("packages", []) if not p.get("wheels")]:
+    if sources := [f"{p.name} {p.version}" for p in lock.packages if p.wheel is None]:
         raise CognixError(
             f"cognix build installs wheels only, and {', '.join(sources)} is locked as a source distribution",
             hint="pin a version that ships a wheel for linux x86_64 and this Python, then run `cognix lock`",
         )
-    chosen = toolchain_for(choose_toolchain(project, lock, toolchain, locked=locked), lock, progress)
-    generate.check_system_packages(lock["tool"]["cognix"].get("system-packages", []), chosen)
+    lock = choose_toolchain(project, lock, toolchain, locked=locked)
+    chosen = toolchain_for(lock.cognix.builds_with, lock, progress)
+    generate.check_system_packages(lock.cognix.system_packages, chosen)
     generate.write(project, lock, chosen, tag=tag)
     return lock, chosen
 
@@ -128,7 +127,7 @@ def stream_to_oci(script: Path, archive: Path, tag: str) -> Path:
     return archive
 
 
-def write_sbom(lock: dict[str, Any], env: Path, roots: Path, src: Path, target: Path) -> str:
+def write_sbom(lock: Lock, env: Path, roots: Path, src: Path, target: Path) -> str:
     """The image's CycloneDX SBOM (cognix/sbom.py), from its closure before it is packed."""
     probe = [str(env / "bin" / "python"), "-I", "-c", "import platform; print(platform.python_version())"]
     version = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()

@@ -25,6 +25,7 @@ from packaging.utils import canonicalize_name
 
 from cognix._version import __version__
 from cognix.build import nixcli
+from cognix.project.pylock import Lock
 
 LABEL = "io.cognix.sbom.sha256"
 EPOCH = datetime(1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc)  # as the image's `created`
@@ -80,7 +81,7 @@ def _requires(message: Any, python: str) -> list[str]:
 def build_sbom(
     *,
     name: str,
-    lock: dict[str, Any],
+    lock: Lock,
     env: Path,
     python_version: str,
     store_paths: list[dict[str, Any]],
@@ -97,23 +98,23 @@ def build_sbom(
         from cyclonedx.output.json import JsonV1Dot6
         from packageurl import PackageURL
 
-    tool = lock["tool"]["cognix"]
+    tool = lock.cognix
     metadata = _metadata(env)
     licenses = LicenseFactory()
     wheels: dict[str, Any] = {}
-    for package in lock["packages"]:
-        key = canonicalize_name(package["name"])
-        wheel = (package.get("wheels") or [package.get("sdist") or {}])[0]
+    for package in lock.packages:
+        key = canonicalize_name(package.name)
+        artifact = package.wheel or package.sdist
         license_text = _license(metadata.get(key))
         wheels[key] = Component(
             type=ComponentType.LIBRARY,
-            name=package["name"],
-            version=package["version"],
+            name=package.name,
+            version=package.version,
             bom_ref=f"pypi:{key}",
-            purl=PackageURL("pypi", name=key, version=package["version"]),
-            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=wheel["hashes"]["sha256"])] if wheel else [],
-            external_references=[ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=XsUri(wheel["url"]))]
-            if wheel
+            purl=PackageURL("pypi", name=key, version=package.version),
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=artifact.sha256)] if artifact else [],
+            external_references=[ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=XsUri(artifact.url))]
+            if artifact
             else [],
             licenses=[licenses.make_from_string(license_text)] if license_text else [],
         )
@@ -125,9 +126,9 @@ def build_sbom(
         purl=PackageURL("generic", name="cpython", version=python_version),
     )
     extra = [python]
-    for key in ("cuda", "cudnn"):
-        if key in tool:
-            version = str(tool[key])
+    for key, value in (("cuda", tool.cuda), ("cudnn", tool.cudnn)):
+        if value:
+            version = str(value)
             purl = PackageURL("generic", namespace="nvidia", name=key, version=version)
             extra.append(Component(type=ComponentType.FRAMEWORK, name=key, version=version, bom_ref=key, purl=purl))
     nix_paths = [
@@ -168,7 +169,7 @@ def build_sbom(
     )
     bom.register_dependency(image, [*wheels.values(), *extra, model])
     for key, component in wheels.items():
-        depends = sorted({d for d in _requires(metadata.get(key), tool["python"]) if d in wheels and d != key})
+        depends = sorted({d for d in _requires(metadata.get(key), tool.python) if d in wheels and d != key})
         bom.register_dependency(component, [wheels[d] for d in depends])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the library warns that a component has no version (store paths)

@@ -150,18 +150,18 @@ def lock_cmd(
     config_file: ConfigFile = None,
 ) -> None:
     """Resolve the image's Python packages into pylock.toml (PEP 751): every wheel with url and sha256."""
-    from cognix.project import lock
+    from cognix.project import lock as locking
 
     project = _project(config_file)
     if check:
-        reason = lock.stale_reason(project)
+        reason = locking.stale_reason(project)
         if reason:
             err.print(f"[red]stale:[/] {reason}; run [bold]cognix lock[/]")
             raise typer.Exit(1)
-        err.print(f"{lock.LOCK_NAME} is up to date")
+        err.print(f"{locking.LOCK_NAME} is up to date")
         return
     with err.status("locking…") as status:
-        path, document = lock.lock(
+        path, document = locking.write_lock(
             project,
             upgrade=upgrade,
             upgrade_packages=upgrade_package,
@@ -169,14 +169,14 @@ def lock_cmd(
             toolchain=toolchain,
             progress=lambda text: status.update(f"{text}…"),
         )
-    tool = document["tool"]["cognix"]
+    tool = document.cognix
     if explain:
-        for line in tool["explanation"]:
+        for line in tool.explanation:
             err.print(f"  {line}", markup=False)
-    packages = document["packages"]
-    size = sum(a["size"] for p in packages for a in p.get("wheels", []) + ([p["sdist"]] if "sdist" in p else []))
-    target = f"Python {tool['python']}, {tool['platform']}" + (
-        f", CUDA {tool['cuda']} / cuDNN {tool['cudnn']}" if "cuda" in tool else ", CPU"
+    packages = document.packages
+    size = sum(artifact.size for package in packages for artifact in package.artifacts)
+    target = f"Python {tool.python}, {tool.platform}" + (
+        f", CUDA {tool.cuda} / cuDNN {tool.cudnn}" if tool.cuda else ", CPU"
     )
     err.print(f"Locked {len(packages)} packages ({size / 1e6:,.1f} MB of wheels) for {target} → {path.name}")
 
@@ -241,14 +241,14 @@ def build_cmd(
     config_file: ConfigFile = None,
 ) -> None:
     """Build the model's OCI image with Nix: reproducible, layered, from pylock.toml."""
-    from cognix.build import generate, pipeline
+    from cognix.build import pipeline, sources
 
     if fmt not in ("oci-archive", "docker-archive"):
         raise CognixError(f"unknown --format {fmt!r}", hint="use oci-archive or docker-archive")
     project = _project(config_file)
     image = _build_image(project, tag, toolchain, locked)
     pipeline.export(image, output, fmt, image.ref_name)
-    generate.remember_output(project, output)
+    sources.remember_output(project, output)
     err.print(f"Built {output} ({image.size / 1e6:,.1f} MB compressed, {len(image.layers)} layers)")
     for layer in image.layers:
         err.print(f"  {layer.size / 1e6:>10,.1f} MB  {layer.name or '?':<24} {layer.digest[:19]}", markup=False)
@@ -262,11 +262,12 @@ def verify_cmd(
 ) -> None:
     """Build the image twice, the second time from nothing in a fresh store, and compare digests."""
     from cognix.build import verify
-    from cognix.project.lock import DEFAULT_TOOLCHAIN, read_lock
+    from cognix.project.lock import read_lock
 
     project = _project(config_file)
     first = _build_image(project, None, toolchain, locked=True)
-    built_with = read_lock(project)["tool"]["cognix"].get("toolchain", DEFAULT_TOOLCHAIN)
+    recorded = read_lock(project)
+    built_with = recorded.cognix.builds_with if recorded else "offline"
     with err.status("rebuilding from nothing in a fresh Nix store…") as status:
         report = verify.rebuild_and_compare(
             project,

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
 from packaging.utils import canonicalize_name
 
 from cognix.errors import CognixError
 from cognix.image.archive import Archive
+from cognix.project.pylock import Lock
 
 _DIST_INFO = re.compile(r"site-packages/([^/]+?)-([^/-]+)\.dist-info/METADATA$")
 _STORE_PATH = re.compile(r"^nix/store/[0-9a-z]{32}-([^/]+)")
@@ -75,13 +75,10 @@ def load_side(path: Path) -> Side:
     if not path.is_file():
         raise CognixError(f"{path} does not exist", hint="give two pylock.toml files or two image archives")
     if path.suffix == ".toml":
-        try:
-            lock = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise CognixError(f"{path} is not valid TOML: {e}") from None
-        tool = lock.get("tool", {}).get("cognix", {})
-        packages = {canonicalize_name(p["name"]): p["version"] for p in lock.get("packages", [])}
-        return Side("lock", packages, {k: tool[k] for k in _FACTS if k in tool})
+        lock = Lock.from_toml(path.read_text(), source=path)
+        facts = lock.cognix.model_dump(mode="json", by_alias=True, exclude_none=True)
+        packages = {canonicalize_name(p.name): p.version for p in lock.packages}
+        return Side("lock", packages, {k: facts[k] for k in _FACTS if k in facts})
     with Archive(path) as archive:
         image = archive.image()
         side = Side("image")

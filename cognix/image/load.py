@@ -1,7 +1,7 @@
 """``cognix load``: an image archive into podman or docker, skipped when that exact image is there.
 
 skopeo copies the archive into podman's storage under exactly the name asked for; docker 20.10
-cannot read OCI archives (workplace-notes §6), so for docker skopeo converts it to a
+cannot read OCI archives (docs/machines.md#docker), so for docker skopeo converts it to a
 docker-archive first. The image ID both engines report is the config digest, which is what
 "already there" compares.
 """

@@ -28,36 +28,14 @@ import httpx
 from cognix.cache import cache_dir
 from cognix.errors import CognixError
 from cognix.image.archive import Archive
+from cognix.image.reference import DOCKER_HUB, Reference
 
 CHUNK = 16 * 1024 * 1024  # blobs above this go up in PATCH chunks of this size
 RETRIES = 3  # for 429, 502-504 and dropped connections
-DOCKER_HUB = "registry-1.docker.io"
 
 
 class RegistryError(CognixError):
     """The registry refused or could not be reached."""
-
-
-@dataclass(frozen=True)
-class Reference:
-    registry: str
-    repository: str
-    tag: str
-
-    @classmethod
-    def parse(cls, text: str) -> Reference:
-        """``[registry/]repository[:tag]`` as docker reads it (no registry: Docker Hub)."""
-        from cognix.build.generate import (
-            split_reference,  # the one reference grammar, also what `cognix build -t` takes
-        )
-
-        registry, repository, tag = split_reference(text)
-        if registry in ("", "docker.io", "index.docker.io", DOCKER_HUB):  # Docker Hub, however it is written
-            registry, repository = DOCKER_HUB, repository if "/" in repository else f"library/{repository}"
-        return cls(registry, repository, tag or "latest")
-
-    def __str__(self) -> str:
-        return f"{self.registry}/{self.repository}:{self.tag}"
 
 
 def credentials(registry: str) -> tuple[str, str] | None:

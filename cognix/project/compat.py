@@ -146,7 +146,7 @@ def select(
     cudnn: str | None = None,
     matrix: Matrix | None = None,
 ) -> Selection:
-    """Cog's CUDA selection (§2 of Cog's behaviour) for a project's build settings."""
+    """Cog's CUDA selection (docs/cog-compat.md#cuda) for a project's build settings."""
     m = matrix or load_matrix()
     pins = pinned_versions(requirements)
     s = Selection(gpu=gpu)

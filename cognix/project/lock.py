@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomli_w
 import tomllib
 from packaging.requirements import Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
@@ -32,14 +31,13 @@ from cognix._version import __version__
 from cognix.errors import CognixError
 from cognix.project import compat
 from cognix.project.config import Project
+from cognix.project.pylock import LOCK_NAME, TOOLCHAINS, CognixTable, Lock, NixpkgsPin, Package
+from cognix.project.pylock import read as read_lock_file
 
-LOCK_NAME = "pylock.toml"
 LOCK_FORMAT = 1  # bump when the [tool.cognix] table changes meaning
 GLIBC = (2, 28)  # manylinux_2_28: what the image's Nix-built glibc comfortably exceeds
 PLATFORM = f"x86_64-manylinux_{GLIBC[0]}_{GLIBC[1]}"
 PYPI = "https://pypi.org/simple"
-TOOLCHAINS = ("offline", "nixpkgs")  # what builds the image (cognix build --toolchain)
-DEFAULT_TOOLCHAIN = "offline"  # the one CI proves: needs no nixpkgs, no binary cache, no GitHub
 _OPTION = re.compile(r"^\s*(--(?:extra-index-url|index-url|find-links)|-[fi])(?:\s+|=)(\S+)")
 
 
@@ -282,12 +280,10 @@ def measure(artifacts: list[dict[str, Any]], progress: Callable[[str], None]) ->
         raise LockError(f"could not download a locked file to hash it: {e}") from None
 
 
-def build_lock(
-    inputs: LockInputs, uv_lock: dict[str, Any], progress: Callable[[str], None] = lambda _: None
-) -> dict[str, Any]:
-    """The pylock document cognix writes: one wheel per package, sorted, with [tool.cognix]."""
+def build_lock(inputs: LockInputs, uv_lock: dict[str, Any], progress: Callable[[str], None] = lambda _: None) -> Lock:
+    """The lock cognix writes: one wheel per package, sorted, with [tool.cognix]."""
     ranking = {tag: i for i, tag in enumerate(target_tags(inputs.python))}
-    packages = []
+    entries = []
     for pkg in sorted(uv_lock.get("packages", []), key=lambda p: canonicalize_name(p["name"])):
         entry: dict[str, Any] = {"name": pkg["name"], "version": pkg["version"]}
         if "index" in pkg:
@@ -299,36 +295,31 @@ def build_lock(
             entry["sdist"] = _artifact(pkg["sdist"])
         else:
             raise _uv_error(f"Wheels are required for `{pkg['name']}`")
-        packages.append(entry)
-    measure([a for p in packages for a in p.get("wheels", []) + ([p["sdist"]] if "sdist" in p else [])], progress)
+        entries.append(entry)
+    measure([a for p in entries for a in p.get("wheels", []) + ([p["sdist"]] if "sdist" in p else [])], progress)
     s = inputs.selection
-    tool: dict[str, Any] = {
-        "cognix-version": __version__,
-        "inputs-hash": inputs.digest,
-        "python": inputs.python,
-        "platform": PLATFORM,
-        "gpu": s.gpu,
-    }
-    if s.cuda:
-        tool.update(cuda=s.cuda, cudnn=s.cudnn)
-    if s.torch is not None:
-        tool["torch-variant"] = s.torch.variant
     nixpkgs = compat.load_matrix().nixpkgs
-    tool["nixpkgs"] = {"url": f"github:NixOS/nixpkgs/{nixpkgs['rev']}", "nar-hash": nixpkgs["nar-hash"]}
-    tool["system-packages"] = inputs.system_packages
-    tool["indexes"] = [inputs.index_url, *inputs.extra_index_urls]
-    if inputs.allow_sdist:
-        tool["build-from-source"] = inputs.allow_sdist
-    if inputs.toolchain:
-        tool["toolchain"] = inputs.toolchain
-    tool["explanation"] = s.explanation + [f"warning: {w}" for w in s.warnings]
-    return {
-        "lock-version": "1.0",
-        "requires-python": f"=={inputs.python}.*",
-        "created-by": "cognix",
-        "packages": packages,
-        "tool": {"cognix": tool},
-    }
+    table = CognixTable(
+        cognix_version=__version__,
+        inputs_hash=inputs.digest,
+        python=inputs.python,
+        platform=PLATFORM,
+        gpu=s.gpu,
+        cuda=s.cuda or None,
+        cudnn=s.cudnn if s.cuda else None,
+        torch_variant=s.torch.variant if s.torch is not None else None,
+        nixpkgs=NixpkgsPin(url=f"github:NixOS/nixpkgs/{nixpkgs['rev']}", nar_hash=nixpkgs["nar-hash"]),
+        system_packages=inputs.system_packages,
+        indexes=[inputs.index_url, *inputs.extra_index_urls],
+        build_from_source=inputs.allow_sdist or None,
+        toolchain=inputs.toolchain,
+        explanation=s.explanation + [f"warning: {w}" for w in s.warnings],
+    )
+    return Lock(
+        requires_python=f"=={inputs.python}.*",
+        packages=[Package.model_validate(entry) for entry in entries],
+        tool={"cognix": table},
+    )
 
 
 def _artifact(item: dict[str, Any]) -> dict[str, Any]:
@@ -340,15 +331,7 @@ def _artifact(item: dict[str, Any]) -> dict[str, Any]:
     return artifact
 
 
-def render(document: dict[str, Any]) -> str:
-    """The lock's text: ``[tool.cognix]`` in key order, so how a key got there never shows."""
-    tool = document.get("tool", {})
-    if "cognix" in tool:
-        document = {**document, "tool": {**tool, "cognix": dict(sorted(tool["cognix"].items()))}}
-    return tomli_w.dumps(document)
-
-
-def lock(
+def write_lock(
     project: Project,
     *,
     upgrade: bool = False,
@@ -356,15 +339,16 @@ def lock(
     allow_sdist: list[str] | None = None,
     toolchain: str | None = None,
     progress: Callable[[str], None] = lambda _: None,
-) -> tuple[Path, dict[str, Any]]:
+) -> tuple[Path, Lock]:
     """Lock ``project``; write and return its pylock.toml. Opt-ins recorded in an earlier lock
     (source builds, the toolchain) are kept unless given anew."""
     progress("choosing CUDA, cuDNN and framework builds")
-    previous = read_lock(project).get("tool", {}).get("cognix", {})
-    inputs = read_inputs(project, allow_sdist=allow_sdist or list(previous.get("build-from-source", [])))
+    previous = read_lock(project)
+    kept_sdists = (previous.cognix.build_from_source if previous else None) or []
+    inputs = read_inputs(project, allow_sdist=allow_sdist or kept_sdists)
     if toolchain:
         check_toolchain(toolchain)
-    inputs.toolchain = toolchain or previous.get("toolchain")
+    inputs.toolchain = toolchain or (previous.cognix.toolchain if previous else None)
     target = project.dir / LOCK_NAME
     progress(f"resolving for Python {inputs.python} on {PLATFORM} with uv")
     uv_lock = resolve(
@@ -372,7 +356,7 @@ def lock(
     )
     document = build_lock(inputs, uv_lock, progress)
     progress("writing the lock")
-    target.write_text(render(document))
+    document.write(target)
     return target, document
 
 
@@ -381,30 +365,25 @@ def check_toolchain(name: str) -> None:
         raise LockError(f"unknown toolchain {name!r}", hint=f"use one of: {', '.join(TOOLCHAINS)}")
 
 
-def record_toolchain(project: Project, document: dict[str, Any], toolchain: str) -> None:
+def record_toolchain(project: Project, document: Lock, toolchain: str) -> Lock:
     """Record the toolchain that builds the image (``cognix build --toolchain``) in the lock;
     nothing that was resolved changes."""
-    document["tool"]["cognix"]["toolchain"] = toolchain
-    (project.dir / LOCK_NAME).write_text(render(document))
+    updated = document.with_cognix(toolchain=toolchain)
+    updated.write(project.dir / LOCK_NAME)
+    return updated
 
 
-def read_lock(project: Project) -> dict[str, Any]:
-    path = project.dir / LOCK_NAME
-    if not path.exists():
-        return {}
-    try:
-        return tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise LockError(f"{path} is not valid TOML: {e}", hint="delete it and run cognix lock") from None
+def read_lock(project: Project) -> Lock | None:
+    """The project's lock, or None when it has none."""
+    return read_lock_file(project.dir / LOCK_NAME)
 
 
-def stale_reason(project: Project, document: dict[str, Any] | None = None) -> str | None:
+def stale_reason(project: Project, document: Lock | None = None) -> str | None:
     """Why the lock no longer matches the project, or None when it is current."""
     document = read_lock(project) if document is None else document
-    if not document:
+    if document is None:
         return f"{LOCK_NAME} does not exist"
-    tool = document.get("tool", {}).get("cognix", {})
-    if tool.get("inputs-hash") != inputs_digest(project):
+    if document.cognix.inputs_hash != inputs_digest(project):
         return f"cog.yaml or the requirements changed since {LOCK_NAME} was written"
     return None
 
@@ -412,11 +391,11 @@ def stale_reason(project: Project, document: dict[str, Any] | None = None) -> st
 def environment_drift(project: Project) -> list[str]:
     """How this Python differs from the lock, for the packages the project names itself."""
     document = read_lock(project)
-    if not document:
+    if document is None:
         return []
     if reason := stale_reason(project, document):
         return [f"{reason}; run `cognix lock`"]
-    locked = {canonicalize_name(p["name"]): p["version"] for p in document.get("packages", [])}
+    locked = {canonicalize_name(p.name): p.version for p in document.packages}
     wanted = compat.pinned_versions(project.requirements)
     drift = []
     for name in sorted(wanted):

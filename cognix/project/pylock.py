@@ -1,0 +1,148 @@
+"""``pylock.toml`` as a typed object: the one reader and writer of the file in Python.
+
+The lock is the contract between ``cognix lock`` and everything after it (generation, build, SBOM,
+diff), so every stage reads the same checked fields instead of string keys into a dict. The file
+is PEP 751 plus cognix's ``[tool.cognix]`` table; the Nix library reads the same file with
+``builtins.fromTOML`` (``nix/lock.nix``) and only its package list.
+
+Rendering is deterministic: packages come sorted from the resolver, ``[tool.cognix]`` is written in
+key order, absent values are left out, and nothing depends on the clock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tomli_w
+import tomllib
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from cognix.errors import CognixError
+
+LOCK_NAME = "pylock.toml"
+TOOLCHAINS = ("offline", "nixpkgs")  # what builds the image (cognix build --toolchain)
+DEFAULT_TOOLCHAIN = "offline"  # the one CI proves: needs no nixpkgs, no binary cache, no GitHub
+
+
+class LockFileError(CognixError):
+    """``pylock.toml`` cannot be read as cognix wrote it."""
+
+
+class _Table(BaseModel):
+    """A TOML table: kebab-case keys, nothing unknown (a typo or a hand edit is named, not dropped)."""
+
+    model_config = ConfigDict(
+        alias_generator=lambda name: name.replace("_", "-"), populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class Artifact(_Table):
+    """One file of a package (a wheel or an sdist), by URL, size and sha256."""
+
+    url: str
+    size: int
+    hashes: dict[str, str]
+
+    @property
+    def sha256(self) -> str:
+        return self.hashes["sha256"]
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1].split("#")[0]
+
+
+class Package(_Table):
+    """A locked package: one wheel for the image's target, or an sdist the user opted into."""
+
+    name: str
+    version: str
+    index: str | None = None
+    wheels: list[Artifact] | None = None
+    sdist: Artifact | None = None
+
+    @property
+    def wheel(self) -> Artifact | None:
+        return self.wheels[0] if self.wheels else None
+
+    @property
+    def artifacts(self) -> list[Artifact]:
+        return [*(self.wheels or []), *([self.sdist] if self.sdist else [])]
+
+
+class NixpkgsPin(_Table):
+    """The nixpkgs revision the nixpkgs toolchain builds with, and its NAR hash."""
+
+    url: str
+    nar_hash: str
+
+
+class CognixTable(_Table):
+    """``[tool.cognix]``: the image's target, the choices made for it, and what the lock is a function of."""
+
+    cognix_version: str
+    inputs_hash: str  # sha256 over cog.yaml, the requirements and the runtime packages: staleness
+    python: str  # major.minor
+    platform: str  # e.g. x86_64-manylinux_2_28
+    gpu: bool
+    cuda: str | None = None
+    cudnn: str | None = None
+    torch_variant: str | None = None  # e.g. cu124, cpu
+    nixpkgs: NixpkgsPin
+    system_packages: list[str] = []
+    indexes: list[str] = []
+    build_from_source: list[str] | None = None  # packages locked as sdists, by the user's choice
+    toolchain: str | None = None  # what builds the image; None: cognix build's default
+    explanation: list[str] = []  # why this CUDA/cuDNN/torch build (cognix lock --explain)
+
+    @property
+    def builds_with(self) -> str:
+        """The toolchain that builds the image: the recorded one, else the default."""
+        return self.toolchain or DEFAULT_TOOLCHAIN
+
+
+class _Tool(_Table):
+    cognix: CognixTable
+
+
+class Lock(_Table):
+    """The whole ``pylock.toml``."""
+
+    lock_version: str = "1.0"
+    requires_python: str
+    created_by: str = "cognix"
+    packages: list[Package]
+    tool: _Tool
+
+    @property
+    def cognix(self) -> CognixTable:
+        return self.tool.cognix
+
+    def with_cognix(self, **changes: object) -> Lock:
+        """A copy with ``[tool.cognix]`` fields changed (the lock is immutable)."""
+        table = self.cognix.model_copy(update=changes)
+        return self.model_copy(update={"tool": _Tool(cognix=table)})
+
+    def render(self) -> str:
+        document = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        document["tool"]["cognix"] = dict(sorted(document["tool"]["cognix"].items()))
+        return tomli_w.dumps(document)
+
+    def write(self, path: Path) -> None:
+        path.write_text(self.render())
+
+    @classmethod
+    def from_toml(cls, text: str, *, source: Path | str = LOCK_NAME) -> Lock:
+        hint = f"delete {source} and run `cognix lock` to write it anew"
+        try:
+            return cls.model_validate(tomllib.loads(text))
+        except tomllib.TOMLDecodeError as error:
+            raise LockFileError(f"{source} is not valid TOML: {error}", hint=hint) from None
+        except ValidationError as error:
+            problems = [f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in error.errors()[:5]]
+            raise LockFileError(f"{source} is not a lock cognix can read: " + "; ".join(problems), hint=hint) from None
+
+
+def read(path: Path) -> Lock | None:
+    """The lock at ``path``, or None when there is none."""
+    return Lock.from_toml(path.read_text(), source=path) if path.exists() else None
