@@ -138,7 +138,7 @@ def peer() -> Iterator[Peer]:
     class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.body()
             with state.lock:
                 status = 503 if state.fail_first > 0 else 200
@@ -154,14 +154,14 @@ def peer() -> Iterator[Peer]:
                 )
             self.reply(status)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             name = self.path.rsplit("/", 1)[-1]
             if name in state.files:
                 self.reply(200, state.files[name], {"Content-Type": "application/octet-stream"})
             else:
                 self.reply(404)
 
-        def do_PUT(self) -> None:  # noqa: N802
+        def do_PUT(self) -> None:
             name = self.path.rsplit("/", 1)[-1]
             state.uploads[name] = self.body()
             with state.lock:

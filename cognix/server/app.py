@@ -27,6 +27,7 @@ from cognix.server.files import InputFiles, OutputFiles
 from cognix.server.http_client import LazyClient
 from cognix.server.predictions import History, Prediction, masked_input, new_id
 from cognix.server.settings import Settings
+from cognix.server.states import Health, Status
 from cognix.server.supervisor import AtCapacity, NotReady, Supervisor, WorkerHandle
 from cognix.server.webhooks import Webhooks
 
@@ -74,20 +75,12 @@ class CogAPI:
         return self.supervisors.get("predict")
 
     async def startup(self) -> None:
-        self.input_files = InputFiles(self.client)
-        self.webhooks = Webhooks(self.client, self.settings.throttle)
-        outputs = OutputFiles(self.client, self.settings.upload_url)
         s = self.settings
+        self.input_files = InputFiles(self.client, max_bytes=s.max_input_bytes, timeout=s.fetch_timeout)
+        self.webhooks = Webhooks(self.client, s.throttle, s.webhook_token)
+        outputs = OutputFiles(self.client, s.upload_url)
         for mode, ref in s.refs.items():
-            self.supervisors[mode] = Supervisor(
-                s.project_dir,
-                ref,
-                mode,
-                outputs,
-                queue_depth=s.queue_depth,
-                setup_timeout=s.setup_timeout,
-                concurrency=s.concurrency,
-            )
+            self.supervisors[mode] = Supervisor(s, ref, mode, outputs)
         for mode, supervisor in self.supervisors.items():
             # health answers STARTING while the model loads
             self._spawn(supervisor.start(self.prespawned.pop(mode, None)))
@@ -150,17 +143,17 @@ class CogAPI:
     async def health(self) -> dict[str, Any]:
         supervisor = self.predict or next(iter(self.supervisors.values()))
         status = supervisor.state
-        if status == "READY" and supervisor.restarting:
-            status = "STARTING"
+        if status == Health.READY and supervisor.restarting:
+            status = Health.STARTING
         body: dict[str, Any] = {"status": status, "setup": supervisor.setup.as_dict()}
         body["version"] = {"cognix": __version__, "python_sdk": __version__, "python": platform.python_version()}
-        if status == "READY":
+        if status == Health.READY:
             error = await supervisor.user_healthcheck()
             if error:
-                body["status"] = "UNHEALTHY"
+                body["status"] = Health.UNHEALTHY
                 body["user_healthcheck_error"] = error
             elif supervisor.busy:
-                body["status"] = "BUSY"
+                body["status"] = Health.BUSY
         return body
 
     # --- predictions --------------------------------------------------------------------
@@ -192,7 +185,7 @@ class CogAPI:
                 return StreamingResponse(sse.events(existing), media_type="text/event-stream")
             return _json(existing.response(), 202 if not existing.terminal else 200)
         if supervisor.signature is None:
-            return _json({"error": "Setup has not finished yet", "status": "failed"}, 503)
+            return _json({"error": "Setup has not finished yet", "status": Status.FAILED}, 503)
         try:
             values = inputs.validate(supervisor.signature, data["input"])
         except inputs.InvalidInputs as e:
@@ -200,9 +193,9 @@ class CogAPI:
         try:
             supervisor.admit(prediction_id)
         except NotReady as e:
-            return _json({"error": str(e), "status": "failed"}, 503)
+            return _json({"error": str(e), "status": Status.FAILED}, 503)
         except AtCapacity:
-            return _json({"error": "At capacity - all prediction slots busy", "status": "failed"}, 409)
+            return _json({"error": "At capacity - all prediction slots busy", "status": Status.FAILED}, 409)
         prediction = Prediction(
             id=prediction_id,
             input=values,
@@ -244,10 +237,10 @@ class CogAPI:
             prediction.input = values
             await supervisor.run(prediction)
         except inputs.InvalidInputs as e:
-            prediction.finish("failed", error="; ".join(i.cli_message() for i in e.issues))
-        except Exception as e:  # noqa: BLE001 - a server bug must still end the prediction
+            prediction.finish(Status.FAILED, error="; ".join(i.cli_message() for i in e.issues))
+        except Exception as e:  # a server bug must still end the prediction
             log.exception("prediction %s failed in the server", prediction.id)
-            prediction.finish("failed", error=f"internal error: {type(e).__name__}: {e}")
+            prediction.finish(Status.FAILED, error=f"internal error: {type(e).__name__}: {e}")
         finally:
             supervisor.drop(prediction.id)  # if it never got as far as a slot
             self.history.retire(prediction)
@@ -392,7 +385,7 @@ class CognixApp:
                     response = _json(await self.api.health()) if method in ("GET", "HEAD") else _json({}, 405)
                 else:
                     response = await self.api.create(Request(scope, receive), self.create_paths[path], None)
-            except Exception:  # noqa: BLE001 - what a framework's error middleware would do
+            except Exception:  # what a framework's error middleware would do
                 log.exception("%s %s failed", method, path)
                 response = Response("Internal Server Error", status_code=500)
             await response(scope, receive, send)

@@ -6,7 +6,6 @@ import asyncio
 import base64
 import logging
 import mimetypes
-import os
 import shutil
 import tempfile
 import urllib.parse
@@ -21,17 +20,18 @@ from cognix.server.ipc import FileRef, TemporaryFileRef
 
 log = logging.getLogger("cognix.server")
 
-MAX_INPUT_BYTES = int(os.environ.get("COGNIX_MAX_INPUT_BYTES", 1 << 30))
-FETCH_TIMEOUT = float(os.environ.get("COGNIX_FETCH_TIMEOUT", 120))
 UPLOAD_TIMEOUT = 25.0
 INLINE_IO_BYTES = 1 << 20
 
 
 class InputFiles:
-    """Fetches a prediction's file inputs, in parallel, into a private directory."""
+    """Fetches a prediction's file inputs, in parallel, into a private directory; each file
+    at most ``max_bytes`` (``COGNIX_MAX_INPUT_BYTES``) within ``timeout`` seconds (``COGNIX_FETCH_TIMEOUT``)."""
 
-    def __init__(self, client: LazyClient) -> None:
+    def __init__(self, client: LazyClient, *, max_bytes: int, timeout: float) -> None:
         self.client = client
+        self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def fetch(self, signature: Signature, values: dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
         """``values`` with every URL replaced by a local path, and the directory holding them."""
@@ -81,8 +81,8 @@ class InputFiles:
         import httpx
 
         try:
-            await asyncio.wait_for(self._download(name, url, target), FETCH_TIMEOUT)
-        except (httpx.HTTPError, TimeoutError) as e:
+            await asyncio.wait_for(self._download(name, url, target), self.timeout)
+        except (httpx.HTTPError, asyncio.TimeoutError) as e:  # not the builtin TimeoutError on Python 3.10
             raise InvalidInputs([InputIssue(name, f"could not fetch {url[:100]}: {e or type(e).__name__}")]) from None
         return str(target)
 
@@ -93,8 +93,8 @@ class InputFiles:
             with target.open("wb") as out:
                 async for chunk in resp.aiter_bytes(1 << 20):
                     size += len(chunk)
-                    if size > MAX_INPUT_BYTES:
-                        raise InvalidInputs([InputIssue(name, f"file is larger than {MAX_INPUT_BYTES} bytes")])
+                    if size > self.max_bytes:
+                        raise InvalidInputs([InputIssue(name, f"file is larger than {self.max_bytes} bytes")])
                     out.write(chunk)
 
 

@@ -11,18 +11,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cognix.runtime.signature import Kind, Signature
+from cognix.server.states import TERMINAL, Status
 
-TERMINAL = ("succeeded", "failed", "canceled")
 MASK = "**********"
 
 
 def now() -> str:
-    return rfc3339(time.time())
+    return _rfc3339(time.time())
 
 
 def rfc3339(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
+    return None if timestamp is None else _rfc3339(timestamp)
+
+
+def _rfc3339(timestamp: float) -> str:
     seconds = int(timestamp)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int((timestamp - seconds) * 1e6):06d}Z"
 
@@ -52,7 +54,7 @@ class Prediction:
     webhook: str | None = None
     events_filter: frozenset[str] = frozenset({"start", "output", "logs", "completed"})
     history_capacity: int = 1024
-    status: str = "starting"
+    status: Status = Status.STARTING
     output: Any = None
     logs: list[str] = field(default_factory=list)
     error: str | None = None
@@ -77,10 +79,10 @@ class Prediction:
     # --- transitions ------------------------------------------------------------------
 
     def start(self) -> None:
-        self.status = "processing"
+        self.status = Status.PROCESSING
         self.started_at = time.time()
         self._started = time.monotonic()
-        self._emit("start", {"id": self.id, "status": "processing"})
+        self._emit("start", {"id": self.id, "status": Status.PROCESSING})
 
     def add_log(self, stream: str, text: str) -> None:
         self.logs.append(text)
@@ -95,11 +97,11 @@ class Prediction:
     def add_metric(self, name: str, value: Any, mode: str) -> None:
         self._emit("metric", {"name": name, "value": value, "mode": mode}, webhook=None)
 
-    def finish(self, status: str, *, output: Any = None, error: str | None = None, metrics: Any = None) -> None:
+    def finish(self, status: Status, *, output: Any = None, error: str | None = None, metrics: Any = None) -> None:
         if self.terminal:
             return
         self.status = status
-        if status == "succeeded":
+        if status == Status.SUCCEEDED:
             self.output = output
         self.error = error
         self.metrics = dict(metrics or {})

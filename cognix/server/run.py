@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 from typing import Any
 
@@ -13,10 +12,13 @@ from cognix.server.spawn import spawn_worker
 log = logging.getLogger("cognix.server")
 
 
-def serve(settings: Settings, *, host: str, port: int, await_explicit_shutdown: bool = False) -> None:
-    logging.basicConfig(level=os.environ.get("COG_LOG_LEVEL", "info").upper(), format="%(levelname)s %(message)s")
+def serve(settings: Settings, *, host: str, await_explicit_shutdown: bool = False) -> None:
+    """Serve on ``host`` and ``settings.port`` until stopped (SIGINT, SIGTERM, or POST /shutdown)."""
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
     # the model starts loading now, while FastAPI and uvicorn are imported below
-    workers = {mode: spawn_worker(settings.project_dir, ref, mode) for mode, ref in settings.refs.items()}
+    workers = {
+        mode: spawn_worker(settings.project_dir, ref, mode, settings.weights) for mode, ref in settings.refs.items()
+    }
 
     import uvicorn
 
@@ -39,8 +41,15 @@ def serve(settings: Settings, *, host: str, port: int, await_explicit_shutdown: 
 
     app = create_app(settings, request_shutdown, workers)
     config = uvicorn.Config(
-        app, host=host, port=port, loop="uvloop", http="httptools", access_log=False, log_level="warning", lifespan="on"
+        app,
+        host=host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
     )
     server = Server(config)
-    log.info("serving %s on http://%s:%d", ", ".join(settings.refs.values()), host, port)
+    log.info("serving %s on http://%s:%d", ", ".join(settings.refs.values()), host, settings.port)
     server.run()

@@ -37,7 +37,7 @@ async def _stream(
         while True:
             try:
                 seq, event, data = await asyncio.wait_for(queue.get(), KEEPALIVE)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin TimeoutError on Python 3.10
                 yield ": keep-alive\n\n"
                 continue
             if seq <= last:

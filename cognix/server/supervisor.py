@@ -7,12 +7,12 @@ import asyncio
 import collections
 import itertools
 import logging
-import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,9 @@ from cognix.runtime.signature import Signature
 from cognix.server import ipc
 from cognix.server.files import OutputFiles, has_files
 from cognix.server.predictions import Prediction, now
+from cognix.server.settings import Settings
 from cognix.server.spawn import spawn_worker
+from cognix.server.states import Health, Status
 
 WorkerHandle = tuple[subprocess.Popen[bytes], socket.socket]
 
@@ -42,7 +44,7 @@ class NotReady(Exception):
 class SetupInfo:
     started_at: str | None = None
     completed_at: str | None = None
-    status: str | None = None  # starting | succeeded | failed
+    status: Status | None = None  # starting | succeeded | failed
     logs: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -56,28 +58,15 @@ class SetupInfo:
 class Supervisor:
     """The model side of the server: one worker process and the predictions sent to it."""
 
-    def __init__(
-        self,
-        project_dir: Path,
-        ref: str,
-        mode: str,
-        outputs: OutputFiles,
-        *,
-        queue_depth: int = 64,
-        setup_timeout: float | None = None,
-        concurrency: int | None = None,
-    ) -> None:
-        self.project_dir = project_dir
+    def __init__(self, settings: Settings, ref: str, mode: str, outputs: OutputFiles) -> None:
+        self.settings = settings
         self.ref = ref
         self.mode = mode
         self.outputs = outputs
-        self.queue_depth = queue_depth
-        self.setup_timeout = setup_timeout
-        self.concurrency = concurrency
         self.signature: Signature | None = None
         self.has_healthcheck = False
         self.setup = SetupInfo()
-        self.state = "STARTING"
+        self.state = Health.STARTING
         self.slots = 1
         self.ready = asyncio.Event()
         self.running: dict[str, Prediction] = {}  # sent to the worker
@@ -102,26 +91,27 @@ class Supervisor:
         await self._signature_seen.wait()
 
     async def _spawn(self, worker: WorkerHandle | None = None) -> None:
-        self.state = "STARTING"
+        self.state = Health.STARTING
         self.ready.clear()
-        self.setup = SetupInfo(started_at=now(), status="starting")
-        self._process, sock = worker or spawn_worker(self.project_dir, self.ref, self.mode)
+        self.setup = SetupInfo(started_at=now(), status=Status.STARTING)
+        s = self.settings
+        self._process, sock = worker or spawn_worker(s.project_dir, self.ref, self.mode, s.weights)
         reader, self._writer = await asyncio.open_unix_connection(sock=sock)
         self._background(self._read(reader, self._process))
-        if self.setup_timeout:
-            self._background(self._enforce_setup_timeout(self._process))
+        if s.setup_timeout:
+            self._background(self._enforce_setup_timeout(self._process, s.setup_timeout))
 
-    async def _enforce_setup_timeout(self, process: subprocess.Popen[bytes]) -> None:
-        await asyncio.sleep(self.setup_timeout or 0)
-        if process is self._process and self.setup.status == "starting":
-            self.setup.logs.append(f"setup did not finish within COG_SETUP_TIMEOUT={self.setup_timeout:g}s\n")
+    async def _enforce_setup_timeout(self, process: subprocess.Popen[bytes], timeout: float) -> None:
+        await asyncio.sleep(timeout)
+        if process is self._process and self.setup.status == Status.STARTING:
+            self.setup.logs.append(f"setup did not finish within COG_SETUP_TIMEOUT={timeout:g}s\n")
             self._setup_failed()
             process.kill()
 
     def _setup_failed(self) -> None:
-        self.setup.status = "failed"
+        self.setup.status = Status.FAILED
         self.setup.completed_at = now()
-        self.state = "SETUP_FAILED"
+        self.state = Health.SETUP_FAILED
         self._signature_seen.set()
 
     async def _read(self, reader: asyncio.StreamReader, process: subprocess.Popen[bytes]) -> None:
@@ -131,66 +121,83 @@ class Supervisor:
         if not self._stopping:
             await self._worker_exited(process.returncode)
 
-    def _handle(self, message: tuple[Any, ...]) -> None:
-        kind = message[0]
-        if kind == ipc.LOG:
-            _, prediction_id, stream, text = message
-            prediction = self.running.get(prediction_id) if prediction_id else None
-            if prediction is not None:
-                prediction.add_log(stream, text)
-            elif self.setup.status == "starting":
-                self.setup.logs.append(text)
-            else:
-                sys.stderr.write(text)
-        elif kind == ipc.OUTPUT:
-            self._with_files(message[1], message[2], lambda p, value: p.add_output(value))
-        elif kind == ipc.METRIC:
-            _, prediction_id, name, value, mode = message
-            if prediction := self.running.get(prediction_id):
-                prediction.add_metric(name, value, mode)
-        elif kind == ipc.DONE:
-            _, prediction_id, output, metrics = message
-            if output == ipc.STREAMED:  # the items came as OUTPUT messages, already resolved
+    def _handle(self, message: ipc.WorkerMessage) -> None:
+        # the per-prediction messages first: they are the hot path. Class patterns without
+        # sub-patterns, as a capture costs an attribute lookup per field on every message.
+        match message:
+            case ipc.Log():
+                self._log(message)
+            case ipc.Output():
+                self._with_files(message.prediction_id, message.value, Prediction.add_output)
+            case ipc.Done():
+                self._succeeded(message)
+            case ipc.Failed():
                 self._with_files(
-                    prediction_id,
+                    message.prediction_id,
                     None,
-                    lambda p, _: self._finish(p, "succeeded", output=p.output or [], metrics=metrics),
+                    lambda p, _: self._finish(p, Status.FAILED, error=message.error, metrics=message.metrics),
                 )
-            else:
+            case ipc.Canceled():
                 self._with_files(
-                    prediction_id, output, lambda p, value: self._finish(p, "succeeded", output=value, metrics=metrics)
+                    message.prediction_id, None, lambda p, _: self._finish(p, Status.CANCELED, metrics=message.metrics)
                 )
-        elif kind == ipc.FAILED:
-            _, prediction_id, error, metrics = message
-            self._with_files(prediction_id, None, lambda p, _: self._finish(p, "failed", error=error, metrics=metrics))
-        elif kind == ipc.CANCELED:
-            _, prediction_id, metrics = message
-            self._with_files(prediction_id, None, lambda p, _: self._finish(p, "canceled", metrics=metrics))
-        elif kind == ipc.SIGNATURE:
-            self.signature, self.has_healthcheck = message[1], message[2]
-            self.slots = self._concurrency(self.signature)
-            if self._semaphore is None:
-                self._semaphore = asyncio.Semaphore(self.slots)
-            self._signature_seen.set()
-        elif kind == ipc.SETUP:
-            _, ok, error = message
-            if ok:
-                self.setup.status = "succeeded"
-                self.setup.completed_at = now()
-                self.state = "READY"
-                self.restarting = False
-                self.ready.set()
-                self._mark_k8s_ready()
-            else:
-                if error:
-                    self.setup.logs.append(error + "\n")
-                self._setup_failed()
-        elif kind == ipc.HEALTH:
-            future = self._health_waiters.pop(message[1], None)
-            if future is not None and not future.done():
-                future.set_result(message[2])
+            case ipc.Metric():
+                if prediction := self.running.get(message.prediction_id):
+                    prediction.add_metric(message.name, message.value, message.mode)
+            case ipc.HealthcheckResult():
+                future = self._health_waiters.pop(message.request_id, None)
+                if future is not None and not future.done():
+                    future.set_result(message.error)
+            case ipc.SignatureReport():
+                self._loaded(message.signature, message.has_healthcheck)
+            case ipc.SetupDone():
+                self._setup_done(message.succeeded, message.error)
 
-    def _with_files(self, prediction_id: str, value: Any, apply: Any) -> None:
+    def _log(self, message: ipc.Log) -> None:
+        prediction = self.running.get(message.prediction_id) if message.prediction_id else None
+        if prediction is not None:
+            prediction.add_log(message.stream, message.text)
+        elif self.setup.status == Status.STARTING:
+            self.setup.logs.append(message.text)
+        else:
+            sys.stderr.write(message.text)
+
+    def _succeeded(self, message: ipc.Done) -> None:
+        if message.streamed:  # the items came as Output messages, already resolved
+            self._with_files(
+                message.prediction_id,
+                None,
+                lambda p, _: self._finish(p, Status.SUCCEEDED, output=p.output or [], metrics=message.metrics),
+            )
+        else:
+            self._with_files(
+                message.prediction_id,
+                message.output,
+                lambda p, value: self._finish(p, Status.SUCCEEDED, output=value, metrics=message.metrics),
+            )
+
+    def _loaded(self, signature: Signature, has_healthcheck: bool) -> None:
+        self.signature, self.has_healthcheck = signature, has_healthcheck
+        self.slots = self._concurrency(signature)
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.slots)
+        self._signature_seen.set()
+
+    def _setup_done(self, succeeded: bool, error: str | None) -> None:
+        if not succeeded:
+            if error:
+                self.setup.logs.append(error + "\n")
+            self._setup_failed()
+            return
+        self.setup.status = Status.SUCCEEDED
+        self.setup.completed_at = now()
+        self.state = Health.READY
+        self.restarting = False
+        self.ready.set()
+        if self.settings.kubernetes:
+            _mark_k8s_ready()
+
+    def _with_files(self, prediction_id: str, value: Any, apply: Callable[[Prediction, Any], None]) -> None:
         """Apply a worker message in order; outputs holding files wait for their URLs first.
         A file that cannot be read fails its prediction, never the reader of this channel."""
         prediction = self.running.get(prediction_id)
@@ -222,22 +229,22 @@ class Supervisor:
         self._background(resolve_then_apply())
 
     def _output_failed(self, prediction: Prediction, error: OSError) -> None:
-        self._send(ipc.CANCEL, prediction.id)  # an iterator may still be producing
-        self._finish(prediction, "failed", error=f"cannot read an output file: {error}")
+        self._send(ipc.Cancel(prediction.id))  # an iterator may still be producing
+        self._finish(prediction, Status.FAILED, error=f"cannot read an output file: {error}")
 
     def _background(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)  # a reference, so the task is not collected mid-way
         task.add_done_callback(self._tasks.discard)
 
-    def _finish(self, prediction: Prediction, status: str, **result: Any) -> None:
+    def _finish(self, prediction: Prediction, status: Status, **result: Any) -> None:
         self.running.pop(prediction.id, None)
         self._file_locks.pop(prediction.id, None)
         prediction.finish(status, **result)
 
     def _concurrency(self, signature: Signature) -> int:
         """The settings' (``COG_MAX_CONCURRENCY``, then cog.yaml), then ``@concurrent``, then 1."""
-        wanted = self.concurrency or signature.concurrency or 1
+        wanted = self.settings.concurrency or signature.concurrency or 1
         if wanted > 1 and not signature.is_async:
             log.warning("concurrency %d needs an async run(); using 1", wanted)
             return 1
@@ -246,9 +253,9 @@ class Supervisor:
     async def _worker_exited(self, returncode: int | None) -> None:
         reason = _exit_reason(returncode)
         for prediction in list(self.running.values()):
-            self._finish(prediction, "failed", error=f"the model process {reason}; the model is being restarted")
-        if self.setup.status != "succeeded":
-            if self.setup.status == "starting":
+            self._finish(prediction, Status.FAILED, error=f"the model process {reason}; the model is being restarted")
+        if self.setup.status != Status.SUCCEEDED:
+            if self.setup.status == Status.STARTING:
                 self.setup.logs.append(f"the model process {reason} during setup\n")
                 self._setup_failed()
             self.restarting = False
@@ -259,39 +266,31 @@ class Supervisor:
             self._crashes.popleft()
         if len(self._crashes) > MAX_CRASHES:
             log.error("the model process %s %d times in %ds; giving up", reason, len(self._crashes), CRASH_WINDOW)
-            self.state = "DEFUNCT"
+            self.state = Health.DEFUNCT
             self.ready.set()
             return
         log.warning("the model process %s; restarting it", reason)
         self.restarting = True
         await self._spawn()
 
-    def _mark_k8s_ready(self) -> None:
-        if os.environ.get("KUBERNETES_SERVICE_HOST"):
-            try:
-                Path("/var/run/cog").mkdir(parents=True, exist_ok=True)
-                Path("/var/run/cog/ready").touch()
-            except OSError as e:
-                log.warning("cannot write /var/run/cog/ready: %s", e)
-
     # --- predictions ------------------------------------------------------------------
 
     def check_ready(self) -> None:
-        if self.state != "READY" and not self.restarting:
+        if self.state != Health.READY and not self.restarting:
             raise NotReady(self._not_ready_reason())
 
     def _not_ready_reason(self) -> str:
         return {
-            "STARTING": "Setup has not finished yet",
-            "SETUP_FAILED": "Setup failed",
-            "DEFUNCT": "The model process crashed repeatedly and was not restarted",
+            Health.STARTING: "Setup has not finished yet",
+            Health.SETUP_FAILED: "Setup failed",
+            Health.DEFUNCT: "The model process crashed repeatedly and was not restarted",
         }.get(self.state, "Not ready")
 
     def admit(self, prediction_id: str) -> None:
         """Take a place for a new prediction; refuse only when the slots are busy *and* the
         queue is full. The place is held until the prediction gets a slot or is dropped."""
         self.check_ready()
-        if len(self.running) + len(self._queued) >= self.slots + self.queue_depth:
+        if len(self.running) + len(self._queued) >= self.slots + self.settings.queue_depth:
             raise AtCapacity()
         self._queued.add(prediction_id)
 
@@ -312,24 +311,24 @@ class Supervisor:
             await self.ready.wait()  # through a restart, if one is under way
             if prediction.terminal:  # canceled while it waited
                 return
-            if self.state in ("SETUP_FAILED", "DEFUNCT"):
-                prediction.finish("failed", error=self._not_ready_reason())
+            if self.state in (Health.SETUP_FAILED, Health.DEFUNCT):
+                prediction.finish(Status.FAILED, error=self._not_ready_reason())
                 return
             self.running[prediction.id] = prediction
             prediction.start()
-            self._send(ipc.PREDICT, prediction.id, prediction.input, prediction.context)
+            self._send(ipc.Predict(prediction.id, prediction.input, prediction.context))
             await prediction.done.wait()
         finally:
             self._semaphore.release()
 
     def cancel(self, prediction: Prediction) -> None:
         if prediction.id in self.running:
-            self._send(ipc.CANCEL, prediction.id)
+            self._send(ipc.Cancel(prediction.id))
         else:  # still queued: it never reaches the model, and its place is free at once
             self._queued.discard(prediction.id)
-            prediction.finish("canceled")
+            prediction.finish(Status.CANCELED)
 
-    def _send(self, *message: Any) -> None:
+    def _send(self, message: ipc.ServerMessage) -> None:
         assert self._writer is not None
         self._writer.write(ipc.encode(message))
 
@@ -339,15 +338,15 @@ class Supervisor:
 
     async def user_healthcheck(self, timeout: float = 5.0) -> str | None:
         """Run the model's ``healthcheck()``; the error text, or None when healthy."""
-        if not self.has_healthcheck or self.state != "READY":
+        if not self.has_healthcheck or self.state != Health.READY:
             return None
         request_id = next(self._health_ids)
         future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self._health_waiters[request_id] = future
-        self._send(ipc.HEALTHCHECK, request_id)
+        self._send(ipc.Healthcheck(request_id))
         try:
             return await asyncio.wait_for(future, timeout)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin TimeoutError on Python 3.10
             self._health_waiters.pop(request_id, None)
             return f"healthcheck timed out after {timeout:g}s"
 
@@ -361,6 +360,15 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+
+
+def _mark_k8s_ready() -> None:
+    """Cog's readiness file, which its Kubernetes probes look for."""
+    try:
+        Path("/var/run/cog").mkdir(parents=True, exist_ok=True)
+        Path("/var/run/cog/ready").touch()
+    except OSError as e:
+        log.warning("cannot write /var/run/cog/ready: %s", e)
 
 
 def _exit_reason(returncode: int | None) -> str:

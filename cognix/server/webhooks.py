@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Any
 
 from cognix._version import __version__
@@ -23,17 +22,17 @@ TIMEOUT = 30.0
 class Webhooks:
     """One per server; :meth:`watch` attaches a prediction's webhook."""
 
-    def __init__(self, client: LazyClient, throttle: float) -> None:
+    def __init__(self, client: LazyClient, throttle: float, token: str | None = None) -> None:
         self.client = client
         self.throttle = throttle
         self.headers = {"User-Agent": f"cognix/{__version__}", "Content-Type": "application/json"}
-        if token := os.environ.get("WEBHOOK_AUTH_TOKEN"):
+        if token:
             self.headers["Authorization"] = f"Bearer {token}"
         self.pending: set[asyncio.Task[Any]] = set()
 
     def watch(self, prediction: Prediction, trace_headers: dict[str, str]) -> None:
         if prediction.webhook:
-            prediction.listeners.append(_Delivery(self, prediction, trace_headers).on_event)
+            prediction.listeners.append(_Delivery(self, prediction, prediction.webhook, trace_headers).on_event)
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -49,10 +48,10 @@ class Webhooks:
 class _Delivery:
     """Webhook state of one prediction: sends in order, coalesces throttled events."""
 
-    def __init__(self, hooks: Webhooks, prediction: Prediction, trace_headers: dict[str, str]) -> None:
+    def __init__(self, hooks: Webhooks, prediction: Prediction, url: str, trace_headers: dict[str, str]) -> None:
         self.hooks = hooks
         self.prediction = prediction
-        self.url = prediction.webhook
+        self.url = url
         self.headers = {**hooks.headers, **trace_headers}
         self.lock = asyncio.Lock()
         self.last_sent = 0.0

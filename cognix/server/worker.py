@@ -2,7 +2,7 @@
 
 Model code runs only here, so a segfault, ``os._exit`` or OOM kill ends this process and
 never the HTTP server, which restarts it. Started by the supervisor as
-``python -m cognix.server.worker FD PROJECT_DIR REF MODE``.
+``python -m cognix.server.worker FD PROJECT_DIR REF MODE``; the weights for ``setup()`` come as ``COG_WEIGHTS``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,15 @@ from cognix.runtime import inputs, outputs, predictor
 from cognix.sdk import CancelationException
 from cognix.sdk.scope import prediction_scope
 from cognix.server import ipc
+from cognix.server.spawn import WEIGHTS_VARIABLE
 
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("cognix_prediction", default=None)
 HEALTHCHECK_TIMEOUT = 5.0
 DRAIN_TIMEOUT = 2.0  # a model that keeps writing from a background thread must not hold a report back
 _DRAIN_MARKER = b"\0cognix-drain-" + os.urandom(8).hex().encode() + b"\0"  # random: never in model output
 _libc = ctypes.CDLL(None)
+# a prediction's outcome, decided when it ends; its metrics are added once its output is drained
+_Report = Callable[..., ipc.Done | ipc.Failed | ipc.Canceled]
 
 
 class _LogStream(io.TextIOBase):
@@ -58,7 +62,7 @@ class _LogStream(io.TextIOBase):
             buffered = self.partial.pop(owner, "") + text
             complete, newline, rest = buffered.rpartition("\n")
             if newline:
-                self.channel.send(ipc.LOG, owner, self.name, complete + newline)
+                self.channel.send(ipc.Log(owner, self.name, complete + newline))
             if rest:
                 self.partial[owner] = rest
         return len(text)
@@ -66,7 +70,7 @@ class _LogStream(io.TextIOBase):
     def flush(self) -> None:
         owner = _current.get() or self.fallback()
         if rest := self.partial.pop(owner, ""):
-            self.channel.send(ipc.LOG, owner, self.name, rest)
+            self.channel.send(ipc.Log(owner, self.name, rest))
 
     def fileno(self) -> int:
         return 1 if self.name == "stdout" else 2
@@ -123,16 +127,19 @@ class _Pump:
 
 
 class Worker:
-    def __init__(self, channel: ipc.BlockingChannel, project_dir: Path, ref: str, mode: str) -> None:
+    def __init__(
+        self, channel: ipc.BlockingChannel, project_dir: Path, ref: str, mode: str, weights: str | None
+    ) -> None:
         self.channel = channel
         self.project_dir = project_dir
         self.ref = ref
         self.mode = mode
+        self.weights = weights
         self.running: dict[str, Any] = {}  # id → thread ident (sync) or asyncio.Task (async)
         self.cancel_requested: set[str] = set()
         self.predictor: predictor.Predictor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.jobs: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self.jobs: queue.SimpleQueue[ipc.Predict] = queue.SimpleQueue()
         self.pumps: list[_Pump] = []
 
     # --- logs -----------------------------------------------------------------------
@@ -144,37 +151,37 @@ class Worker:
 
     def capture_output(self) -> None:
         self.pumps = [_Pump(1, "stdout", self._send_fd_log), _Pump(2, "stderr", self._send_fd_log)]
-        sys.stdout = _LogStream(self.channel, "stdout", self.only_running)  # type: ignore[assignment]
-        sys.stderr = _LogStream(self.channel, "stderr", self.only_running)  # type: ignore[assignment]
+        sys.stdout = _LogStream(self.channel, "stdout", self.only_running)
+        sys.stderr = _LogStream(self.channel, "stderr", self.only_running)
 
     def _send_fd_log(self, name: str, text: str) -> None:
-        self.channel.send(ipc.LOG, self.only_running(), name, text)
+        self.channel.send(ipc.Log(self.only_running(), name, text))
 
     # --- lifecycle --------------------------------------------------------------------
 
     def start(self) -> None:
         try:
             self.predictor = predictor.load(self.project_dir, self.ref, mode=self.mode)
-        except Exception as e:  # noqa: BLE001 - every failure is reported as setup failure
+        except Exception as e:  # every failure is reported as setup failure
             details = getattr(e, "details", None) or "".join(traceback.format_exception(e))
             self._flush()
-            self.channel.send(ipc.SETUP, False, f"{getattr(e, 'message', e)}\n{details}".strip())
+            self.channel.send(ipc.SetupDone(False, f"{getattr(e, 'message', e)}\n{details}".strip()))
             return
         p = self.predictor
-        self.channel.send(ipc.SIGNATURE, p.signature, p.healthcheck_fn is not None)
+        self.channel.send(ipc.SignatureReport(p.signature, p.healthcheck_fn is not None))
         if p.signature.is_async:
             self.loop = asyncio.new_event_loop()
             p._loop = self.loop  # setup() and run() share one event loop
         try:
-            p.setup(weights=os.environ.get("COG_WEIGHTS") or None)
-        except BaseException as e:  # noqa: BLE001 - SystemExit in setup fails setup too
+            p.setup(weights=self.weights)
+        except BaseException as e:  # SystemExit in setup fails setup too
             traceback.print_exception(e)
             self._flush()
-            self.channel.send(ipc.SETUP, False, f"{type(e).__name__}: {e}")
+            self.channel.send(ipc.SetupDone(False, f"{type(e).__name__}: {e}"))
             return
         gc.freeze()  # the loaded model is long-lived: collections need not walk it again
         self._flush()
-        self.channel.send(ipc.SETUP, True, None)
+        self.channel.send(ipc.SetupDone(True, None))
         threading.Thread(target=self.read_commands, daemon=True).start()
         if self.loop is not None:
             self.loop.run_until_complete(self.serve_async())
@@ -183,16 +190,15 @@ class Worker:
 
     def read_commands(self) -> None:
         while (message := self.channel.recv()) is not None:
-            kind = message[0]
-            if kind == ipc.PREDICT:
-                if self.loop is not None:
+            match message:
+                case ipc.Predict() if self.loop is not None:
                     self.loop.call_soon_threadsafe(self._start_task, message)
-                else:
+                case ipc.Predict():
                     self.jobs.put(message)
-            elif kind == ipc.CANCEL:
-                self.cancel(message[1])
-            elif kind == ipc.HEALTHCHECK:
-                threading.Thread(target=self.healthcheck, args=(message[1],), daemon=True).start()
+                case ipc.Cancel(prediction_id):
+                    self.cancel(prediction_id)
+                case ipc.Healthcheck(request_id):
+                    threading.Thread(target=self.healthcheck, args=(request_id,), daemon=True).start()
         os._exit(0)  # the server closed the channel: nothing more to do
 
     def healthcheck(self, request_id: int) -> None:
@@ -202,9 +208,9 @@ class Worker:
             if inspect.isawaitable(result):
                 result = asyncio.run(asyncio.wait_for(_awaitable(result), HEALTHCHECK_TIMEOUT))
             error = None if result else "healthcheck returned False"
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:  # a healthcheck that raises, even SystemExit, is unhealthy
             error = f"healthcheck raised {type(e).__name__}: {e}"
-        self.channel.send(ipc.HEALTH, request_id, error)
+        self.channel.send(ipc.HealthcheckResult(request_id, error))
 
     # --- predictions ------------------------------------------------------------------
 
@@ -226,11 +232,12 @@ class Worker:
     def serve_sync(self) -> None:
         signal.signal(signal.SIGUSR1, self._raise_if_canceled)
         while True:
-            _, prediction_id, values, context = self.jobs.get()  # type: ignore[misc]
+            job = self.jobs.get()
+            prediction_id = job.prediction_id
             self.running[prediction_id] = threading.get_ident()
             token = _current.set(prediction_id)
             try:
-                self._run_sync(prediction_id, values, context)
+                self._run_sync(prediction_id, job.inputs, job.context)
             except CancelationException:
                 pass  # a cancel that landed after the prediction had already finished
             finally:
@@ -244,7 +251,7 @@ class Worker:
         return inputs.materialize(self.predictor.signature, values, Path(tempfile.gettempdir()))
 
     def _metric_hook(self, prediction_id: str) -> Callable[[str, Any, str], None]:
-        return lambda name, value, mode: self.channel.send(ipc.METRIC, prediction_id, name, value, mode)
+        return lambda name, value, mode: self.channel.send(ipc.Metric(prediction_id, name, value, mode))
 
     def _encode(self, value: Any) -> Any:
         assert self.predictor is not None
@@ -259,33 +266,32 @@ class Worker:
                 result = self.predictor.fn(**args)
                 if self.predictor.signature.output.is_iterator:
                     for item in result:
-                        self.channel.send(ipc.OUTPUT, prediction_id, self._encode(item))
-                    outcome: tuple[Any, ...] = (ipc.DONE, prediction_id, ipc.STREAMED)
+                        self.channel.send(ipc.Output(prediction_id, self._encode(item)))
+                    report: _Report = partial(ipc.Done, prediction_id, None, streamed=True)
                 else:
-                    outcome = (ipc.DONE, prediction_id, self._encode(result))
+                    report = partial(ipc.Done, prediction_id, self._encode(result))
             except CancelationException:
-                outcome = (ipc.CANCELED, prediction_id)
-            except BaseException as e:  # noqa: BLE001 - sys.exit() fails the prediction only
-                outcome = (ipc.FAILED, prediction_id, _error_text(e))
+                report = partial(ipc.Canceled, prediction_id)
+            except BaseException as e:  # sys.exit() fails the prediction only
+                report = partial(ipc.Failed, prediction_id, _error_text(e))
             inputs.close_files(args)
             # a cancel arriving now must not interrupt the report (or leave a half-sent frame)
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
             try:
                 self._flush()  # while it still runs: fd-level output read now is attributed to it
                 self.running.pop(prediction_id, None)
-                self.channel.send(*outcome, scope.metrics.as_dict())
+                self.channel.send(report(metrics=scope.metrics.as_dict()))
             finally:  # a pending signal is delivered now and finds nothing to cancel
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
 
     async def serve_async(self) -> None:
         await asyncio.Event().wait()  # predictions arrive as tasks; run until the process ends
 
-    def _start_task(self, message: tuple[Any, ...]) -> None:
-        _, prediction_id, values, context = message
+    def _start_task(self, job: ipc.Predict) -> None:
         task = asyncio.get_running_loop().create_task(
-            self._run_async(prediction_id, values, context), context=contextvars.copy_context()
+            self._run_async(job.prediction_id, job.inputs, job.context), context=contextvars.copy_context()
         )
-        self.running[prediction_id] = task
+        self.running[job.prediction_id] = task
 
     async def _run_async(self, prediction_id: str, values: dict[str, Any], context: dict[str, str]) -> None:
         assert self.predictor is not None
@@ -297,24 +303,21 @@ class Worker:
                 result = self.predictor.fn(**args)
                 if self.predictor.signature.output.is_iterator and not inspect.isawaitable(result):
                     async for item in _aiter(result):
-                        self.channel.send(ipc.OUTPUT, prediction_id, self._encode(item))
-                    outcome: tuple[Any, ...] = (ipc.DONE, prediction_id, ipc.STREAMED)
+                        self.channel.send(ipc.Output(prediction_id, self._encode(item)))
+                    report: _Report = partial(ipc.Done, prediction_id, None, streamed=True)
                 else:
-                    outcome = (
-                        ipc.DONE,
-                        prediction_id,
-                        self._encode(await result if inspect.isawaitable(result) else result),
-                    )
+                    output = self._encode(await result if inspect.isawaitable(result) else result)
+                    report = partial(ipc.Done, prediction_id, output)
             except asyncio.CancelledError:
-                outcome = (ipc.CANCELED, prediction_id)
-            except BaseException as e:  # noqa: BLE001
-                outcome = (ipc.FAILED, prediction_id, _error_text(e))
+                report = partial(ipc.Canceled, prediction_id)
+            except BaseException as e:  # sys.exit() fails the prediction only
+                report = partial(ipc.Failed, prediction_id, _error_text(e))
             finally:
                 inputs.close_files(args)
                 self._flush()  # while it still runs: fd-level output read now is attributed to it
                 self.running.pop(prediction_id, None)
                 self.cancel_requested.discard(prediction_id)
-            self.channel.send(*outcome, scope.metrics.as_dict())
+            self.channel.send(report(metrics=scope.metrics.as_dict()))
 
     def _flush(self) -> None:
         """Send everything written so far (Python and C buffers, and the fd pipes) before a report.
@@ -353,9 +356,10 @@ def _error_text(e: BaseException) -> str:
 
 def main(argv: list[str]) -> None:
     fd, project_dir, ref, mode = int(argv[0]), Path(argv[1]), argv[2], argv[3]
+    weights = os.environ.get(WEIGHTS_VARIABLE) or None  # set by spawn_worker from the server's settings
     faulthandler.enable(file=os.fdopen(os.dup(2), "w"), all_threads=False)  # crash reports reach the server log
     channel = ipc.BlockingChannel(socket.socket(fileno=fd))
-    worker = Worker(channel, project_dir, ref, mode)
+    worker = Worker(channel, project_dir, ref, mode, weights)
     worker.capture_output()
     os.chdir(project_dir)
     worker.start()

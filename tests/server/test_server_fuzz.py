@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from .conftest import EXAMPLES
-from .server_helpers import serve
+from tests.conftest import EXAMPLES
+from tests.server_helpers import serve
 
 
 @pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.iterdir() if (p / "cog.yaml").exists()))

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
+import orjson
+
 from cognix.server.predictions import History, Prediction
+from cognix.server.states import Health, Status
 
 
 def _finished(i: int, output: str = "x") -> Prediction:
     p = Prediction(id=f"p{i}", input={}, shown_input={})
     p.start()
-    p.finish("succeeded", output=output)
+    p.finish(Status.SUCCEEDED, output=output)
     return p
 
 
@@ -44,9 +49,16 @@ def test_active_predictions_are_never_forgotten() -> None:
 
 def test_terminal_state_is_final_and_timed() -> None:
     p = _finished(1, output="first")
-    p.finish("failed", error="late")
+    p.finish(Status.FAILED, error="late")
     body = p.response()
     assert body["status"] == "succeeded" and body["output"] == "first" and "error" not in body
     assert body["metrics"]["predict_time"] >= 0
     assert body["created_at"] <= body["started_at"] <= body["completed_at"]
     assert body["completed_at"].endswith("Z")
+
+
+def test_states_are_written_as_cogs_plain_strings() -> None:
+    body = _finished(1).response()
+    assert orjson.loads(orjson.dumps(body))["status"] == "succeeded"
+    assert json.dumps({"status": Health.SETUP_FAILED}) == '{"status": "SETUP_FAILED"}'
+    assert f"{Status.CANCELED} {Health.BUSY}" == str(Status.CANCELED) + " BUSY" == "canceled BUSY"

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from .server_helpers import MODELS, peer, serve
+from tests.server_helpers import MODELS, peer, serve
 
 KITCHEN = MODELS / "kitchen"
 
@@ -506,7 +506,7 @@ def test_image_entrypoint_reads_cog_environment(tmp_path) -> None:
     import subprocess
     import sys
 
-    from .server_helpers import Server, free_port
+    from tests.server_helpers import Server, free_port
 
     (tmp_path / "run.py").write_text(
         "from cog import BaseRunner\nclass Runner(BaseRunner):\n"
@@ -618,3 +618,26 @@ def test_file_like_outputs_leave_no_temporary_copies(tmp_path) -> None:
         out = predict(server, {}).json()["output"]
     assert base64.b64decode(out.split(",", 1)[1]) == b"legacy"
     assert set(glob.glob(f"{tempfile.gettempdir()}/cognix-out-*")) == before
+
+
+def test_worker_messages_survive_the_channel_as_they_were_sent() -> None:
+    import pickle
+    import socket
+
+    from cognix.server import ipc
+
+    messages = [
+        ipc.Predict("p1", {"text": "hi"}, {"k": "v"}),
+        ipc.Log(None, "stderr", "setup\n"),
+        ipc.Output("p1", ipc.file_ref("/tmp/x.png", temporary=True)),
+        ipc.Done("p1", None, {"n": 1}, streamed=True),
+        ipc.Failed("p1", "boom", {}),
+        ipc.Cancel("p1"),
+    ]
+    for message in messages:
+        assert pickle.loads(ipc.encode(message)[4:]) == message
+    server, worker = socket.socketpair()
+    with server, worker:
+        server.sendall(ipc.encode(messages[0]))
+        assert ipc.BlockingChannel(worker).recv() == messages[0]
+    assert type(pickle.loads(ipc.encode(messages[2])[4:]).value) is ipc.TemporaryFileRef
