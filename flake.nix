@@ -18,6 +18,7 @@
       version = builtins.head (builtins.match ''.*__version__ = "([^"]+)".*'' (builtins.readFile ./cognix/_version.py));
       runtimeDeps = ps: with ps; [
         pydantic pyyaml packaging typer rich fastapi uvicorn uvloop httptools httpx orjson tomli-w jinja2
+        cyclonedx-python-lib
       ];
       cognix = python.pkgs.buildPythonApplication {
         pname = "cognix";
@@ -43,11 +44,11 @@
       };
 
       devShells.${system}.default = pkgs.mkShell {
-        packages = [ (python.withPackages (ps: runtimeDeps ps ++ [ ps.pytest ps.pillow ])) pkgs.uv pkgs.ruff pkgs.skopeo pkgs.umoci ];
+        packages = [ (python.withPackages (ps: runtimeDeps ps ++ [ ps.pytest ps.pillow ])) pkgs.uv pkgs.ruff pkgs.mypy pkgs.skopeo pkgs.umoci ];
       };
 
       templates.default = {
-        path = ./cognix/templates/init;
+        path = ./cognix/project/templates/init;
         description = "A Cog project (cog.yaml, predict.py, requirements.txt) that cognix builds";
       };
     };

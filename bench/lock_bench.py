@@ -1,6 +1,6 @@
 """Time ``cognix lock`` against bare ``uv pip compile`` resolving the same requirements.
 
-    python bench/lock_bench.py [--runs 5]
+    python bench/lock_bench.py [--runs 9] [--cold]
 
 Both resolve, for Python 3.11 on x86_64 manylinux, a GPU project's requirements (torch with
 CUDA 11.7 from PyPI, transformers, Pillow) plus the packages cognix adds to every image, from
@@ -26,25 +26,24 @@ from cognix.project.lock import PLATFORM, runtime_requirements
 REQUIREMENTS = ["torch==2.0.0", "transformers==4.40.0", "pillow==10.3.0"]
 
 
-def timed(cmd: list[str], cwd: Path, runs: int, cold: bool) -> list[float]:
-    times = []
-    for _ in range(runs):
-        for name in ("pylock.uv.toml", "pylock.toml"):  # each run resolves from scratch
-            (cwd / name).unlink(missing_ok=True)
-        env = dict(os.environ)
-        if cold:  # an empty uv cache: every run fetches the index pages and metadata again
-            env["UV_CACHE_DIR"] = tempfile.mkdtemp(prefix="uv-cold-")
-        began = time.perf_counter()
-        subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, env=env)
-        times.append(time.perf_counter() - began)
-        if cold:
-            shutil.rmtree(env["UV_CACHE_DIR"], ignore_errors=True)
-    return times
+def timed(cmd: list[str], cwd: Path, cold: bool) -> float:
+    """One run, resolving from scratch."""
+    for name in ("pylock.uv.toml", "pylock.toml"):
+        (cwd / name).unlink(missing_ok=True)
+    env = dict(os.environ)
+    if cold:  # an empty uv cache: every run fetches the index pages and metadata again
+        env["UV_CACHE_DIR"] = tempfile.mkdtemp(prefix="uv-cold-")
+    began = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, env=env)
+    elapsed = time.perf_counter() - began
+    if cold:
+        shutil.rmtree(env["UV_CACHE_DIR"], ignore_errors=True)
+    return elapsed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--cold", action="store_true", help="start every run with an empty uv cache")
     args = parser.parse_args()
     uv = shutil.which("uv") or sys.exit("uv is not installed (pip install uv)")
@@ -76,8 +75,10 @@ def main() -> None:
         subprocess.run(uv_cmd, cwd=work, check=True, capture_output=True)  # warm the cache
         subprocess.run(cognix_cmd, cwd=work, check=True, capture_output=True)
 
-        uv_times = timed(uv_cmd, work, args.runs, args.cold)
-        cognix_times = timed(cognix_cmd, work, args.runs, args.cold)
+        uv_times, cognix_times = [], []
+        for _ in range(args.runs):  # alternating, so a change in load or network hits both alike
+            uv_times.append(timed(uv_cmd, work, args.cold))
+            cognix_times.append(timed(cognix_cmd, work, args.cold))
     uv_s, cognix_s = statistics.median(uv_times), statistics.median(cognix_times)
     print(f"{'':24} {'median s':>9} {'min s':>7}")
     print(f"{'uv pip compile':24} {uv_s:9.3f} {min(uv_times):7.3f}")

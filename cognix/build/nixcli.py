@@ -159,7 +159,9 @@ def check_closure(output: Path, progress: Callable[[str], None]) -> None:
     _run(command, output.parent, progress, json_output=False)
 
 
-def _run(command: list[str], cwd: Path, progress: Callable[[str], None], *, json_output: bool = True) -> list[dict]:
+def _run(
+    command: list[str], cwd: Path, progress: Callable[[str], None], *, json_output: bool = True
+) -> list[dict[str, Any]]:
     tail: deque[str] = deque(maxlen=40)
     with subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         assert proc.stderr is not None and proc.stdout is not None

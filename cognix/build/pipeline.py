@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from cognix.build import generate, nixcli, sbom
+from cognix.build import generate, nixcli, sbom, sources
 from cognix.errors import CognixError
 from cognix.image.archive import Image, read_image
 from cognix.nix.builders import oci
@@ -93,7 +93,7 @@ def build_image(
     tag = tag or generate.default_tag(project)
     lock, chosen = prepare(project, toolchain=toolchain, tag=tag, locked=locked, progress=progress)
     offline = chosen.kind == "offline"
-    folder = project.dir / generate.GENERATED
+    folder = project.dir / sources.GENERATED
     nix_build = functools.partial(nixcli.build, project.dir, offline=offline, progress=progress)
     env = nix_build("pythonEnv", out_link=folder / "python-env")
     roots = nix_build("imageClosure", out_link=folder / "image-closure")

@@ -33,7 +33,7 @@ EPOCH = datetime(1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc)  # as the image's `cr
 
 def _metadata(env: Path) -> dict[str, Any]:
     """name → parsed METADATA of every distribution installed in the environment."""
-    found = {}
+    found: dict[str, Any] = {}
     for metadata in sorted(env.glob("lib/python*/site-packages/*.dist-info/METADATA")):
         message = email.parser.Parser().parsestr(metadata.read_text(errors="replace"), headersonly=True)
         found[canonicalize_name(message["Name"] or metadata.parent.name.split("-")[0])] = message
@@ -43,8 +43,8 @@ def _metadata(env: Path) -> dict[str, Any]:
 def _license(message: Any) -> str | None:
     if message is None:
         return None
-    if message.get("License-Expression"):
-        return message["License-Expression"].strip()
+    if expression := message.get("License-Expression"):
+        return str(expression).strip()
     text = (message.get("License") or "").strip()
     if text and "\n" not in text and len(text) < 100 and text.upper() != "UNKNOWN":
         return text
@@ -67,7 +67,7 @@ def _requires(message: Any, python: str) -> list[str]:
         "platform_machine": "x86_64",
         "extra": "",
     }
-    names = []
+    names: list[str] = []
     for line in message.get_all("Requires-Dist") or [] if message is not None else []:
         try:
             requirement = Requirement(line)
@@ -103,7 +103,7 @@ def build_sbom(
     licenses = LicenseFactory()
     wheels: dict[str, Any] = {}
     for package in lock.packages:
-        key = canonicalize_name(package.name)
+        key: str = canonicalize_name(package.name)
         artifact = package.wheel or package.sdist
         license_text = _license(metadata.get(key))
         wheels[key] = Component(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cognix.build import generate, nixcli
+from cognix.build import nixcli, sources
 from cognix.build.pipeline import stream_to_oci
 from cognix.image.archive import Image, layer_files, read_image
 from cognix.project.config import Project
@@ -45,7 +45,7 @@ def rebuild_and_compare(
             )
             second = read_image(scratch / "root" / str(path).lstrip("/"))
         else:
-            script = project.dir / generate.GENERATED / "stream-image"
+            script = project.dir / sources.GENERATED / "stream-image"
             nixcli.check_closure(script, progress)
             second = read_image(stream_to_oci(script.resolve(), scratch / "image.tar", tag))
         return compare(first, second)

@@ -2,6 +2,15 @@
 runs a predictor once in this Python (``cognix predict``), ``prediction_io`` turns ``-i``/``--json``
 into inputs and outputs into files."""
 
-from cognix.cli.app import app, main
+import gc
+
+# The CLI's imports (pydantic, typer, rich: ~250 modules) allocate enough to trigger a dozen
+# collections that find nothing to free; main() restores the default before any command runs.
+_DEFAULT_GC_THRESHOLD = gc.get_threshold()
+gc.set_threshold(100_000, 50, 100)
+
+from cognix.cli.app import app, main  # noqa: E402
+
+gc.set_threshold(*_DEFAULT_GC_THRESHOLD)
 
 __all__ = ["app", "main"]

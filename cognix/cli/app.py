@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from cognix._version import __version__
+from cognix.cli.console import err, status, styled
 from cognix.errors import CognixError
+
+if TYPE_CHECKING:
+    from cognix.image.archive import Image
 from cognix.project import config
 
 app = typer.Typer(
@@ -24,7 +27,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
 
 ConfigFile = Annotated[str | None, typer.Option("-f", "--file", help="Path to cog.yaml (default: search upward).")]
 
@@ -56,7 +58,7 @@ def _warn_drift(project: config.Project) -> None:
     from cognix.project.lock import environment_drift
 
     for line in environment_drift(project):
-        err.print(Text.assemble(("warning: ", "yellow"), line))
+        err.print(styled(("warning: ", "yellow"), line))
 
 
 def _ref(project: config.Project, mode: str) -> str:
@@ -151,6 +153,7 @@ def lock_cmd(
 ) -> None:
     """Resolve the image's Python packages into pylock.toml (PEP 751): every wheel with url and sha256."""
     from cognix.project import lock as locking
+    from cognix.project.pylock import LOCK_NAME
 
     project = _project(config_file)
     if check:
@@ -158,16 +161,16 @@ def lock_cmd(
         if reason:
             err.print(f"[red]stale:[/] {reason}; run [bold]cognix lock[/]")
             raise typer.Exit(1)
-        err.print(f"{locking.LOCK_NAME} is up to date")
+        err.print(f"{LOCK_NAME} is up to date")
         return
-    with err.status("locking…") as status:
+    with status("locking…") as spinner:
         path, document = locking.write_lock(
             project,
             upgrade=upgrade,
             upgrade_packages=upgrade_package,
             allow_sdist=allow_sdist,
             toolchain=toolchain,
-            progress=lambda text: status.update(f"{text}…"),
+            progress=lambda text: spinner.update(f"{text}…"),
         )
     tool = document.cognix
     if explain:
@@ -206,11 +209,12 @@ def serve_cmd(
         predict_ref=config.runner,
         train_ref=config.train,
         upload_url=upload_url,
+        port=port,
         queue_depth=queue_depth,
         concurrency=config.concurrency.max if config.concurrency else None,
     )
     err.print(f"Serving {config.runner or config.train} on http://{host}:{port} (Ctrl-C to stop)")
-    server.serve(settings, host=host, port=port, await_explicit_shutdown=await_explicit_shutdown)
+    server.serve(settings, host=host, await_explicit_shutdown=await_explicit_shutdown)
 
 
 TOOLCHAIN_HELP = (
@@ -220,12 +224,16 @@ TOOLCHAIN_HELP = (
 Toolchain = Annotated[str | None, typer.Option("--toolchain", envvar="COGNIX_TOOLCHAIN", help=TOOLCHAIN_HELP)]
 
 
-def _build_image(project: config.Project, tag: str | None, toolchain: str | None, locked: bool):  # noqa: ANN202
+def _build_image(project: config.Project, tag: str | None, toolchain: str | None, locked: bool) -> Image:
     from cognix.build import pipeline
 
-    with err.status("building…") as status:
+    with status("building…") as spinner:
         return pipeline.build_image(
-            project, tag=tag, toolchain=toolchain, locked=locked, progress=lambda text: status.update(Text(f"{text}…"))
+            project,
+            tag=tag,
+            toolchain=toolchain,
+            locked=locked,
+            progress=lambda text: spinner.update(styled(f"{text}…")),
         )
 
 
@@ -268,13 +276,13 @@ def verify_cmd(
     first = _build_image(project, None, toolchain, locked=True)
     recorded = read_lock(project)
     built_with = recorded.cognix.builds_with if recorded else "offline"
-    with err.status("rebuilding from nothing in a fresh Nix store…") as status:
+    with status("rebuilding from nothing in a fresh Nix store…") as spinner:
         report = verify.rebuild_and_compare(
             project,
             first,
             offline=built_with == "offline",
             tag=first.ref_name,
-            progress=lambda t: status.update(Text(f"{t}…")),
+            progress=lambda t: spinner.update(styled(f"{t}…")),
         )
     for line in report.lines:
         err.print(line, markup=False)
@@ -309,12 +317,13 @@ def push_cmd(
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
     from cognix.image import registry
+    from cognix.image.reference import Reference
 
-    host = registry.Reference.parse(reference).registry.rsplit(":", 1)[0]
+    host = Reference.parse(reference).registry.rsplit(":", 1)[0]
     if insecure and host not in ("localhost", "127.0.0.1", "[::1]"):
         err.print(f"[yellow]warning:[/] --insecure sends the image and any credentials to {host} unencrypted")
     path = _archive(archive, reference, toolchain, config_file)
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err) as bars:
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err.get()) as bars:
         tasks: dict[str, Any] = {}
 
         def on_blob(blob: registry.Blob, action: str) -> None:
@@ -362,11 +371,11 @@ def sbom_cmd(
     config_file: ConfigFile = None,
 ) -> None:
     """Write the image's CycloneDX 1.6 SBOM: every wheel, the interpreter, CUDA, every Nix store path."""
-    from cognix.build import generate, pipeline
+    from cognix.build import pipeline, sources
 
     project = _project(config_file)
     image = _build_image(project, None, toolchain, locked=False)
-    source = project.dir / generate.GENERATED / pipeline.SBOM_NAME
+    source = project.dir / sources.GENERATED / pipeline.SBOM_NAME
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(source.read_bytes())
     err.print(f"Wrote {output} (the SBOM of {image.digest}; its sha256 is the image's io.cognix.sbom.sha256 label)")
@@ -381,16 +390,18 @@ def inspect_cmd(
     """Show an image: config, labels, and each layer with its size and what it holds."""
     from rich.table import Table
 
-    from cognix.build import generate
+    from cognix.build import sources
     from cognix.image import audit
 
-    path = image or _project(config_file).dir / generate.GENERATED / "image.tar"  # where cognix build keeps it
+    path = image or _project(config_file).dir / sources.GENERATED / "image.tar"  # where cognix build keeps it
     if not path.exists():
         raise CognixError(f"{path} does not exist", hint="build the image first (cognix build), or name an archive")
     info = audit.describe(path)
     if as_json:
         print(json.dumps(info, indent=2, sort_keys=True))
         return
+    from rich.console import Console
+
     out = Console(highlight=False)
     out.print(f"[bold]{info['name'] or path}[/]  {info['digest']}  ({info['size'] / 1e6:,.1f} MB compressed)")
     for key, value in sorted(info["config"].items()):
@@ -422,6 +433,8 @@ def diff_cmd(
     if as_json:
         print(json.dumps(changes, indent=2, sort_keys=True))
         return
+    from rich.console import Console
+
     out = Console(highlight=False)
     for key, (a, b) in changes["facts"].items():
         out.print(f"[yellow]~[/] {key}: {a} → {b}")
@@ -450,14 +463,14 @@ def develop_cmd(
 ) -> None:
     """Open a shell with exactly the image's Python environment (nix develop); arguments after
     the options run as a command in it instead, e.g. `cognix develop python -c 'import torch'`."""
-    from cognix.build import generate, nixcli, pipeline
+    from cognix.build import generate, nixcli, pipeline, sources
 
     project = _project(config_file)
     tag = generate.default_tag(project)
     _, chosen = pipeline.prepare(
         project, toolchain=toolchain, tag=tag, locked=False, progress=lambda t: err.print(f"{t}…")
     )
-    folder = project.dir / generate.GENERATED
+    folder = project.dir / sources.GENERATED
     command = ["nix", "develop", *nixcli.options(chosen.kind == "offline"), "-f", ".cognix/build.nix", "devShell"]
     if chosen.kind == "offline":  # no registry to look bashInteractive up in: don't wait for GitHub
         registry = folder / "flake-registry.json"
@@ -485,9 +498,11 @@ def main() -> None:
     try:
         app()
     except CognixError as e:
-        err.print(Text.assemble(("error: ", "bold red"), e.message), soft_wrap=True)
+        err.print(styled(("error: ", "bold red"), e.message), soft_wrap=True)
         if e.details:
-            err.print(Text(e.details), soft_wrap=True)
+            err.print(styled(e.details), soft_wrap=True)
         if e.hint:
-            err.print(Text.assemble(("hint: ", "cyan"), e.hint), soft_wrap=True)
+            err.print(styled(("hint: ", "cyan"), e.hint), soft_wrap=True)
         sys.exit(e.exit_code)
+    finally:
+        gc.freeze()  # exiting: the final collection need not walk every module's objects

@@ -110,7 +110,7 @@ def load_json_input(arg: str, stdin: TextIO, cwd: Path) -> dict[str, Any]:
         raise UsageError(f"Failed to parse JSON: {e}") from None
     if not isinstance(data, dict):
         raise UsageError('Failed to parse JSON: expected an object of inputs, e.g. \'{"prompt": "hi"}\'')
-    return _files_in_json(data, cwd)
+    return {name: _files_in_json(value, cwd) for name, value in data.items()}
 
 
 class OutputWriter:

@@ -16,6 +16,9 @@ from typing import Any, BinaryIO
 from cognix.errors import CognixError
 from cognix.nix.builders.oci import LAYER_NAME
 
+# one tar entry as the layer holds it: (type, mode, uid, gid, mtime, link target, sha256 or "")
+FileEntry = tuple[bytes, int, int, int, float, str, str]
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -99,11 +102,11 @@ class Archive:
             layers=layers,
         )
 
-    def layer_files(self, layer: Layer | str, *, contents: bool = True) -> dict[str, tuple]:
+    def layer_files(self, layer: Layer | str, *, contents: bool = True) -> dict[str, FileEntry]:
         """path → (type, mode, uid, gid, mtime, link, sha256 or "") of every entry of one layer;
         the contents are hashed in chunks, and only when ``contents``."""
         digest = layer if isinstance(layer, str) else layer.digest
-        files: dict[str, tuple] = {}
+        files: dict[str, FileEntry] = {}
         try:
             with tarfile.open(fileobj=self.blob(digest), mode="r|*") as entries:  # gzip, bzip2, xz or plain
                 for member in entries:
@@ -135,6 +138,6 @@ def read_image(path: Path) -> Image:
         return archive.image()
 
 
-def layer_files(path: Path, digest: str) -> dict[str, tuple]:
+def layer_files(path: Path, digest: str) -> dict[str, FileEntry]:
     with Archive(path) as archive:
         return archive.layer_files(digest)

@@ -77,7 +77,7 @@ def load_side(path: Path) -> Side:
     if path.suffix == ".toml":
         lock = Lock.from_toml(path.read_text(), source=path)
         facts = lock.cognix.model_dump(mode="json", by_alias=True, exclude_none=True)
-        packages = {canonicalize_name(p.name): p.version for p in lock.packages}
+        packages: dict[str, str] = {canonicalize_name(p.name): p.version for p in lock.packages}
         return Side("lock", packages, {k: facts[k] for k in _FACTS if k in facts})
     with Archive(path) as archive:
         image = archive.image()

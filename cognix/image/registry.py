@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import re
@@ -305,7 +306,7 @@ def push(
                 on_blob(blob, "mounted")
                 continue
             on_blob(blob, "uploading")
-            client.upload(blob, opened.blob(blob.digest), lambda n, b=blob: on_bytes(b, n))
+            client.upload(blob, opened.blob(blob.digest), functools.partial(on_bytes, blob))
             report.uploaded.append(blob)
             on_blob(blob, "uploaded")
         client.put_manifest(reference.tag, image.manifest, image.manifest_type)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -192,7 +193,9 @@ def find_config(start: Path, explicit: str | None = None) -> Path:
     )
 
 
-def _line_index(node: yaml.Node, path: tuple[Any, ...] = (), out: dict[tuple[Any, ...], int] | None = None) -> dict:
+def _line_index(
+    node: yaml.Node, path: tuple[Any, ...] = (), out: dict[tuple[Any, ...], int] | None = None
+) -> dict[tuple[Any, ...], int]:
     """Map each key path (``("build", "gpu")``, ``("environment", 0)``) to its 1-based line."""
     out = {} if out is None else out
     out.setdefault(path, node.start_mark.line + 1)
@@ -284,7 +287,7 @@ def _schema_hint(msg: str, loc: tuple[Any, ...]) -> str | None:
     return None
 
 
-def _schema_issues(err_list: list[dict[str, Any]]) -> list[tuple[tuple[Any, ...], str, tuple[Any, ...]]]:
+def _schema_issues(err_list: Sequence[Mapping[str, Any]]) -> list[tuple[tuple[Any, ...], str, tuple[Any, ...]]]:
     """Pydantic errors as Cog's JSON-schema messages (gojsonschema wording), one per location.
 
     Like Cog, the deepest error wins: a union value that matched one member's type is
@@ -379,8 +382,8 @@ def _build_issues(build: dict[str, Any], project_dir: Path, invalid: Any) -> Non
     if isinstance(req, str) and not (project_dir / req).is_file():
         invalid(("build", "python_requirements"), req, "file does not exist", f"create {req} next to cog.yaml")
     cuda = build.get("cuda")
-    if isinstance(cuda, str) and (problem := _check_cuda(cuda)):
-        invalid(("build", "cuda"), cuda, problem, 'write it as "X.Y", e.g. "12.4"')
+    if isinstance(cuda, str) and (cuda_problem := _check_cuda(cuda)):
+        invalid(("build", "cuda"), cuda, cuda_problem, 'write it as "X.Y", e.g. "12.4"')
     for i, item in enumerate(build.get("run") or []):
         cmd = item.get("command") if isinstance(item, dict) else item
         if isinstance(cmd, str) and "\n" in cmd.strip():
@@ -506,7 +509,8 @@ def _model_issues(data: dict[str, Any], invalid: Any) -> None:
             )
         elif isinstance(name, str) and name in names:
             invalid(("weights", i, "name"), name, "duplicate weight name")
-        names.add(name)
+        if isinstance(name, str):
+            names.add(name)
         if target == "":
             invalid(("weights", i, "target"), None, "target is required")
         elif isinstance(target, str):

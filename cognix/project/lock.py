@@ -9,7 +9,7 @@ Identical inputs give a byte-identical file.
 
 from __future__ import annotations
 
-import concurrent.futures
+import functools
 import hashlib
 import importlib.metadata
 import os
@@ -31,7 +31,7 @@ from cognix._version import __version__
 from cognix.errors import CognixError
 from cognix.project import compat
 from cognix.project.config import Project
-from cognix.project.pylock import LOCK_NAME, TOOLCHAINS, CognixTable, Lock, NixpkgsPin, Package
+from cognix.project.pylock import LOCK_NAME, TOOLCHAINS, CognixTable, Lock, NixpkgsPin, Package, ToolTable
 from cognix.project.pylock import read as read_lock_file
 
 LOCK_FORMAT = 1  # bump when the [tool.cognix] table changes meaning
@@ -61,6 +61,7 @@ class LockInputs:
     digest: str = ""
 
 
+@functools.cache
 def runtime_requirements() -> list[str]:
     """What the image needs besides the model's packages: cognix's ``image`` extra (the server
     and its libraries; cognix itself is built from source by Nix)."""
@@ -272,6 +273,8 @@ def measure(artifacts: list[dict[str, Any]], progress: Callable[[str], None]) ->
         artifact["size"] = size
         artifact.setdefault("hashes", {})["sha256"] = digest.hexdigest()
 
+    import concurrent.futures
+
     progress(f"hashing {len(todo)} files the index gave no size or hash for")
     try:
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -318,7 +321,7 @@ def build_lock(inputs: LockInputs, uv_lock: dict[str, Any], progress: Callable[[
     return Lock(
         requires_python=f"=={inputs.python}.*",
         packages=[Package.model_validate(entry) for entry in entries],
-        tool={"cognix": table},
+        tool=ToolTable(cognix=table),
     )
 
 

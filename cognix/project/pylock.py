@@ -101,7 +101,7 @@ class CognixTable(_Table):
         return self.toolchain or DEFAULT_TOOLCHAIN
 
 
-class _Tool(_Table):
+class ToolTable(_Table):
     cognix: CognixTable
 
 
@@ -112,7 +112,7 @@ class Lock(_Table):
     requires_python: str
     created_by: str = "cognix"
     packages: list[Package]
-    tool: _Tool
+    tool: ToolTable
 
     @property
     def cognix(self) -> CognixTable:
@@ -121,7 +121,7 @@ class Lock(_Table):
     def with_cognix(self, **changes: object) -> Lock:
         """A copy with ``[tool.cognix]`` fields changed (the lock is immutable)."""
         table = self.cognix.model_copy(update=changes)
-        return self.model_copy(update={"tool": _Tool(cognix=table)})
+        return self.model_copy(update={"tool": ToolTable(cognix=table)})
 
     def render(self) -> str:
         document = self.model_dump(mode="json", by_alias=True, exclude_none=True)

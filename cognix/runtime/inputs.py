@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any, Literal, Optional, Union
@@ -104,18 +105,18 @@ def _python_type(spec: TypeSpec) -> Any:
     if spec.kind is Kind.UNION:
         t: Any = Union[tuple(_python_type(m) for m in spec.members)]  # noqa: UP007 - built at runtime
     elif spec.literal:
-        t = Literal[spec.literal]  # type: ignore[valid-type]
+        t = Literal[spec.literal]
     else:
         t = _json_types()[spec.kind]
     if spec.is_list:
-        t = list[t]  # type: ignore[valid-type]
+        t = list[t]
     return Optional[t] if spec.nullable else t  # noqa: UP045 - runtime-built type
 
 
 def _field(f: InputField) -> tuple[Any, Any]:
     t = _python_type(f.type)
     if f.choices is not None and not f.type.literal:
-        t = Literal[f.choices]  # type: ignore[valid-type]
+        t = Literal[f.choices]
         t = Optional[t] if f.type.nullable else t  # noqa: UP045
     default = ... if f.required else (None if f.default is MISSING else f.default)
     from pydantic import Field
@@ -135,10 +136,11 @@ def _model(signature: Signature) -> Any:
     from pydantic import ConfigDict, create_model
 
     config = ConfigDict(strict=True, extra="ignore", regex_engine="python-re")
-    return create_model("Input", __config__=config, **{f.name: _field(f) for f in signature.inputs})
+    fields: dict[str, Any] = {f.name: _field(f) for f in signature.inputs}
+    return create_model("Input", __config__=config, **fields)
 
 
-def _reason(err: dict[str, Any], spec: TypeSpec | None) -> str:
+def _reason(err: Mapping[str, Any], spec: TypeSpec | None) -> str:
     """A pydantic error in the words Cog's input validation uses."""
     kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
     if kind == "greater_than_equal":
@@ -158,10 +160,10 @@ def _reason(err: dict[str, Any], spec: TypeSpec | None) -> str:
     if kind.endswith("_type") or kind in ("int_from_float", "dict_type"):
         expected = _expected(spec) if spec is not None else kind.removesuffix("_type")
         return f"expected {expected}, got {json_kind(value)}"
-    return err["msg"]
+    return str(err["msg"])
 
 
-def _issues(signature: Signature, errors: list[dict[str, Any]]) -> list[InputIssue]:
+def _issues(signature: Signature, errors: Sequence[Mapping[str, Any]]) -> list[InputIssue]:
     issues: dict[str, InputIssue] = {}
     for err in errors:
         loc = err["loc"]
@@ -210,7 +212,7 @@ def _fetch(url: str, dest_dir: FsPath) -> Path:
             target.write_bytes(decode_data_url(url))
         else:
             req = urllib.request.Request(url, headers=download_headers())
-            with urllib.request.urlopen(req, timeout=60) as resp, target.open("wb") as out:  # noqa: S310
+            with urllib.request.urlopen(req, timeout=60) as resp, target.open("wb") as out:
                 shutil.copyfileobj(resp, out)
     except (OSError, ValueError) as e:
         raise InputFileError(f"could not fetch {url[:80]}: {e}") from None

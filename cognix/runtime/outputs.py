@@ -26,7 +26,7 @@ def _spill(stream: io.IOBase) -> pathlib.Path:
     name = os.path.basename(getattr(stream, "name", "") or "output")
     target = pathlib.Path(tempfile.mkdtemp(prefix="cognix-out-")) / name
     with target.open("wb") as out:
-        shutil.copyfileobj(stream, out)  # type: ignore[misc]
+        shutil.copyfileobj(stream, out)
     return target
 
 

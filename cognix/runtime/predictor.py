@@ -100,8 +100,9 @@ def _user_method(cls: type, name: str) -> Callable[..., Any] | None:
     for owner in cls.__mro__:
         if owner in (BaseRunner, BasePredictor, object):
             return None
-        if callable(owner.__dict__.get(name)):
-            return owner.__dict__[name]
+        method: Callable[..., Any] | None = owner.__dict__.get(name)
+        if callable(method):
+            return method
     return None
 
 

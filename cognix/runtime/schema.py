@@ -41,6 +41,7 @@ _SIMPLE: dict[Kind, dict[str, Any]] = {
 
 def type_schema(spec: TypeSpec) -> dict[str, Any]:
     """JSON schema of ``spec``: items for lists, anyOf for unions, inlined model fields."""
+    schema: dict[str, Any]
     if spec.is_list:
         schema = {"type": "array", "items": type_schema(spec.item)}
     elif spec.kind is Kind.UNION:

@@ -173,8 +173,9 @@ def _model_fields(tpe: type) -> tuple[ModelField, ...]:
     """Fields of an output model in class order; required = no default and not Optional."""
     hints = typing.get_type_hints(tpe, include_extras=True)
     if _is_pydantic_model(tpe):
-        names = list(tpe.model_fields)
-        required = {n for n, fi in tpe.model_fields.items() if fi.is_required()}
+        model_fields = tpe.model_fields  # type: ignore[attr-defined]  # a pydantic model, checked above
+        names = list(model_fields)
+        required = {n for n, fi in model_fields.items() if fi.is_required()}
     elif dataclasses.is_dataclass(tpe):
         names = [f.name for f in dataclasses.fields(tpe)]
         required = {
@@ -204,11 +205,12 @@ def _primitive(tpe: Any, output: bool) -> TypeSpec:
         values = parse_type(args[1], output=True) if output and len(args) == 2 and args[1] is not Any else None
         return TypeSpec(Kind.OBJECT, values=values)
     if origin is Literal:
-        values = typing.get_args(tpe)
-        kinds = {PRIMITIVES.get(type(v)) for v in values}
-        if len(kinds) != 1 or kinds - {Kind.STRING, Kind.INTEGER}:
+        choices = typing.get_args(tpe)
+        kinds = {PRIMITIVES.get(type(v)) for v in choices}
+        kind = kinds.pop() if len(kinds) == 1 else None
+        if kind not in (Kind.STRING, Kind.INTEGER):
             raise SignatureError(f"Literal values must all be str or all int: {_name(tpe)}")
-        return TypeSpec(kinds.pop(), literal=values)  # type: ignore[arg-type]
+        return TypeSpec(kind, literal=choices)
     if _is_model(tpe):
         if output:
             return TypeSpec(Kind.MODEL, fields=_model_fields(tpe))
@@ -220,7 +222,7 @@ def _primitive(tpe: Any, output: bool) -> TypeSpec:
         if issubclass(tpe, os.PathLike):
             return TypeSpec(Kind.PATH)
         if issubclass(tpe, enum.Enum):
-            return _primitive(Literal[tuple(m.value for m in tpe)], output)  # type: ignore[misc]
+            return _primitive(Literal[tuple(m.value for m in tpe)], output)
     if origin is not None:
         raise SignatureError(f"{_name(origin)}[...] is not a supported {'output' if output else 'input'} type")
     raise SignatureError(f"unsupported type: {_name(tpe)}")
@@ -276,7 +278,7 @@ def _check_default(spec: TypeSpec, value: Any) -> Any:
             value = [value]
         return [_check_default(dataclasses.replace(spec, is_list=False), v) for v in value]
     kind = spec.kind
-    ok = {
+    ok: Callable[[Any], bool] = {
         Kind.STRING: lambda v: isinstance(v, str),
         Kind.INTEGER: lambda v: isinstance(v, int) and not isinstance(v, bool),
         Kind.FLOAT: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),

@@ -26,8 +26,8 @@ def streaming(fn: F | None = None) -> F | Callable[[F], F]:
 @overload
 def concurrent(fn: F) -> F: ...
 @overload
-def concurrent(fn: None = None, *, max: int = 1) -> Callable[[F], F]: ...  # noqa: A002
-def concurrent(fn: F | None = None, *, max: int = 1) -> F | Callable[[F], F]:  # noqa: A002
+def concurrent(fn: None = None, *, max: int = 1) -> Callable[[F], F]: ...
+def concurrent(fn: F | None = None, *, max: int = 1) -> F | Callable[[F], F]:
     """Allow up to ``max`` predictions at once; values above 1 need an async ``run``."""
     if isinstance(max, bool) or not isinstance(max, int):
         raise TypeError("concurrent max must be an integer")

@@ -37,7 +37,7 @@ class FieldInfo:
     accept: str | None = None
 
 
-def Input(  # noqa: N802 - Cog's public name
+def Input(  # capitalised: Cog's public name
     default: Any = NO_DEFAULT,
     *,
     default_factory: Callable[..., Any] | None = None,

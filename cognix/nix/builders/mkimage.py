@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # oci.py (copied here by `cognix build`), layering.py
-import layering  # noqa: E402
-import oci  # noqa: E402
+import layering
+import oci
 
 attrs = json.loads(Path(".attrs.json").read_text())  # Nix 2.8: NIX_ATTRS_JSON_FILE is the host path
 config = attrs["config"]
