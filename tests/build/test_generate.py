@@ -178,7 +178,7 @@ def test_the_server_wheel_is_deterministic_and_complete(tmp_path: Path) -> None:
         names = archive.namelist()
         record = archive.read(next(n for n in names if n.endswith("RECORD"))).decode()
     assert "cognix/server/__main__.py" in names and "cognix_cog_alias.pth" in names
-    assert not any(n.startswith(("cognix/nix/", "cognix/templates/")) or "__pycache__" in n for n in names)
+    assert not any(n.startswith(("cognix/nix/", "cognix/project/templates/")) or "__pycache__" in n for n in names)
     assert all(line.split(",")[0] in names for line in record.splitlines())
 
 

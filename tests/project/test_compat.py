@@ -10,14 +10,11 @@ from pathlib import Path
 import pytest
 
 from cognix.project.compat import CompatibilityError, load_matrix, select
+from tests.conftest import REPO
 
-from .conftest import REPO
-
-COG_DATA = REPO.parent / "shared" / "reference" / "cog-compat"
-needs_cog_data = pytest.mark.skipif(not COG_DATA.exists(), reason="Cog's data (../shared) is not beside this checkout")
+COG_DATA = REPO / "tools" / "cog-data"  # Cog's own matrices, vendored
 
 
-@needs_cog_data
 def test_compat_toml_is_generated_from_cog_data() -> None:
     result = subprocess.run([sys.executable, "tools/gen_compat.py", "--check"], cwd=REPO)
     assert result.returncode == 0, "compat.toml is stale: run python tools/gen_compat.py"
@@ -27,7 +24,6 @@ def _cog(name: str) -> list[dict]:
     return json.loads((COG_DATA / name).read_text())
 
 
-@needs_cog_data
 def test_every_torch_version_gets_a_choice_cog_accepts() -> None:
     m = load_matrix()
     versions = sorted({e["Torch"].split("+")[0] for e in _cog("torch_compatibility.json")})
@@ -47,7 +43,6 @@ def test_every_torch_version_gets_a_choice_cog_accepts() -> None:
         assert s.torch.index_url is None or s.torch.index_url.startswith("https://download.pytorch.org/whl/")
 
 
-@needs_cog_data
 def test_every_tensorflow_version_gets_its_tested_cuda() -> None:
     m = load_matrix()
     for entry in _cog("tf_compatibility.json"):

@@ -1,5 +1,5 @@
 """``cognix inspect`` and ``cognix diff`` on real locks and OCI archives (written by cognix's
-OCI writer here; the Nix-built image is inspected in tests/test_build.py)."""
+OCI writer here; the Nix-built image is inspected in tests/build/test_build.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from pathlib import Path
 import tomli_w
 
 from cognix.nix.builders import oci
-
-from .conftest import run_cli
+from tests.conftest import run_cli
 
 
 def lock(path: Path, packages: dict[str, str], **tool: object) -> Path:

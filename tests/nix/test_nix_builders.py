@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-BUILDERS = Path(__file__).resolve().parent.parent / "cognix" / "nix" / "builders"
+BUILDERS = Path(__file__).resolve().parents[2] / "cognix" / "nix" / "builders"
 SITE = "lib/python3.11/site-packages"
 
 

@@ -14,8 +14,7 @@ import tomllib
 
 from cognix.build import nixcli, sbom
 from cognix.image.archive import layer_files, read_image
-
-from .conftest import copy_example, run_cli
+from tests.conftest import copy_example, run_cli
 
 needs_nix = pytest.mark.skipif(shutil.which("nix") is None, reason="Nix is not installed (apt-get install nix-bin)")
 
@@ -28,6 +27,7 @@ def test_nix_base32_hashes_read_as_hex() -> None:
 
 
 @needs_nix
+@pytest.mark.slow
 @pytest.mark.network
 def test_the_sbom_lists_the_exact_closure_and_validates(tmp_path: Path) -> None:
     project = tmp_path / "blur"

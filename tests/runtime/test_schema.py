@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from cognix.runtime import schema
-
-from .conftest import load_predictor
+from tests.conftest import load_predictor
 
 CASES = Path(__file__).parent / "schema_cases"
 
@@ -78,7 +77,7 @@ def test_compact_form_is_go_encoding() -> None:
 
 
 def test_schema_cli_prints_document(project) -> None:
-    from .conftest import run_cli
+    from tests.conftest import run_cli
 
     root = project(
         'run: "run.py:Runner"\n',

@@ -19,7 +19,7 @@ import pytest
 
 from cognix.nix.builders import oci
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("image_bench", REPO / "bench" / "image_bench.py")
 assert _spec and _spec.loader
 bench = importlib.util.module_from_spec(_spec)
@@ -31,7 +31,7 @@ class RangeHandler(BaseHTTPRequestHandler):
     """Serves files from ``server.root``, honouring single ``Range`` requests (RFC 9110) unless
     the path starts with /norange/, where it answers 200 with the whole file like some servers."""
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.server.requests.append((self.path, self.headers.get("Range")))  # type: ignore[attr-defined]
         ranged = not self.path.startswith("/norange/")
         path = self.server.root / self.path.removeprefix("/norange").lstrip("/")  # type: ignore[attr-defined]

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from cognix.project.config import ConfigError, ConfigNotFound, find_config, load_project, parse
-
-from .conftest import run_cli
+from tests.conftest import run_cli
 
 PY = 'build:\n  python_version: "3.11"\n'
 

@@ -20,8 +20,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from cognix.build import server_wheel
-
-from .conftest import REPO
+from tests.conftest import REPO
 
 
 def _dependencies(extra: str | None) -> set[str]:

@@ -2,7 +2,7 @@
 loopback (plain and with htpasswd basic auth), skopeo and podman reading what was pushed.
 
 Images here are written by cognix's OCI writer (fast, no Nix); the end-to-end push of a
-Nix-built model image that podman pulls and runs is in tests/test_build.py.
+Nix-built model image that podman pulls and runs is in tests/build/test_build.py.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ import pytest
 
 from cognix.image import registry
 from cognix.nix.builders import oci
-
-from .conftest import run_cli
-from .server_helpers import free_port
+from tests.conftest import run_cli
+from tests.server_helpers import free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("docker-registry") is None, reason="apt-get install docker-registry")
 
@@ -102,29 +101,14 @@ def skopeo_digest(reference: str, *extra: str) -> str:
 def test_push_then_repush_uploads_nothing(plain_registry: Registry, tmp_path: Path) -> None:
     archive = image(tmp_path / "a", {"predict.py": "v1"})
     target = f"{plain_registry.host}/models/a:v1"
-    first = run_cli(
-        "push",
-        target,
-        "--archive",
-        str(archive),
-        "--insecure",
-        cwd=tmp_path,
-        env={"XDG_CACHE_HOME": str(tmp_path / "cache")},
-    )
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    first = run_cli("push", target, "--archive", str(archive), "--insecure", cwd=tmp_path, env=cache)
     assert first.returncode == 0, first.stderr
     assert "3 blobs uploaded" in first.stderr  # config + 2 layers
     digest = first.stdout.strip().rsplit("@", 1)[1]
     assert skopeo_digest(target) == digest == oci_digest(archive)
     before = len(plain_registry.uploads())
-    again = run_cli(
-        "push",
-        target,
-        "--archive",
-        str(archive),
-        "--insecure",
-        cwd=tmp_path,
-        env={"XDG_CACHE_HOME": str(tmp_path / "cache")},
-    )
+    again = run_cli("push", target, "--archive", str(archive), "--insecure", cwd=tmp_path, env=cache)
     assert again.returncode == 0, again.stderr
     assert "0 blobs uploaded (0.0 MB), 0 mounted, 3 already there" in again.stderr
     assert len(plain_registry.uploads()) == before == 3  # the registry saw no new upload
@@ -228,7 +212,7 @@ def token_front(upstream: str, may: Callable[[str, str], bool], seen: list[str])
     on every request, as a mount's source repository too, and forwards to the real registry."""
     from urllib.parse import parse_qs, urlsplit
 
-    from .server_helpers import QuietHandler
+    from tests.server_helpers import QuietHandler
 
     class Front(QuietHandler):
         def handle_one(self) -> None:
@@ -272,7 +256,7 @@ def alice_may(credentials: str, scope: str) -> bool:
 
 
 def test_bearer_token_challenge_is_answered(plain_registry: Registry, tmp_path: Path) -> None:
-    from .server_helpers import loopback_http
+    from tests.server_helpers import loopback_http
 
     seen: list[str] = []
     archive = image(tmp_path / "a", {"predict.py": "bearer"})
@@ -293,7 +277,7 @@ def test_bearer_token_challenge_is_answered(plain_registry: Registry, tmp_path: 
 def test_a_mount_the_token_does_not_allow_falls_back_to_uploading(plain_registry: Registry, tmp_path: Path) -> None:
     """This machine pushed the shared layer to another team's repository before; alice may not
     read that one, so the mount is refused and the layer is uploaded instead of the push failing."""
-    from .server_helpers import loopback_http
+    from tests.server_helpers import loopback_http
 
     first = registry.push(
         image(tmp_path / "a", {"predict.py": "team"}), f"{plain_registry.host}/team/x:v1", insecure=True

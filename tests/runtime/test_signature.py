@@ -9,8 +9,7 @@ import pytest
 
 from cognix.runtime.predictor import PredictorError
 from cognix.runtime.signature import Kind, OutputKind
-
-from .conftest import load_predictor, run_cli
+from tests.conftest import load_predictor, run_cli
 
 HEADER = "from typing import Optional, Union, List, Iterator, Any\nfrom cog import *\n\n"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli
+from tests.conftest import run_cli
 
 MANY_INPUTS = """
 from cog import BasePredictor, Input, Path

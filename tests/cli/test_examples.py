@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, copy_example, run_cli
+from tests.conftest import EXAMPLES, copy_example, run_cli
 
 COMMAND = re.compile(r"^    ((?:\w+=\S+ )*)cognix (.+?)(?:\s+#\s*(prints|writes):?\s*(.*))?$")
 

@@ -21,17 +21,17 @@ import httpx
 import pytest
 
 from cognix.image.archive import layer_files
-
-from .conftest import EXAMPLES, copy_example, run_cli
-from .server_helpers import free_port
+from tests.conftest import EXAMPLES, copy_example, run_cli
+from tests.server_helpers import free_port
 
 pytestmark = [
     pytest.mark.network,
+    pytest.mark.slow,
     pytest.mark.skipif(shutil.which("nix") is None, reason="Nix is not installed (apt-get install nix-bin)"),
 ]
 needs_skopeo = pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed")
 needs_podman = pytest.mark.skipif(shutil.which("podman") is None, reason="podman is not installed")
-# workplace-notes §3: crun fails on this kernel's hybrid cgroups; runc needs explicit rlimits
+# docs/machines.md#podman: crun fails on this kernel's hybrid cgroups; runc needs explicit rlimits
 PODMAN = [
     "podman",
     "--storage-driver",
@@ -109,7 +109,7 @@ def blur(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def serve_in_podman(archive: Path | str, request: dict, image_ref: str | None = None) -> dict:
-    """Run the image (runc flags of workplace-notes §3) on a loopback port; one prediction."""
+    """Run the image (runc flags of docs/machines.md#podman) on a loopback port; one prediction."""
     port = free_port()
     name = f"cognix-test-{port}"
     started = subprocess.run(
@@ -325,7 +325,7 @@ def test_too_old_nix_is_a_clear_error(project, tmp_path: Path) -> None:
 
 @pytest.fixture
 def podman_conf(tmp_path: Path) -> dict[str, str]:
-    """What lets a plain `podman` (as cognix load runs it) work here: workplace-notes §3's files."""
+    """What lets a plain `podman` (as cognix load runs it) work here: the files of docs/machines.md#podman."""
     conf, storage = tmp_path / "containers.conf", tmp_path / "storage.conf"
     conf.write_text(
         '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'
@@ -355,7 +355,7 @@ def test_load_into_podman_once(hello: tuple[Path, str], podman_conf: dict[str, s
 @needs_podman
 @pytest.mark.skipif(shutil.which("docker-registry") is None, reason="apt-get install docker-registry")
 def test_push_to_a_registry_then_podman_pulls_and_runs_it(hello: tuple[Path, str], tmp_path: Path) -> None:
-    from .test_push import start_registry
+    from tests.image.test_push import start_registry
 
     project, digest = hello
     process, reg = start_registry(tmp_path / "registry")

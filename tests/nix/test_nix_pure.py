@@ -3,13 +3,14 @@ we support), and the builtins-only modules evaluate to what the CLI and the tool
 Nothing is built and no nixpkgs is needed."""
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-NIX_DIR = Path(__file__).resolve().parent.parent / "cognix" / "nix"
+NIX_DIR = Path(__file__).resolve().parents[2] / "cognix" / "nix"
 NIX_FILES = [*sorted(NIX_DIR.rglob("*.nix")), NIX_DIR.parent.parent / "flake.nix"]  # the library and cognix's own flake
 # evaluation needs no substituter, but a stray build would spend ~5 s timing out on cache.nixos.org
 NIX_OPTS = ["--option", "substituters", ""]
@@ -137,3 +138,11 @@ def test_native_cuda_packages():
     result = nix_eval(f'{CUDA}.nativeCudaPackages {fake} "11.8"')
     assert result.returncode != 0
     assert "cudaPackages_11_8" in result.stderr and "it has: cudaPackages_12_4" in result.stderr
+
+
+def test_every_path_cognix_flake_names_exists() -> None:
+    """The flake cannot be evaluated here (no nixpkgs), so a moved folder would go unnoticed."""
+    flake = NIX_DIR.parent.parent / "flake.nix"
+    paths = re.findall(r"\./[\w./-]+", flake.read_text())
+    assert "./cognix/nix" in paths
+    assert [p for p in paths if not (flake.parent / p).exists()] == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .conftest import run_cli
+from tests.conftest import run_cli
 
 
 def test_init_then_predict(tmp_path: Path) -> None:
