@@ -27,7 +27,7 @@ import tomli_w
 import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_COG_DATA = ROOT.parent / "shared" / "reference" / "cog-compat"
+DEFAULT_COG_DATA = ROOT / "tools" / "cog-data"  # vendored from replicate/cog (see its README.md)
 COG_SOURCE = "replicate/cog pkg/config/*_compatibility.json (Apache-2.0)"
 HEADER = """\
 # The CUDA / cuDNN / torch / TensorFlow / Python matrix cognix selects from.
