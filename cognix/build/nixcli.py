@@ -74,7 +74,7 @@ def build_users_options() -> list[str]:
     if not group or _group_exists(group):
         return []
     store = os.environ.get("NIX_REMOTE") or config().get("store", "auto")
-    if os.geteuid() == 0 and store in ("auto", "local", ""):
+    if os.geteuid() == 0 and store.split("?", 1)[0] in ("auto", "local", ""):  # local?root=… too
         print(
             f"note: Nix's build-users-group {group!r} does not exist; building as root without build users "
             "(single-user mode, `--option build-users-group ''`)",

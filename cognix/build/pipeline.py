@@ -41,16 +41,18 @@ def ensure_lock(project: Project, *, locked: bool, progress: Callable[[str], Non
 def choose_toolchain(project: Project, lock: Lock, requested: str | None, *, locked: bool) -> Lock:
     """The lock, with ``requested`` recorded as its toolchain when one is given, so that a rebuild
     without flags uses the same one."""
-    recorded = lock.cognix.builds_with
-    if requested is None or requested == recorded:
+    if requested is None or requested == lock.cognix.toolchain:
         return lock
-    locking.check_toolchain(requested)
-    if locked:
+    name = locking.toolchain_name(requested)
+    recorded = lock.cognix.builds_with
+    if locked and name != recorded:
         raise CognixError(
             f"{LOCK_NAME} records the {recorded} toolchain, and --locked keeps the lock as is",
             hint=f"drop --toolchain to build with {recorded}, or drop --locked to record {requested}",
         )
-    return locking.record_toolchain(project, lock, requested)
+    if locked:  # the same toolchain as the default: nothing to record while the lock is kept as is
+        return lock
+    return locking.record_toolchain(project, lock, name)
 
 
 def toolchain_for(kind: str, lock: Lock, progress: Callable[[str], None]) -> generate.Toolchain:
@@ -128,7 +130,7 @@ def stream_to_oci(script: Path, archive: Path, tag: str) -> Path:
 
 
 def write_sbom(lock: Lock, env: Path, roots: Path, src: Path, target: Path) -> str:
-    """The image's CycloneDX SBOM (cognix/sbom.py), from its closure before it is packed."""
+    """The image's CycloneDX SBOM (cognix.build.sbom), from its closure before it is packed."""
     probe = [str(env / "bin" / "python"), "-I", "-c", "import platform; print(platform.python_version())"]
     version = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
     store_paths = [info for info in nixcli.path_info(roots) if info["path"] != str(roots)]

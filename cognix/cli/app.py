@@ -189,7 +189,9 @@ def serve_cmd(
     port: Annotated[int, typer.Option("-p", "--port", help="Port to listen on.")] = 8393,
     host: Annotated[str, typer.Option("--host", help="Address to bind (0.0.0.0 for all).")] = "127.0.0.1",
     upload_url: Annotated[str | None, typer.Option("--upload-url", help="PUT output files here.")] = None,
-    queue_depth: Annotated[int, typer.Option("--queue-depth", help="Predictions that may wait for a slot.")] = 64,
+    queue_depth: Annotated[
+        int, typer.Option("--queue-depth", envvar="COGNIX_QUEUE_DEPTH", help="Predictions that may wait for a slot.")
+    ] = 64,
     await_explicit_shutdown: Annotated[
         bool, typer.Option("--await-explicit-shutdown", help="Ignore SIGTERM; stop on POST /shutdown.")
     ] = False,
@@ -264,16 +266,14 @@ def build_cmd(
 
 
 @app.command("verify")
-def verify_cmd(
-    toolchain: Toolchain = None,
-    config_file: ConfigFile = None,
-) -> None:
-    """Build the image twice, the second time from nothing in a fresh store, and compare digests."""
+def verify_cmd(config_file: ConfigFile = None) -> None:
+    """Build the image twice, the second time from nothing in a fresh store, and compare digests.
+    It proves the lock as it is: with the toolchain it records, and nothing re-locked."""
     from cognix.build import verify
     from cognix.project.lock import read_lock
 
     project = _project(config_file)
-    first = _build_image(project, None, toolchain, locked=True)
+    first = _build_image(project, None, None, locked=True)
     recorded = read_lock(project)
     built_with = recorded.cognix.builds_with if recorded else "offline"
     with status("rebuilding from nothing in a fresh Nix store…") as spinner:

@@ -31,7 +31,16 @@ from cognix._version import __version__
 from cognix.errors import CognixError
 from cognix.project import compat
 from cognix.project.config import Project
-from cognix.project.pylock import LOCK_NAME, TOOLCHAINS, CognixTable, Lock, NixpkgsPin, Package, ToolTable
+from cognix.project.pylock import (
+    LOCK_NAME,
+    TOOLCHAINS,
+    CognixTable,
+    Lock,
+    NixpkgsPin,
+    Package,
+    ToolchainName,
+    ToolTable,
+)
 from cognix.project.pylock import read as read_lock_file
 
 LOCK_FORMAT = 1  # bump when the [tool.cognix] table changes meaning
@@ -57,7 +66,7 @@ class LockInputs:
     selection: compat.Selection
     system_packages: list[str]
     allow_sdist: list[str] = field(default_factory=list)
-    toolchain: str | None = None  # what builds the image; None: cognix build's default
+    toolchain: ToolchainName | None = None  # what builds the image; None: cognix build's default
     digest: str = ""
 
 
@@ -349,9 +358,8 @@ def write_lock(
     previous = read_lock(project)
     kept_sdists = (previous.cognix.build_from_source if previous else None) or []
     inputs = read_inputs(project, allow_sdist=allow_sdist or kept_sdists)
-    if toolchain:
-        check_toolchain(toolchain)
-    inputs.toolchain = toolchain or (previous.cognix.toolchain if previous else None)
+    recorded = previous.cognix.toolchain if previous else None
+    inputs.toolchain = toolchain_name(toolchain) if toolchain else recorded
     target = project.dir / LOCK_NAME
     progress(f"resolving for Python {inputs.python} on {PLATFORM} with uv")
     uv_lock = resolve(
@@ -363,12 +371,15 @@ def write_lock(
     return target, document
 
 
-def check_toolchain(name: str) -> None:
-    if name not in TOOLCHAINS:
-        raise LockError(f"unknown toolchain {name!r}", hint=f"use one of: {', '.join(TOOLCHAINS)}")
+def toolchain_name(name: str) -> ToolchainName:
+    """``name`` as a toolchain the lock can record, or a clear error."""
+    for known in TOOLCHAINS:
+        if name == known:
+            return known
+    raise LockError(f"unknown toolchain {name!r}", hint=f"use one of: {', '.join(TOOLCHAINS)}")
 
 
-def record_toolchain(project: Project, document: Lock, toolchain: str) -> Lock:
+def record_toolchain(project: Project, document: Lock, toolchain: ToolchainName) -> Lock:
     """Record the toolchain that builds the image (``cognix build --toolchain``) in the lock;
     nothing that was resolved changes."""
     updated = document.with_cognix(toolchain=toolchain)

@@ -11,7 +11,9 @@ key order, absent values are left out, and nothing depends on the clock.
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
+from typing import Literal
 
 import tomli_w
 import tomllib
@@ -20,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from cognix.errors import CognixError
 
 LOCK_NAME = "pylock.toml"
-TOOLCHAINS = ("offline", "nixpkgs")  # what builds the image (cognix build --toolchain)
+ToolchainName = Literal["offline", "nixpkgs"]  # what builds the image (cognix build --toolchain)
+TOOLCHAINS: tuple[ToolchainName, ...] = typing.get_args(ToolchainName)
 DEFAULT_TOOLCHAIN = "offline"  # the one CI proves: needs no nixpkgs, no binary cache, no GitHub
 
 
@@ -46,10 +49,6 @@ class Artifact(_Table):
     @property
     def sha256(self) -> str:
         return self.hashes["sha256"]
-
-    @property
-    def filename(self) -> str:
-        return self.url.rsplit("/", 1)[-1].split("#")[0]
 
 
 class Package(_Table):
@@ -92,7 +91,7 @@ class CognixTable(_Table):
     system_packages: list[str] = []
     indexes: list[str] = []
     build_from_source: list[str] | None = None  # packages locked as sdists, by the user's choice
-    toolchain: str | None = None  # what builds the image; None: cognix build's default
+    toolchain: ToolchainName | None = None  # what builds the image; None: the default
     explanation: list[str] = []  # why this CUDA/cuDNN/torch build (cognix lock --explain)
 
     @property
@@ -135,7 +134,7 @@ class Lock(_Table):
     def from_toml(cls, text: str, *, source: Path | str = LOCK_NAME) -> Lock:
         hint = f"delete {source} and run `cognix lock` to write it anew"
         try:
-            return cls.model_validate(tomllib.loads(text))
+            return cls.model_validate(tomllib.loads(text), by_alias=True, by_name=False)  # the file's keys only
         except tomllib.TOMLDecodeError as error:
             raise LockFileError(f"{source} is not valid TOML: {error}", hint=hint) from None
         except ValidationError as error:

@@ -104,7 +104,10 @@ class _Pump:
                 cut = len(rest) - _marker_start(rest)
                 held, text = rest[cut:], b"".join((*parts, rest[:cut]))
                 if text:
-                    self.send(self.name, text.decode(errors="replace"))
+                    try:
+                        self.send(self.name, text.decode(errors="replace"))
+                    except OSError:  # the server has gone; keep reading, or the model blocks on a full pipe
+                        pass
                 if parts:  # after the send: what preceded a marker is on the channel first
                     with self.changed:
                         self.seen += len(parts)
@@ -147,7 +150,8 @@ class Worker:
     def only_running(self) -> str | None:
         """Output written at the file-descriptor level (C code, subprocesses) carries no
         context; it belongs to the one running prediction, or to setup."""
-        return next(iter(self.running)) if len(self.running) == 1 else None
+        running = tuple(self.running)  # a snapshot: the prediction thread may pop it meanwhile
+        return running[0] if len(running) == 1 else None
 
     def capture_output(self) -> None:
         self.pumps = [_Pump(1, "stdout", self._send_fd_log), _Pump(2, "stderr", self._send_fd_log)]

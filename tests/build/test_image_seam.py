@@ -63,16 +63,22 @@ def shipped_modules(wheel: Path) -> list[str]:
 def test_the_image_needs_nothing_but_its_extra(tmp_path: Path) -> None:
     blocked = host_only_modules()
     assert {"typer", "rich", "jinja2", "tomli_w", "cyclonedx", "uv", "yaml"} <= set(blocked)
-    modules = shipped_modules(server_wheel.server_wheel(tmp_path))
+    wheel = server_wheel.server_wheel(tmp_path)
+    modules = shipped_modules(wheel)
+    unpacked = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(unpacked)
     probe = textwrap.dedent(
         f"""
         import importlib, importlib.abc, json, sys
+        sys.path.insert(0, {str(unpacked)!r})  # the wheel's cognix, not this checkout's
         blocked = set({blocked!r})
         class Block(importlib.abc.MetaPathFinder):
             def find_spec(self, name, path=None, target=None):
                 if name.split(".")[0] in blocked:
                     raise ImportError(f"{{name}} is host-only, and the image does not have it")
         sys.meta_path.insert(0, Block())
+        import cognix
+        assert cognix.__file__.startswith({str(unpacked)!r}), cognix.__file__
         failed = {{}}
         for module in {[m for m in modules if not m.endswith(".__main__")]!r}:  # __main__ runs the server
             try:
@@ -82,7 +88,7 @@ def test_the_image_needs_nothing_but_its_extra(tmp_path: Path) -> None:
         print(json.dumps(failed))
         """
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {}
     assert "cognix.server.worker" in modules and "cognix.runtime.schema" in modules

@@ -135,6 +135,13 @@ def test_a_hand_edited_lock_is_named_not_dropped(index, project) -> None:
     assert "pylock.toml is not a lock cognix can read" in result.stderr
     assert "tool.cognix.python: Field required" in result.stderr and "tool.cognix.pyhton" in result.stderr
     assert "delete" in result.stderr and "cognix lock" in result.stderr
+    for edit, named in (
+        ('toolchain = "offlnie"', "tool.cognix.toolchain: Input should be 'offline' or 'nixpkgs'"),
+        ('system_packages = ["ffmpeg"]', "tool.cognix.system_packages: Extra inputs are not permitted"),  # Nix reads -
+    ):
+        (root / "pylock.toml").write_text(text.replace('python = "3.11"', f'python = "3.11"\n{edit}'))
+        result = run_cli("lock", "--check", cwd=root)
+        assert result.returncode == 1 and named in result.stderr, result.stderr
 
 
 def test_upgrades_only_when_asked(index, project) -> None:

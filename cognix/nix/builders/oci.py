@@ -139,7 +139,7 @@ class Layout:
         tmp = self.blobs / ".layer.tmp"
         with tmp.open("wb") as out:
             compressed = _Digesting(out)
-            with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0, compresslevel=6, filename="") as gz:  # type: ignore[arg-type]
+            with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0, compresslevel=6, filename="") as gz:
                 plain = _Digesting(gz)  # type: ignore[arg-type]
                 write(plain)  # type: ignore[arg-type]
         self._store(tmp, compressed.digest)
@@ -148,7 +148,7 @@ class Layout:
 
 def write_tar(entries: Iterable[Entry], sink: BinaryIO) -> None:
     """An uncompressed layer tar: one entry per path, sorted, normalised."""
-    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for entry in _unique_sorted(entries):
             _add(tar, entry)
 
