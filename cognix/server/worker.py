@@ -7,19 +7,23 @@ never the HTTP server, which restarts it. Started by the supervisor as
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextvars
 import ctypes
 import faulthandler
+import fcntl
 import gc
 import inspect
 import io
 import os
 import queue
+import select
 import signal
 import socket
 import sys
 import tempfile
+import termios
 import threading
 import time
 import traceback
@@ -84,8 +88,10 @@ def _marker_start(data: bytes) -> int:
 class _Pump:
     """Forwards what is written to fd 1 or 2 as log messages, from a thread.
 
-    That thread runs behind the writer, so :meth:`mark` and :meth:`wait` let a prediction be
-    reported finished only once the pump has read (and sent) everything written before it."""
+    That thread runs behind the writer, so a prediction is reported finished only once the pump
+    has sent everything written before it: :meth:`idle` says so at once in the usual case (the
+    pipe is empty and no chunk is on its way), else :meth:`mark` and :meth:`wait` wait for the
+    pump to read past a marker."""
 
     def __init__(self, fd: int, name: str, send: Callable[[str, str], None]) -> None:
         read_end, write_end = os.pipe()
@@ -93,25 +99,41 @@ class _Pump:
         os.close(write_end)
         self.fd, self.read_end, self.name, self.send = fd, read_end, name, send
         self.marked = self.seen = 0  # markers written into the pipe, and read back out of it
+        self.held = b""  # the start of a marker split across two reads
+        self.forwarding = threading.Lock()  # held from reading a chunk until it is sent
         self.changed = threading.Condition()
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
-        held = b""  # the start of a marker split across two reads
-        with open(self.read_end, "rb", buffering=0) as pipe:
-            while chunk := pipe.read(65536):
-                *parts, rest = (held + chunk).split(_DRAIN_MARKER)
+        while True:
+            select.select([self.read_end], [], [])
+            with self.forwarding:
+                chunk = os.read(self.read_end, 65536)
+                if not chunk:
+                    break
+                *parts, rest = (self.held + chunk).split(_DRAIN_MARKER)
                 cut = len(rest) - _marker_start(rest)
-                held, text = rest[cut:], b"".join((*parts, rest[:cut]))
+                self.held, text = rest[cut:], b"".join((*parts, rest[:cut]))
                 if text:
                     try:
                         self.send(self.name, text.decode(errors="replace"))
                     except OSError:  # the server has gone; keep reading, or the model blocks on a full pipe
                         pass
-                if parts:  # after the send: what preceded a marker is on the channel first
-                    with self.changed:
-                        self.seen += len(parts)
-                        self.changed.notify_all()
+            if parts:  # after the send: what preceded a marker is on the channel first
+                with self.changed:
+                    self.seen += len(parts)
+                    self.changed.notify_all()
+        os.close(self.read_end)
+
+    def idle(self) -> bool:
+        """Everything written so far is sent: nothing in the pipe, nothing being forwarded."""
+        with self.forwarding:
+            unread = array.array("i", [0])
+            try:
+                fcntl.ioctl(self.read_end, termios.FIONREAD, unread)
+            except OSError:
+                return False
+            return unread[0] == 0 and not self.held
 
     def mark(self) -> bool:
         """Write a marker behind the output so far; False if the model took the fd for itself."""
@@ -335,7 +357,7 @@ class Worker:
                 stream.flush()
         _libc.fflush(None)  # C stdio on a pipe is fully buffered
         deadline = time.monotonic() + DRAIN_TIMEOUT
-        for pump in [pump for pump in self.pumps if pump.mark()]:
+        for pump in [pump for pump in self.pumps if not pump.idle() and pump.mark()]:
             pump.wait(deadline)
 
 
