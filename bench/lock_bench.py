@@ -53,7 +53,7 @@ def main() -> None:
             'build:\n  gpu: true\n  cuda: "11.7"\n  python_version: "3.11"\n  python_requirements: requirements.txt\n'
         )
         (work / "requirements.txt").write_text("\n".join(REQUIREMENTS) + "\n")
-        (work / "all.in").write_text("\n".join(REQUIREMENTS + runtime_requirements()) + "\n")
+        (work / "all.in").write_text("\n".join([*REQUIREMENTS, *runtime_requirements()]) + "\n")
         uv_cmd = [
             uv,
             "pip",

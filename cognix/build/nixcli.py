@@ -52,7 +52,7 @@ def version() -> tuple[int, ...]:
 
 
 @functools.cache
-def config() -> dict[str, str]:
+def show_config() -> dict[str, str]:
     """Nix's effective settings (``nix show-config``: nix.conf, ``NIX_CONFIG`` and defaults)."""
     version()
     done = subprocess.run(["nix", *FEATURES, "show-config"], capture_output=True, text=True)
@@ -70,10 +70,10 @@ def build_users_options() -> list[str]:
     may build as itself, which is Nix's own ``build-users-group =``; anyone else needs the group.
     Said once per run, on stderr.
     """
-    group = config().get("build-users-group", "")
+    group = show_config().get("build-users-group", "")
     if not group or _group_exists(group):
         return []
-    store = os.environ.get("NIX_REMOTE") or config().get("store", "auto")
+    store = os.environ.get("NIX_REMOTE") or show_config().get("store", "auto")
     if os.geteuid() == 0 and store.split("?", 1)[0] in ("auto", "local", ""):  # local?root=… too
         print(
             f"note: Nix's build-users-group {group!r} does not exist; building as root without build users "
@@ -81,15 +81,16 @@ def build_users_options() -> list[str]:
             file=sys.stderr,
         )
         return ["--option", "build-users-group", ""]
-    raise NixError(
-        f"Nix is configured to build as the users of group {group!r}, which does not exist", hint=BUILD_USERS_HINT
+    raise _missing_group(group)
+
+
+def _missing_group(group: str) -> NixError:
+    """Said before a build (this process's Nix) or after one failed (a daemon's Nix)."""
+    return NixError(
+        f"Nix is configured to build as the users of group {group!r}, which does not exist",
+        hint="create the build users (Debian/Ubuntu: `apt-get install nix-setup-systemd`, which adds group nixbld "
+        "and its users), or, building as root with no daemon, set `build-users-group =` in /etc/nix/nix.conf",
     )
-
-
-BUILD_USERS_HINT = (
-    "create the build users (Debian/Ubuntu: `apt-get install nix-setup-systemd`, which adds group nixbld and its "
-    "users), or, building as root with no daemon, set `build-users-group =` in /etc/nix/nix.conf"
-)
 
 
 def _group_exists(name: str) -> bool:
@@ -204,10 +205,7 @@ def _failure(log: list[str]) -> NixError:
             "`cognix lock --upgrade-package NAME` and review the change",
         )
     if group := re.search(r"the group '([^']*)' specified in 'build-users-group' does not exist", text):
-        return NixError(
-            f"Nix is configured to build as the users of group {group.group(1)!r}, which does not exist",
-            hint=BUILD_USERS_HINT,
-        )
+        return _missing_group(group.group(1))
     errors = [line for line in log if line.startswith("error:")]
     message = errors[0].removeprefix("error:").strip() if errors else "nix build failed"
     return NixError(

@@ -44,15 +44,15 @@ def choose_toolchain(project: Project, lock: Lock, requested: str | None, *, loc
     if requested is None or requested == lock.cognix.toolchain:
         return lock
     name = locking.toolchain_name(requested)
+    if not locked:
+        return locking.record_toolchain(project, lock, name)
     recorded = lock.cognix.builds_with
-    if locked and name != recorded:
+    if name != recorded:
         raise CognixError(
             f"{LOCK_NAME} records the {recorded} toolchain, and --locked keeps the lock as is",
             hint=f"drop --toolchain to build with {recorded}, or drop --locked to record {requested}",
         )
-    if locked:  # the same toolchain as the default: nothing to record while the lock is kept as is
-        return lock
-    return locking.record_toolchain(project, lock, name)
+    return lock  # the default, asked for by name: nothing to record while the lock is kept as is
 
 
 def toolchain_for(kind: str, lock: Lock, progress: Callable[[str], None]) -> generate.Toolchain:
@@ -71,9 +71,9 @@ def prepare(
     system packages it can provide, and ``flake.nix`` + ``.cognix/`` written."""
     nixcli.build_users_options()  # before any slow step: no (usable) Nix, no build
     lock = ensure_lock(project, locked=locked, progress=progress)
-    if sources := [f"{p.name} {p.version}" for p in lock.packages if p.wheel is None]:
+    if sdists := [f"{p.name} {p.version}" for p in lock.packages if p.wheel is None]:
         raise CognixError(
-            f"cognix build installs wheels only, and {', '.join(sources)} is locked as a source distribution",
+            f"cognix build installs wheels only, and {', '.join(sdists)} is locked as a source distribution",
             hint="pin a version that ships a wheel for linux x86_64 and this Python, then run `cognix lock`",
         )
     lock = choose_toolchain(project, lock, toolchain, locked=locked)

@@ -15,10 +15,10 @@ import typer
 from cognix._version import __version__
 from cognix.cli.console import err, status, styled
 from cognix.errors import CognixError
+from cognix.project import config
 
 if TYPE_CHECKING:
     from cognix.image.archive import Image
-from cognix.project import config
 
 app = typer.Typer(
     name="cognix",
@@ -157,7 +157,7 @@ def lock_cmd(
 
     project = _project(config_file)
     if check:
-        reason = locking.stale_reason(project)
+        reason = locking.stale_reason(project, locking.read_lock(project))
         if reason:
             err.print(f"[red]stale:[/] {reason}; run [bold]cognix lock[/]")
             raise typer.Exit(1)
@@ -271,11 +271,12 @@ def verify_cmd(config_file: ConfigFile = None) -> None:
     It proves the lock as it is: with the toolchain it records, and nothing re-locked."""
     from cognix.build import verify
     from cognix.project.lock import read_lock
+    from cognix.project.pylock import DEFAULT_TOOLCHAIN
 
     project = _project(config_file)
     first = _build_image(project, None, None, locked=True)
     recorded = read_lock(project)
-    built_with = recorded.cognix.builds_with if recorded else "offline"
+    built_with = recorded.cognix.builds_with if recorded else DEFAULT_TOOLCHAIN
     with status("rebuilding from nothing in a fresh Nix store…") as spinner:
         report = verify.rebuild_and_compare(
             project,

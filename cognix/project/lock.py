@@ -17,7 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,12 +71,13 @@ class LockInputs:
 
 
 @functools.cache
-def runtime_requirements() -> list[str]:
+def runtime_requirements() -> tuple[str, ...]:
     """What the image needs besides the model's packages: cognix's ``image`` extra (the server
     and its libraries; cognix itself is built from source by Nix)."""
     requirements = [Requirement(line) for line in importlib.metadata.requires("cognix") or []]
     in_extra = [r for r in requirements if r.marker and r.marker.evaluate({"extra": "image"})]
-    return sorted(f"{r.name}{r.specifier}" for r in in_extra if not r.marker.evaluate({"extra": ""}))  # type: ignore[union-attr]
+    only_image = [r for r in in_extra if r.marker and not r.marker.evaluate({"extra": ""})]
+    return tuple(sorted(f"{r.name}{r.specifier}" for r in only_image))
 
 
 def read_inputs(project: Project, *, allow_sdist: list[str] | None = None) -> LockInputs:
@@ -201,12 +202,12 @@ def resolve(
     *,
     upgrade: bool = False,
     upgrade_packages: list[str] | None = None,
-    runtime: list[str] | None = None,
+    runtime: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Run uv for the target; return its pylock document."""
     with tempfile.TemporaryDirectory(prefix="cognix-lock-") as tmp:
         work = Path(tmp)
-        (work / "requirements.in").write_text("\n".join([*inputs.requirements, *(runtime or [])]) + "\n")
+        (work / "requirements.in").write_text("\n".join([*inputs.requirements, *runtime]) + "\n")
         out = work / LOCK_NAME
         if previous is not None and previous.exists() and not upgrade:
             shutil.copyfile(previous, out)  # uv keeps its versions unless asked to upgrade
@@ -392,9 +393,9 @@ def read_lock(project: Project) -> Lock | None:
     return read_lock_file(project.dir / LOCK_NAME)
 
 
-def stale_reason(project: Project, document: Lock | None = None) -> str | None:
-    """Why the lock no longer matches the project, or None when it is current."""
-    document = read_lock(project) if document is None else document
+def stale_reason(project: Project, document: Lock | None) -> str | None:
+    """Why ``document`` (the project's lock, as read) no longer matches the project, or None
+    when it is current."""
     if document is None:
         return f"{LOCK_NAME} does not exist"
     if document.cognix.inputs_hash != inputs_digest(project):
