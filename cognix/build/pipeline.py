@@ -59,7 +59,7 @@ def toolchain_for(kind: str, lock: Lock, progress: Callable[[str], None]) -> gen
     if kind == "offline":
         from cognix.build import toolchain
 
-        return generate.Toolchain("offline", path=toolchain.prepare(lock.cognix.python, progress))
+        return generate.Toolchain("offline", path=toolchain.prepare(lock.cognix.python, lock.cognix.debian, progress))
     pin = lock.cognix.nixpkgs
     return generate.Toolchain("nixpkgs", nixpkgs_url=pin.url, nixpkgs_nar_hash=pin.nar_hash)
 
@@ -70,6 +70,7 @@ def prepare(
     """Everything before Nix builds: Nix present, a current lock of wheels, the toolchain, the
     system packages it can provide, and ``flake.nix`` + ``.cognix/`` written."""
     nixcli.build_users_options()  # before any slow step: no (usable) Nix, no build
+    refuse_run_steps(project)
     lock = ensure_lock(project, locked=locked, progress=progress)
     if sdists := [f"{p.name} {p.version}" for p in lock.packages if p.wheel is None]:
         raise CognixError(
@@ -77,10 +78,31 @@ def prepare(
             hint="pin a version that ships a wheel for linux x86_64 and this Python, then run `cognix lock`",
         )
     lock = choose_toolchain(project, lock, toolchain, locked=locked)
+    if lock.cognix.builds_with == "offline" and lock.cognix.debian is None:  # locked for nixpkgs
+        if locked:
+            raise CognixError(
+                f"{LOCK_NAME} pins no Debian packages for the offline toolchain, and --locked keeps it as is",
+                hint="run `cognix lock --toolchain offline`, or drop --locked",
+            )
+        lock = locking.write_lock(project, toolchain="offline", progress=progress)[1]
     chosen = toolchain_for(lock.cognix.builds_with, lock, progress)
     generate.check_system_packages(lock.cognix.system_packages, chosen)
     generate.write(project, lock, chosen, tag=tag)
     return lock, chosen
+
+
+def refuse_run_steps(project: Project) -> None:
+    """``build.run`` steps are not run by either toolchain yet, and an image without what they
+    make fails at run time: refuse, never skip them."""
+    build = project.config.build_or_default
+    for key, steps in (("run", build.run or []), ("pre_install", build.pre_install or [])):
+        if steps:
+            first = steps[0] if isinstance(steps[0], str) else steps[0].command
+            raise CognixError(
+                f"cog.yaml build.{key} has {len(steps)} step(s) (the first: {first!r}), and cognix cannot run "
+                "them in an image yet; building without them would leave out what they make",
+                hint=f"do their work through python_requirements or in the predictor's setup(), and remove build.{key}",
+            )
 
 
 def build_image(

@@ -1,91 +1,70 @@
-"""The offline toolchain: a CPython that Nix can import, made from the host's Debian packages.
+"""The offline toolchain: a CPython that Nix can import, made from the lock's pinned Debian packages.
 
 For machines where nixpkgs and its binary cache cannot be reached (our CI, air-gapped users),
 ``cognix build --toolchain offline`` needs a Python interpreter for the image and as the Nix
-builder. This module downloads Debian's ``python3.X`` packages, the shared libraries they load,
-``patchelf``, a static bash and the Mozilla CA bundle with ``apt-get download``, and lays them
-out as one relocatable prefix. Nix then patches it into a store path of its own (see
-``nix/toolchains/offline.nix``). The prefix is cached per Debian release and Python: later builds
-reuse it, so images rebuild identically on this machine. ``toolchain.json`` in the prefix names
-every package with its version and sha256; another machine gets the same prefix when apt offers
-it the same package versions (Debian point releases change them).
+builder. ``cognix lock`` pins Debian's ``python3.X`` packages, the libraries they load,
+``patchelf``, a static bash and the Mozilla CA bundle (:mod:`cognix.project.debian`); this module
+downloads exactly those .debs (each checked against its pinned sha256), unpacks them with
+Python's own ``tarfile`` (no dpkg needed: the host may be any Linux) and lays them out as one
+relocatable prefix. Nix then patches it into a store path of its own (see
+``nix/toolchains/offline.nix``). The prefix is a pure function of the pinned bytes, cached by
+their hashes, so every machine makes the same prefix, and the same image, from the same lock.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
-import re
 import shutil
-import subprocess
-import sys
+import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from cognix.cache import cache_dir
 from cognix.errors import CognixError
+from cognix.project import debian
+from cognix.project.pylock import DebianPackage, DebianPin
 
 LOADER = "ld-linux-x86-64.so.2"
-_PYTHON_DEBS = ["python{v}-minimal", "libpython{v}-minimal", "libpython{v}-stdlib"]
-_TOOL_DEBS = ["patchelf", "ca-certificates", "bash-static"]  # bash: the builder `nix develop` needs
-# glibc's and GCC's libraries that manylinux wheels may link without bundling (PEP 599's list,
-# minus X11/GL/glib, which come from system_packages)
-_MANYLINUX_LIBS = [
-    "libc.so.6",
-    "libdl.so.2",
-    "libgcc_s.so.1",
-    "libm.so.6",
-    "libnsl.so.1",
-    "libpthread.so.0",
-    "libresolv.so.2",
-    "librt.so.1",
-    "libstdc++.so.6",
-    "libutil.so.1",
-]
-_LAYOUT_VERSION = "4"  # bump when the prefix layout changes
+_LAYOUT_VERSION = "5"  # bump when the prefix layout changes
 # Debian ships these separately or for interactive use only; an image server needs none of them.
 _STDLIB_DROP = ("idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data", "config-")
+_LIBRARY_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu")
 
 
 class ToolchainError(CognixError):
     """The offline toolchain cannot be prepared on this machine."""
 
 
-def prepare(python: str, progress: Callable[[str], None] = lambda _: None) -> Path:
-    """The prefix for Python ``python`` ("3.11"), built on first use and cached."""
-    target = cache_dir("toolchains", f"debian{_debian_release()}-python{python}")
-    stamp = target / "toolchain.json"
-    if stamp.is_file() and json.loads(stamp.read_text()).get("layout") == _LAYOUT_VERSION:
+def prepare(python: str, pin: DebianPin | None, progress: Callable[[str], None] = lambda _: None) -> Path:
+    """The prefix for Python ``python`` ("3.13") made from ``pin``'s toolchain packages, built on
+    first use and cached by their hashes."""
+    if pin is None:
+        raise ToolchainError(
+            "pylock.toml pins no Debian packages, and the offline toolchain is made of them",
+            hint="run `cognix lock` (a lock written for --toolchain nixpkgs has none)",
+        )
+    packages = pin.role("toolchain")
+    key = hashlib.sha256("\n".join([_LAYOUT_VERSION, python, *sorted(p.sha256 for p in packages)]).encode()).hexdigest()
+    target = cache_dir("toolchains", f"python{python}-{pin.suite}-{key[:16]}")
+    if (target / "toolchain.json").is_file():
         return target
-    for tool in ("apt-get", "dpkg-deb", "dpkg"):
-        if shutil.which(tool) is None:
-            raise ToolchainError(
-                f"the offline toolchain is made from Debian packages, but `{tool}` is not installed",
-                hint="run cognix build on Debian/Ubuntu, or use the nixpkgs toolchain (--toolchain nixpkgs)",
-            )
-    progress(f"preparing the offline toolchain (Debian's Python {python})")
+    progress(f"preparing the offline toolchain (Python {python} from Debian {pin.suite})")
     with tempfile.TemporaryDirectory(prefix="cognix-toolchain-") as scratch:
         work = Path(scratch)
-        debs = _download(work, [d.format(v=python) for d in _PYTHON_DEBS] + _TOOL_DEBS, python)
         extracted = work / "root"
-        for deb in debs:
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(extracted)], check=True)
-        real = extracted / "usr" / "bin" / f"python{python}"
-        patchelf = extracted / "usr" / "bin" / "patchelf"
-        libraries = _needed_libraries([real, patchelf, *extracted.glob(f"usr/lib/python{python}/lib-dynload/*.so")])
-        libraries.update((soname, Path("/lib/x86_64-linux-gnu") / soname) for soname in _MANYLINUX_LIBS)
-        library_debs = _download(work, _packages_of(libraries), python)
-        for deb in library_debs:
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(extracted)], check=True)
-        debs += library_debs
+        for package in packages:
+            unpack(fetch(package, progress), extracted)
         staging = work / "prefix"
-        _layout(extracted, staging, python, libraries)
+        _layout(extracted, staging, python)
         manifest = {
             "layout": _LAYOUT_VERSION,
             "python": python,
-            "debs": sorted(f"{d.name} sha256:{_sha256(d)}" for d in debs),
+            "suite": pin.suite,
+            "debs": sorted(f"{p.name}_{p.version}_{p.architecture}.deb sha256:{p.sha256}" for p in packages),
         }
         (staging / "toolchain.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         if target.exists():
@@ -95,85 +74,95 @@ def prepare(python: str, progress: Callable[[str], None] = lambda _: None) -> Pa
     return target
 
 
-def _debian_release() -> str:
-    release = Path("/etc/debian_version")
-    return release.read_text().split(".")[0].strip() if release.is_file() else ""
+def fetch(package: DebianPackage, progress: Callable[[str], None]) -> Path:
+    """The pinned .deb, from the cache (files named by their sha256) or downloaded."""
+    cached = cache_dir("debs", f"{package.sha256}.deb")
+    if cached.is_file() and hashlib.sha256(cached.read_bytes()).hexdigest() == package.sha256:
+        return cached
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    progress(f"downloading {package.name} {package.version}")
+    partial = cached.with_suffix(".part")
+    debian.download(package, partial)
+    partial.replace(cached)
+    return cached
 
 
-def _download(work: Path, packages: list[str], python: str) -> list[Path]:
-    folder = work / "debs"
-    folder.mkdir(exist_ok=True)
-    before = set(folder.glob("*.deb"))
-    result = subprocess.run(["apt-get", "download", *sorted(set(packages))], cwd=folder, capture_output=True, text=True)
-    if result.returncode != 0:
-        missing = re.findall(
-            r"Unable to locate package (\S+)|Can't select candidate version from package (\S+)", result.stderr
-        )
-        names = sorted({a or b for a, b in missing})
-        raise ToolchainError(
-            f"apt-get could not download {', '.join(names or packages)} for the offline Python {python} "
-            f"toolchain:\n{result.stderr.strip()}",
-            hint=f"this Debian may not ship Python {python}; use its Python version in cog.yaml "
-            "(Debian 12 ships 3.11) or build with --toolchain nixpkgs"
-            if names
-            else "refresh apt's package lists (`apt-get update`) and try again",
-        )
-    return sorted(set(folder.glob("*.deb")) - before)
+def unpack(deb: Path, root: Path) -> None:
+    """Extract a .deb's files (its ``data.tar.*`` member) under ``root``, as ``dpkg-deb -x`` does."""
+    for name, member in _ar_members(deb.read_bytes()):
+        if name.startswith("data.tar"):
+            if name.endswith(".zst"):
+                raise ToolchainError(
+                    f"{deb.name} is compressed with zstd, which this Python's tarfile cannot read",
+                    hint="report this: Debian's own packages use xz",
+                )
+            with tarfile.open(fileobj=io.BytesIO(member)) as archive:
+                archive.extractall(root, filter="tar")
+            return
+    raise ToolchainError(f"{deb.name} is not a Debian package (no data.tar member)", hint="delete it and retry")
 
 
-def _needed_libraries(binaries: list[Path]) -> dict[str, Path]:
-    """soname → host path of every library the binaries load (the host runs the same Debian)."""
-    found: dict[str, Path] = {}
-    for binary in binaries:
-        out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
-        if missing := re.findall(r"^\s*(\S+) => not found", out, re.M):
-            raise ToolchainError(
-                f"{binary.name} needs {', '.join(missing)}, which this machine lacks, so cognix cannot tell "
-                "which Debian package ships it",
-                hint=f"install the package that provides {missing[0]} (apt-file search {missing[0]}) and retry",
-            )
-        for soname, path in re.findall(r"^\s*(\S+) => (/\S+)", out, re.M):
-            found[soname] = Path(path)
-    return found
+def _ar_members(data: bytes) -> list[tuple[str, bytes]]:
+    """The members of an ``ar`` archive (a .deb's container): 8-byte magic, then 60-byte headers."""
+    if not data.startswith(b"!<arch>\n"):
+        return []
+    members, offset = [], 8
+    while offset + 60 <= len(data):
+        header = data[offset : offset + 60]
+        name, size = header[:16].decode().strip().rstrip("/"), int(header[48:58].decode().strip())
+        members.append((name, data[offset + 60 : offset + 60 + size]))
+        offset += 60 + size + (size % 2)
+    return members
 
 
-def _packages_of(libraries: dict[str, Path]) -> list[str]:
-    """The Debian packages that ship these libraries."""
-    # usrmerge: ldd says /lib/…, dpkg may have registered /usr/lib/…, so match on the file name
-    patterns = sorted(f"*/x86_64-linux-gnu/{soname}" for soname in libraries)
-    out = subprocess.run(["dpkg", "-S", *patterns], capture_output=True, text=True).stdout
-    return sorted({line.split(":", 1)[0] for line in out.splitlines() if ":" in line})
-
-
-def _layout(extracted: Path, prefix: Path, python: str, libraries: dict[str, Path]) -> None:
-    """bin/python3.X, lib/python3.X (stdlib), lib/*.so* (its libraries and the loader),
-    libexec/{patchelf,bash}, share/ca-bundle.crt: everything taken from the downloaded packages."""
+def _layout(extracted: Path, prefix: Path, python: str) -> None:
+    """bin/python3.X, lib/python3.X (stdlib), lib/*.so.* (every shared library of the packages,
+    and the loader), libexec/{patchelf,bash}, share/ca-bundle.crt."""
     (prefix / "bin").mkdir(parents=True)
     (prefix / "libexec").mkdir()
     (prefix / "share").mkdir()
-    shutil.copy2(extracted / "usr" / "bin" / f"python{python}", prefix / "bin" / f"python{python}")
-    shutil.copy2(extracted / "usr" / "bin" / "patchelf", prefix / "libexec" / "patchelf")
-    shutil.copy2(extracted / "bin" / "bash-static", prefix / "libexec" / "bash")  # static: runs as is
+    shutil.copy2(_installed(extracted, f"python{python}"), prefix / "bin" / f"python{python}")
+    shutil.copy2(_installed(extracted, "patchelf"), prefix / "libexec" / "patchelf")
+    shutil.copy2(_installed(extracted, "bash-static"), prefix / "libexec" / "bash")  # static: runs as is
     stdlib = extracted / "usr" / "lib" / f"python{python}"
     dropped = shutil.ignore_patterns(*(f"{name}*" for name in _STDLIB_DROP), "__pycache__")
     shutil.copytree(stdlib, prefix / "lib" / f"python{python}", symlinks=True, ignore=dropped)
-    for link in (prefix / "lib").rglob("*"):  # e.g. sitecustomize.py -> /etc/python3.11/…: host files
+    for link in (prefix / "lib").rglob("*"):  # e.g. sitecustomize.py -> /etc/python3.X/…: host files
         if link.is_symlink() and os.readlink(link).startswith("/"):
             link.unlink()
-    libdirs = [extracted / "lib" / "x86_64-linux-gnu", extracted / "usr" / "lib" / "x86_64-linux-gnu"]
-    for soname in sorted({*libraries, LOADER}):
-        source = next((d / soname for d in libdirs if (d / soname).exists()), None)
-        if source is None:
-            raise ToolchainError(f"the downloaded Debian packages lack {soname}", hint="report this as a bug")
-        shutil.copyfile(source.resolve(), prefix / "lib" / soname)
-        (prefix / "lib" / soname).chmod(0o755)
+    libraries = {
+        entry.name: entry
+        for folder in _LIBRARY_DIRS
+        if (extracted / folder).is_dir()
+        for entry in sorted((extracted / folder).iterdir())
+        if ".so." in entry.name or entry.name == LOADER
+    }
+    if LOADER not in libraries:
+        raise ToolchainError(f"the pinned Debian packages lack {LOADER}", hint="report this as a bug")
+    for name, entry in sorted(libraries.items()):
+        real = _inside(extracted, entry)
+        if entry.is_symlink() and real.name in libraries and real.name != name:
+            (prefix / "lib" / name).symlink_to(real.name)  # the soname link, kept a link
+        elif real.is_file():
+            shutil.copyfile(real, prefix / "lib" / name)
+            (prefix / "lib" / name).chmod(0o755)
     bundle = sorted((extracted / "usr" / "share" / "ca-certificates" / "mozilla").glob("*.crt"))
     (prefix / "share" / "ca-bundle.crt").write_bytes(b"".join(p.read_bytes() for p in bundle))
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _installed(extracted: Path, program: str) -> Path:
+    """Where a package put ``program``: /usr/bin or /bin (before Debian 13's merged /usr)."""
+    for folder in ("usr/bin", "bin"):
+        if (extracted / folder / program).is_file():
+            return extracted / folder / program
+    raise ToolchainError(f"the pinned Debian packages lack {program}", hint="report this as a bug")
 
 
-if __name__ == "__main__":  # python -m cognix.build.toolchain 3.11: prepare (CI warms its cache this way)
-    print(prepare(sys.argv[1] if len(sys.argv) > 1 else "3.11", progress=print))
+def _inside(root: Path, path: Path) -> Path:
+    """``path`` with its symlinks followed inside ``root`` (absolute targets mean root's own /)."""
+    for _ in range(16):
+        if not path.is_symlink():
+            return path
+        target = os.readlink(path)
+        path = root / target.lstrip("/") if target.startswith("/") else path.parent / target
+    return path

@@ -32,9 +32,11 @@ from cognix.errors import CognixError
 from cognix.project import compat
 from cognix.project.config import Project
 from cognix.project.pylock import (
+    DEFAULT_TOOLCHAIN,
     LOCK_NAME,
     TOOLCHAINS,
     CognixTable,
+    DebianPin,
     Lock,
     NixpkgsPin,
     Package,
@@ -43,7 +45,7 @@ from cognix.project.pylock import (
 )
 from cognix.project.pylock import read as read_lock_file
 
-LOCK_FORMAT = 1  # bump when the [tool.cognix] table changes meaning
+LOCK_FORMAT = 2  # bump when the [tool.cognix] table changes meaning
 GLIBC = (2, 28)  # manylinux_2_28: what the image's Nix-built glibc comfortably exceeds
 PLATFORM = f"x86_64-manylinux_{GLIBC[0]}_{GLIBC[1]}"
 PYPI = "https://pypi.org/simple"
@@ -362,14 +364,32 @@ def write_lock(
     recorded = previous.cognix.toolchain if previous else None
     inputs.toolchain = toolchain_name(toolchain) if toolchain else recorded
     target = project.dir / LOCK_NAME
+    pinned_debs = {p.name for p in previous.cognix.debian.packages} if previous and previous.cognix.debian else set()
+    wheel_upgrades = [name for name in upgrade_packages or [] if name not in pinned_debs]
+    deb_upgrades = [name for name in upgrade_packages or [] if name in pinned_debs]
+    pin = None
+    if (inputs.toolchain or DEFAULT_TOOLCHAIN) == "offline":  # before uv: an unshipped Python fails fast
+        kept = previous.cognix.debian if previous and not (upgrade or deb_upgrades) else None
+        pin = debian_pin(inputs.python, kept, refresh=upgrade or bool(deb_upgrades), progress=progress)
     progress(f"resolving for Python {inputs.python} on {PLATFORM} with uv")
-    uv_lock = resolve(
-        inputs, target, upgrade=upgrade, upgrade_packages=upgrade_packages, runtime=runtime_requirements()
-    )
-    document = build_lock(inputs, uv_lock, progress)
+    uv_lock = resolve(inputs, target, upgrade=upgrade, upgrade_packages=wheel_upgrades, runtime=runtime_requirements())
+    document = build_lock(inputs, uv_lock, progress).with_cognix(debian=pin)
     progress("writing the lock")
     document.write(target)
     return target, document
+
+
+def debian_pin(python: str, kept: DebianPin | None, *, refresh: bool, progress: Callable[[str], None]) -> DebianPin:
+    """The offline toolchain's Debian packages for ``python``: ``kept`` (the previous lock's) while
+    it is for the same suite, so a relock moves no pin; else resolved from the suite's index."""
+    from cognix.project import debian
+
+    suite = debian.suite_for(python)
+    if kept is not None and kept.suite == suite:
+        return kept
+    index = debian.load_index(suite, refresh=refresh, progress=progress)
+    roots = [*debian.python_packages(python), *debian.TOOL_PACKAGES, *debian.LEAF_PACKAGES]
+    return debian.pin(index, {"toolchain": roots}, progress=progress)
 
 
 def toolchain_name(name: str) -> ToolchainName:

@@ -76,6 +76,39 @@ class NixpkgsPin(_Table):
     nar_hash: str
 
 
+DebianRole = Literal["toolchain", "system"]  # the interpreter and its tools, or cog.yaml's system_packages
+
+
+class DebianPackage(_Table):
+    """One Debian binary package the image is made of, by the exact bytes of its .deb."""
+
+    name: str
+    version: str
+    architecture: str
+    role: DebianRole
+    url: str  # deb.debian.org, while the suite still ships this version
+    snapshot_url: str  # snapshot.debian.org, which keeps it for good
+    size: int
+    hashes: dict[str, str]
+
+    @property
+    def sha256(self) -> str:
+        return self.hashes["sha256"]
+
+
+class DebianPin(_Table):
+    """The offline toolchain's Debian packages: one suite, the dependency closure, each pinned."""
+
+    suite: str  # e.g. trixie
+    release: str | None = None  # the point release read, e.g. 13.8 (testing has none)
+    snapshot: str  # the snapshot.debian.org timestamp of the snapshot URLs
+    renames: dict[str, str] = {}  # cog.yaml's apt name → the Debian package it became
+    packages: list[DebianPackage]
+
+    def role(self, role: DebianRole) -> list[DebianPackage]:
+        return [package for package in self.packages if package.role == role]
+
+
 class CognixTable(_Table):
     """``[tool.cognix]``: the image's target, the choices made for it, and what the lock is a function of."""
 
@@ -92,6 +125,7 @@ class CognixTable(_Table):
     indexes: list[str] = []
     build_from_source: list[str] | None = None  # packages locked as sdists, by the user's choice
     toolchain: ToolchainName | None = None  # what builds the image; None: the default
+    debian: DebianPin | None = None  # the offline toolchain's interpreter and system packages
     explanation: list[str] = []  # why this CUDA/cuDNN/torch build (cognix lock --explain)
 
     @property

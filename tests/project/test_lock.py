@@ -241,9 +241,9 @@ def test_framework_wheels_are_pinned_to_the_chosen_build() -> None:
 def test_inline_python_packages_and_the_default_index_from_uv_settings(index, project) -> None:
     index.wheel("alpha", "1.5")
     root = project()
-    (root / "cog.yaml").write_text('build:\n  python_version: "3.12"\n  python_packages: ["alpha==1.5"]\n')
+    (root / "cog.yaml").write_text('build:\n  python_version: "3.13"\n  python_packages: ["alpha==1.5"]\n')
     result = run_cli("lock", cwd=root, env={"UV_DEFAULT_INDEX": f"{index.url}/simple"})
     assert result.returncode == 0, result.stderr
     document = tomllib.loads((root / "pylock.toml").read_text())
-    assert _versions(document)["alpha"] == "1.5" and document["requires-python"] == "==3.12.*"
+    assert _versions(document)["alpha"] == "1.5" and document["requires-python"] == "==3.13.*"
     assert document["tool"]["cognix"]["indexes"] == [f"{index.url}/simple"]

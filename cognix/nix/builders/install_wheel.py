@@ -79,7 +79,7 @@ for path in sorted(out.rglob("*")):
     # Keep the entry's kind. Bundled libraries (auditwheel's *.libs) often have no search path and
     # find their siblings through the loading module's DT_RPATH, which only applies while they
     # have no DT_RUNPATH of their own; so add a DT_RPATH unless the file already uses DT_RUNPATH.
-    command = [patchelf, "--add-rpath", rpath, *([] if runpath else ["--force-rpath"])]
+    subprocess.run([patchelf, "--add-rpath", rpath, *([] if runpath else ["--force-rpath"]), str(path)], check=True)
     if interp:  # executables (ninja, triton's ptxas, …) ask for /lib64/ld-linux…, which the image lacks
-        command += ["--set-interpreter", attrs["loader"]]
-    subprocess.run([*command, str(path)], check=True)
+        # a run of its own: patchelf 0.18 changing both at once corrupts non-PIE executables
+        subprocess.run([patchelf, "--set-interpreter", attrs["loader"], str(path)], check=True)

@@ -28,11 +28,18 @@ def is_elf(path: Path) -> bool:
         return f.read(4) == b"\x7fELF"
 
 
+def patch_executable(path: Path, lib: str) -> None:
+    """RUNPATH, then the interpreter, in two runs: patchelf 0.18 doing both at once on a non-PIE
+    executable (Debian 13's python3.13) writes one that segfaults at start."""
+    patchelf("--set-rpath", lib, str(path))
+    patchelf("--set-interpreter", f"{lib}/ld-linux-x86-64.so.2", str(path))
+
+
 if what == "patchelf":  # patchelf itself, loading its C++ runtime from the Python prefix
     lib = attrs["pythonLib"]
     (out / "bin").mkdir(parents=True)
     shutil.copyfile(raw / "libexec/patchelf", out / "bin/patchelf")
-    patchelf("--set-interpreter", f"{lib}/ld-linux-x86-64.so.2", "--set-rpath", lib, str(out / "bin/patchelf"))
+    patch_executable(out / "bin/patchelf", lib)
     (out / "bin/patchelf").chmod(0o555)
     sys.exit(0)
 
@@ -46,7 +53,7 @@ shutil.copyfile(raw / f"bin/python{version}", out / f"bin/python{version}")
 for name in ("python3", "python"):
     (out / "bin" / name).symlink_to(f"python{version}")
 lib = str(out / "lib")
-patchelf("--set-interpreter", f"{lib}/ld-linux-x86-64.so.2", "--set-rpath", lib, str(out / f"bin/python{version}"))
+patch_executable(out / f"bin/python{version}", lib)
 for path in sorted((out / "lib").rglob("*.so*")):
     if path.is_file() and not path.is_symlink() and is_elf(path) and path.name != "ld-linux-x86-64.so.2":
         patchelf("--set-rpath", lib, str(path))

@@ -1,5 +1,5 @@
 # The offline toolchain: everything an image needs without nixpkgs or a binary cache.
-# `raw` is the Debian-derived prefix `cognix.build.toolchain` prepares (Python, its libraries, patchelf,
+# `raw` is the prefix `cognix.build.toolchain` makes from the lock's pinned Debian packages (Python, its libraries, patchelf,
 # the Mozilla CA bundle); wheels come from Nix's builtin fetcher; cognix's own OCI writer packs
 # the image. Implements the toolchain interface that default.nix documents.
 { raw, pythonVersion, system ? "x86_64-linux" }:
