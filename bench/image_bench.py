@@ -350,7 +350,7 @@ def main() -> None:
     parser.add_argument(
         "--toolchain",
         default=os.environ.get("COGNIX_TOOLCHAIN", "offline"),
-        help="toolchain for part C (offline builds anywhere Nix and apt work)",
+        help="toolchain for part C (offline builds anywhere Nix and deb.debian.org work)",
     )
     args = parser.parse_args()
     names = [n for n in re.split(r"[,\s]+", args.examples) if n] or sorted(

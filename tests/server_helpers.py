@@ -98,6 +98,11 @@ class Peer:
     fail_first: int = 0  # answer this many POSTs with 503
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def unacknowledged(self) -> int:
+        """Webhooks received whose reply never reached the sender, which then sent them again."""
+        with self.lock:
+            return sum(1 for r in self.requests if r.get("acknowledged") is False)
+
     def webhooks(self, prediction_id: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
             bodies = [r["json"] for r in self.requests if r["method"] == "POST" and r["status"] == 200]
@@ -152,7 +157,12 @@ def peer() -> Iterator[Peer]:
                         "status": status,
                     }
                 )
-            self.reply(status)
+                record = state.requests[-1]
+            try:
+                self.reply(status)
+            except OSError:  # the sender gave up before the reply (a timeout under load): it retries
+                record["acknowledged"] = False
+                raise
 
         def do_GET(self) -> None:
             name = self.path.rsplit("/", 1)[-1]

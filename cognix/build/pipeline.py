@@ -26,16 +26,21 @@ from cognix.project.pylock import LOCK_NAME, Lock
 SBOM_NAME = "sbom.cdx.json"  # in .cognix/, beside the image it describes
 
 
-def ensure_lock(project: Project, *, locked: bool, progress: Callable[[str], None]) -> Lock:
-    """The current lock: made or refreshed when stale, unless ``locked`` (then refused)."""
+def ensure_lock(project: Project, *, toolchain: str | None, locked: bool, progress: Callable[[str], None]) -> Lock:
+    """The current lock for ``toolchain`` (None: the recorded one): made or refreshed when stale,
+    unless ``locked`` (then refused)."""
     current = locking.read_lock(project)
     reason = locking.stale_reason(project, current)
+    if reason is None and current is not None and toolchain == "offline" and current.cognix.debian is None:
+        reason = "it pins no Debian packages, which the offline toolchain is made of"
+        if locked:  # choose_toolchain names the recorded toolchain
+            return current
     if reason is None and current is not None:
         return current
     if locked:
         raise CognixError(f"{LOCK_NAME} is stale: {reason}", hint="run `cognix lock`, or drop --locked")
     progress(f"locking ({reason})")
-    return locking.write_lock(project, progress=progress)[1]
+    return locking.write_lock(project, toolchain=toolchain, progress=progress)[1]
 
 
 def choose_toolchain(project: Project, lock: Lock, requested: str | None, *, locked: bool) -> Lock:
@@ -71,20 +76,13 @@ def prepare(
     system packages it can provide, and ``flake.nix`` + ``.cognix/`` written."""
     nixcli.build_users_options()  # before any slow step: no (usable) Nix, no build
     refuse_run_steps(project)
-    lock = ensure_lock(project, locked=locked, progress=progress)
+    lock = ensure_lock(project, toolchain=toolchain, locked=locked, progress=progress)
     if sdists := [f"{p.name} {p.version}" for p in lock.packages if p.wheel is None]:
         raise CognixError(
             f"cognix build installs wheels only, and {', '.join(sdists)} is locked as a source distribution",
             hint="pin a version that ships a wheel for linux x86_64 and this Python, then run `cognix lock`",
         )
     lock = choose_toolchain(project, lock, toolchain, locked=locked)
-    if lock.cognix.builds_with == "offline" and lock.cognix.debian is None:  # locked for nixpkgs
-        if locked:
-            raise CognixError(
-                f"{LOCK_NAME} pins no Debian packages for the offline toolchain, and --locked keeps it as is",
-                hint="run `cognix lock --toolchain offline`, or drop --locked",
-            )
-        lock = locking.write_lock(project, toolchain="offline", progress=progress)[1]
     chosen = toolchain_for(lock.cognix.builds_with, lock, progress)
     generate.check_system_packages(lock.cognix.system_packages, chosen)
     generate.write(project, lock, chosen, tag=tag)

@@ -53,7 +53,9 @@ def prepare(python: str, pin: DebianPin | None, progress: Callable[[str], None] 
     if (target / "toolchain.json").is_file():
         return target
     progress(f"preparing the offline toolchain (Python {python} from Debian {pin.suite})")
-    with tempfile.TemporaryDirectory(prefix="cognix-toolchain-") as scratch:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # staged beside the target and renamed into place: an interrupted run leaves no half prefix
+    with tempfile.TemporaryDirectory(prefix=".staging-", dir=target.parent) as scratch:
         work = Path(scratch)
         extracted = work / "root"
         for package in packages:
@@ -69,8 +71,7 @@ def prepare(python: str, pin: DebianPin | None, progress: Callable[[str], None] 
         (staging / "toolchain.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         if target.exists():
             shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(staging), target)
+        staging.rename(target)
     return target
 
 
@@ -81,9 +82,13 @@ def fetch(package: DebianPackage, progress: Callable[[str], None]) -> Path:
         return cached
     cached.parent.mkdir(parents=True, exist_ok=True)
     progress(f"downloading {package.name} {package.version}")
-    partial = cached.with_suffix(".part")
-    debian.download(package, partial)
-    partial.replace(cached)
+    with tempfile.NamedTemporaryFile(dir=cached.parent, prefix=".download-", delete=False) as partial:
+        part = Path(partial.name)
+    try:
+        debian.download(package, part)
+        part.replace(cached)
+    finally:
+        part.unlink(missing_ok=True)
     return cached
 
 
@@ -165,4 +170,6 @@ def _inside(root: Path, path: Path) -> Path:
             return path
         target = os.readlink(path)
         path = root / target.lstrip("/") if target.startswith("/") else path.parent / target
+    if not path.resolve().is_relative_to(root.resolve()):  # a hostile package must not copy host files
+        raise ToolchainError(f"a pinned Debian package links {path.name} outside its own files", hint="report this")
     return path

@@ -9,7 +9,7 @@ Debian ever published, after the main archive drops a superseded point release).
 fetches exactly those bytes or stops, so two machines make the same image from the same lock.
 
 The index is Debian's ``dists/SUITE/main/binary-amd64/Packages.xz``, checked against the suite's
-``Release`` file, parsed once and cached per Release for a day (``cognix lock --upgrade`` fetches
+``Release`` file, parsed once and cached per suite for a day (``cognix lock --upgrade`` fetches
 it again). Only Depends and Pre-Depends are followed: Recommends are not installed, as with
 ``apt-get install --no-install-recommends`` (what Cog's Dockerfiles run), and packages that only
 serve maintainer scripts (debconf, adduser, …), which an image build never runs, are left out.
@@ -17,12 +17,11 @@ serve maintainer scripts (debconf, adduser, …), which an image build never run
 
 from __future__ import annotations
 
-import difflib
 import email.utils
 import gzip
 import hashlib
 import json
-import lzma
+import os
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -98,18 +97,56 @@ class Index:
 
     @property
     def snapshot(self) -> str:
-        """A snapshot.debian.org timestamp whose archive holds this index's files: the first
-        snapshot a day after the Release was written (snapshots are taken several times a day)."""
+        """A snapshot.debian.org timestamp whose archive holds this index's files: six hours
+        after the Release was written, past the snapshot of that archive run (snapshots are taken
+        every six hours) and before the next run of a fast-moving suite can replace them."""
         written = email.utils.parsedate_to_datetime(self.date).astimezone(UTC)
-        return (written + timedelta(days=1)).strftime("%Y%m%dT000000Z")
+        return (written + timedelta(hours=6)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def resolve(
+    suite: str,
+    requested: dict[DebianRole, list[str]],
+    *,
+    refresh: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+) -> DebianPin:
+    """:func:`pin` against the suite's current index, remembered per index and request: parsing
+    Debian's index takes longer than the rest of ``cognix lock``."""
+    folder = cache_dir("debian", suite)
+    request = json.dumps({"format": _INDEX_FORMAT, "requested": requested}, sort_keys=True)
+    if not refresh and _fresh(folder / "index.json.gz"):
+        remembered = folder / "pins" / f"{_key(folder, request)}.json"
+        if remembered.is_file():
+            pinned = DebianPin.model_validate_json(remembered.read_text(), by_alias=True, by_name=False)
+            for raw, name in pinned.renames.items():
+                progress(f"apt name {raw!r} is {name!r} in Debian {suite}")
+            return pinned
+    pinned = pin(load_index(suite, refresh=refresh, progress=progress), requested, progress=progress)
+    (folder / "pins").mkdir(parents=True, exist_ok=True)
+    (folder / "pins" / f"{_key(folder, request)}.json").write_text(pinned.model_dump_json(by_alias=True))
+    return pinned
+
+
+def _key(folder: Path, request: str) -> str:
+    """The cached index (rewritten only when fetched anew) and the request, as one name."""
+    stat = (folder / "index.json.gz").stat()
+    return hashlib.sha256(f"{stat.st_mtime_ns}:{stat.st_size}:{request}".encode()).hexdigest()
+
+
+def _fresh(path: Path) -> bool:
+    return path.is_file() and time.time() - path.stat().st_mtime < INDEX_MAX_AGE.total_seconds()
 
 
 def load_index(suite: str, *, refresh: bool = False, progress: Callable[[str], None] = lambda _: None) -> Index:
     """The suite's index, from the cache when younger than a day (or fetched anew)."""
     folder = cache_dir("debian", suite)
     cached = folder / "index.json.gz"
-    if cached.is_file() and not refresh and time.time() - cached.stat().st_mtime < INDEX_MAX_AGE.total_seconds():
-        data = json.loads(gzip.decompress(cached.read_bytes()))
+    if not refresh and _fresh(cached):
+        try:
+            data = json.loads(gzip.decompress(cached.read_bytes()))
+        except (OSError, EOFError, ValueError):  # a damaged cache is a cache miss
+            data = {}
         if data.get("format") == _INDEX_FORMAT:
             return Index(data["suite"], data["release"], data["date"], data["packages"], data["provides"])
     progress(f"reading Debian {suite}'s package index")
@@ -125,6 +162,8 @@ def load_index(suite: str, *, refresh: bool = False, progress: Callable[[str], N
             f"Debian {suite}'s {member} does not match its Release file (a mirror in the middle of an update?)",
             hint="run the command again in a few minutes",
         )
+    import lzma  # only when the index is fetched anew
+
     packages: dict[str, dict[str, str]] = {}
     provides: dict[str, list[str]] = {}
     keep = ("Version", "Architecture", "Filename", "Size", "SHA256", "Depends", "Pre-Depends", "Source")
@@ -141,7 +180,9 @@ def load_index(suite: str, *, refresh: bool = False, progress: Callable[[str], N
     )
     folder.mkdir(parents=True, exist_ok=True)
     document = {"format": _INDEX_FORMAT, **index.__dict__}
-    cached.write_bytes(gzip.compress(json.dumps(document, sort_keys=True).encode(), mtime=0))
+    partial = cached.with_name(f".index-{os.getpid()}.json.gz")
+    partial.write_bytes(gzip.compress(json.dumps(document, sort_keys=True).encode(), mtime=0))
+    partial.replace(cached)  # whole or not at all
     return index
 
 
@@ -160,10 +201,10 @@ def pin(
         names = requested.get(role, [])
         roots = []
         for raw in names:
-            name = _debian_name(index, raw)
+            name = _debian_name(index, raw, "cog.yaml build.system_packages" if role == "system" else "the toolchain")
             if name != raw:
                 renames[raw] = name
-                progress(f"system package {raw!r} is {name!r} in Debian {index.suite}")
+                progress(f"apt name {raw!r} is {name!r} in Debian {index.suite}")
             roots.append(name)
         leaves = set(LEAF_PACKAGES) if role == "toolchain" else set()
         for name in _closure(index, roots, leaves):
@@ -193,8 +234,8 @@ def _closure(index: Index, roots: Iterable[str], leaves: set[str]) -> list[str]:
 
 
 def _satisfy(index: Index, alternatives: list[str], seen: set[str]) -> str | None:
-    """The package that satisfies ``a | b | c``: one already chosen, else the first real
-    package, else the first provider of a virtual one."""
+    """The package that satisfies ``a | b | c``: one already chosen, else the first alternative
+    that exists (a real package, or a virtual one's first provider), in the order listed."""
     candidates = [[name] if name in index.packages else index.provides.get(name, []) for name in alternatives]
     flat = [name for group in candidates for name in group]
     if any(name in MAINTAINER_ONLY for name in alternatives):
@@ -205,7 +246,7 @@ def _satisfy(index: Index, alternatives: list[str], seen: set[str]) -> str | Non
     return flat[0] if flat else None
 
 
-def _debian_name(index: Index, raw: str) -> str:
+def _debian_name(index: Index, raw: str, wanted_by: str) -> str:
     """cog.yaml's apt name as a package of this suite (Ubuntu names mapped), or an error with suggestions."""
     name = raw.split("=", 1)[0].split(":", 1)[0].strip()
     # Debian 13 renamed libraries with a 64-bit time_t: "t64" after the soname's last digit
@@ -217,9 +258,11 @@ def _debian_name(index: Index, raw: str) -> str:
         providers = index.provides.get(candidate, [])
         if candidate and len(providers) == 1:
             return providers[0]
+    import difflib  # only for the error
+
     close = difflib.get_close_matches(name, list(index.packages), n=3, cutoff=0.75)
     raise DebianError(
-        f"cog.yaml build.system_packages: Debian {index.suite} has no package {raw!r}"
+        f"{wanted_by}: Debian {index.suite} has no package {raw!r}"
         + (f" (did you mean: {', '.join(close)}?)" if close else ""),
         hint=f"use a Debian {index.suite} package name (https://packages.debian.org/{index.suite}/), "
         "or build with --toolchain nixpkgs and name a nixpkgs attribute (nixpkgs:NAME)",

@@ -365,14 +365,15 @@ def write_lock(
     inputs.toolchain = toolchain_name(toolchain) if toolchain else recorded
     target = project.dir / LOCK_NAME
     pinned_debs = {p.name for p in previous.cognix.debian.packages} if previous and previous.cognix.debian else set()
-    wheel_upgrades = [name for name in upgrade_packages or [] if name not in pinned_debs]
     deb_upgrades = [name for name in upgrade_packages or [] if name in pinned_debs]
     pin = None
     if (inputs.toolchain or DEFAULT_TOOLCHAIN) == "offline":  # before uv: an unshipped Python fails fast
         kept = previous.cognix.debian if previous and not (upgrade or deb_upgrades) else None
         pin = debian_pin(inputs.python, kept, refresh=upgrade or bool(deb_upgrades), progress=progress)
     progress(f"resolving for Python {inputs.python} on {PLATFORM} with uv")
-    uv_lock = resolve(inputs, target, upgrade=upgrade, upgrade_packages=wheel_upgrades, runtime=runtime_requirements())
+    uv_lock = resolve(
+        inputs, target, upgrade=upgrade, upgrade_packages=upgrade_packages, runtime=runtime_requirements()
+    )
     document = build_lock(inputs, uv_lock, progress).with_cognix(debian=pin)
     progress("writing the lock")
     document.write(target)
@@ -381,15 +382,15 @@ def write_lock(
 
 def debian_pin(python: str, kept: DebianPin | None, *, refresh: bool, progress: Callable[[str], None]) -> DebianPin:
     """The offline toolchain's Debian packages for ``python``: ``kept`` (the previous lock's) while
-    it is for the same suite, so a relock moves no pin; else resolved from the suite's index."""
+    it is for the same suite and holds every package asked for, so a relock moves no pin; else
+    all of them resolved anew from the suite's index."""
     from cognix.project import debian
 
     suite = debian.suite_for(python)
-    if kept is not None and kept.suite == suite:
-        return kept
-    index = debian.load_index(suite, refresh=refresh, progress=progress)
     roots = [*debian.python_packages(python), *debian.TOOL_PACKAGES, *debian.LEAF_PACKAGES]
-    return debian.pin(index, {"toolchain": roots}, progress=progress)
+    if kept is not None and kept.suite == suite and set(roots) <= {p.name for p in kept.role("toolchain")}:
+        return kept
+    return debian.resolve(suite, {"toolchain": roots}, refresh=refresh, progress=progress)
 
 
 def toolchain_name(name: str) -> ToolchainName:
@@ -420,6 +421,8 @@ def stale_reason(project: Project, document: Lock | None) -> str | None:
         return f"{LOCK_NAME} does not exist"
     if document.cognix.inputs_hash != inputs_digest(project):
         return f"cog.yaml or the requirements changed since {LOCK_NAME} was written"
+    if document.cognix.builds_with == "offline" and document.cognix.debian is None:
+        return f"{LOCK_NAME} pins no Debian packages, which the offline toolchain is made of"
     return None
 
 

@@ -68,7 +68,7 @@ def test_the_closure_follows_depends_and_skips_maintainer_script_packages() -> N
     assert git.url == "https://deb.debian.org/debian/pool/main/g/git/git_1.0-1_amd64.deb"
     assert (
         git.snapshot_url
-        == "https://snapshot.debian.org/archive/debian/20261122T000000Z/pool/main/g/git/git_1.0-1_amd64.deb"
+        == "https://snapshot.debian.org/archive/debian/20261121T151544Z/pool/main/g/git/git_1.0-1_amd64.deb"
     )
     assert git.role == "system" and git.sha256 == "ab" * 32
 
@@ -88,14 +88,16 @@ def test_ubuntu_names_are_mapped_and_said() -> None:
         "libgl1-mesa-glx": "libgl1",
         "libssl3": "libssl3t64",
     }
-    assert "system package 'libgl1-mesa-glx' is 'libgl1' in Debian trixie" in said
+    assert "apt name 'libgl1-mesa-glx' is 'libgl1' in Debian trixie" in said
     assert {"libgl1", "libglvnd0", "libssl3t64", "libcurl3t64-gnutls"} <= set(names(pin))
 
 
 def test_an_unknown_name_is_an_error_with_suggestions() -> None:
     with pytest.raises(debian.DebianError) as raised:
         debian.pin(INDEX, {"system": ["gitt"]})
-    assert "Debian trixie has no package 'gitt' (did you mean: git" in raised.value.message
+    assert (
+        "cog.yaml build.system_packages: Debian trixie has no package 'gitt' (did you mean: git" in raised.value.message
+    )
     assert "--toolchain nixpkgs" in (raised.value.hint or "")
 
 

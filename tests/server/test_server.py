@@ -447,7 +447,9 @@ def test_two_thousand_async_predictions_one_terminal_webhook_each() -> None:
         p.wait_for(lambda: len(p.webhooks()) >= 2000, timeout=120)
         time.sleep(0.5)
         terminal = [b["id"] for b in p.webhooks() if b["status"] == "succeeded"]
-        assert len(terminal) == 2000 and len(set(terminal)) == 2000
+        assert set(terminal) == {f"bulk-{i}" for i in range(2000)}
+        # delivery is at least once, as Cog's: a webhook is sent again only when its reply was lost
+        assert len(terminal) - 2000 <= p.unacknowledged()
 
 
 # --- shutdown --------------------------------------------------------------------------------
