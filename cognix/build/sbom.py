@@ -1,7 +1,8 @@
 """The image's exact closure as a CycloneDX 1.6 SBOM (cyclonedx-python-lib).
 
 Components: every locked wheel (``pkg:pypi`` purl, the lock's sha256 and URL, the licence from
-the installed wheel's metadata), the Python interpreter, CUDA and cuDNN on GPU images, every
+the installed wheel's metadata), the Python interpreter, every Debian package the image is made
+of (``pkg:deb`` purl with the lock's version, sha256 and URL), CUDA and cuDNN on GPU images, every
 Nix store path of the image (its NAR hash, as nixpkgs' ``nix:*`` property names have it), and
 the model source (``/src``, by NAR hash); dependency edges come from the wheels' Requires-Dist.
 The document is a pure function of those inputs: fixed timestamp, serial number derived from
@@ -28,6 +29,7 @@ from cognix.build import nixcli
 from cognix.project.pylock import Lock
 
 LABEL = "io.cognix.sbom.sha256"
+BUILD_ONLY = frozenset({"patchelf"})  # pinned Debian packages that only the build runs: not in the image
 EPOCH = datetime(1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc)  # as the image's `created`
 
 
@@ -125,7 +127,21 @@ def build_sbom(
         bom_ref="cpython",
         purl=PackageURL("generic", name="cpython", version=python_version),
     )
-    extra = [python]
+    suite = tool.debian.suite if tool.debian else ""
+    debs = [
+        Component(
+            type=ComponentType.LIBRARY,
+            name=deb.name,
+            version=deb.version,
+            bom_ref=f"deb:{deb.name}",
+            purl=PackageURL("deb", "debian", deb.name, deb.version, {"arch": deb.architecture, "distro": suite}),
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=deb.sha256)],
+            external_references=[ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=XsUri(deb.url))],
+        )
+        for deb in (tool.debian.packages if tool.debian else [])
+        if deb.name not in BUILD_ONLY
+    ]
+    extra = [python, *debs]
     for key, value in (("cuda", tool.cuda), ("cudnn", tool.cudnn)):
         if value:
             version = str(value)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
+from packageurl import PackageURL
 
 from cognix.build import nixcli, sbom
 from cognix.image.archive import layer_files, read_image
@@ -47,6 +48,17 @@ def test_the_sbom_lists_the_exact_closure_and_validates(tmp_path: Path) -> None:
         assert component["hashes"] == [{"alg": "SHA-256", "content": wheel["hashes"]["sha256"]}]
         assert component["externalReferences"][0]["url"] == wheel["url"]
     assert components["pypi:pillow"]["licenses"]  # read from the installed wheel's metadata
+    debian = lock["tool"]["cognix"]["debian"]
+    for deb in debian["packages"]:  # every Debian package the interpreter is made of, but patchelf
+        if deb["name"] == "patchelf":
+            assert f"deb:{deb['name']}" not in components  # runs in the build only
+            continue
+        component = components[f"deb:{deb['name']}"]
+        purl = PackageURL.from_string(component["purl"])  # "+" is percent-encoded (libstdc++6)
+        assert (purl.type, purl.namespace, purl.name, purl.version) == ("deb", "debian", deb["name"], deb["version"])
+        assert purl.qualifiers == {"arch": deb["architecture"], "distro": debian["suite"]}
+        assert component["version"] == deb["version"] and component["hashes"][0]["content"] == deb["hashes"]["sha256"]
+    assert "deb:libc6" in components and "deb:libssl3" in components  # what scanners look for
     store = [c for c in document["components"] if c["bom-ref"].startswith("nix:")]
     store_paths = {p["value"] for c in store for p in c["properties"] if p["name"] == "nix:store_path"}
     assert any(path.endswith("-python-3.11") for path in store_paths) and any("-pillow-" in p for p in store_paths)
