@@ -30,11 +30,8 @@ def ensure_lock(project: Project, *, toolchain: str | None, locked: bool, progre
     """The current lock for ``toolchain`` (None: the recorded one): made or refreshed when stale,
     unless ``locked`` (then refused)."""
     current = locking.read_lock(project)
-    reason = locking.stale_reason(project, current)
-    if reason is None and current is not None and toolchain == "offline" and current.cognix.debian is None:
-        reason = "it pins no Debian packages, which the offline toolchain is made of"
-        if locked:  # choose_toolchain names the recorded toolchain
-            return current
+    # --locked keeps the recorded toolchain: choose_toolchain refuses another one by name
+    reason = locking.stale_reason(project, current, toolchain=None if locked else toolchain)
     if reason is None and current is not None:
         return current
     if locked:

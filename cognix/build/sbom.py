@@ -26,10 +26,10 @@ from packaging.utils import canonicalize_name
 
 from cognix._version import __version__
 from cognix.build import nixcli
+from cognix.project import debian
 from cognix.project.pylock import Lock
 
 LABEL = "io.cognix.sbom.sha256"
-BUILD_ONLY = frozenset({"patchelf"})  # pinned Debian packages that only the build runs: not in the image
 EPOCH = datetime(1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc)  # as the image's `created`
 
 
@@ -139,7 +139,7 @@ def build_sbom(
             external_references=[ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=XsUri(deb.url))],
         )
         for deb in (tool.debian.packages if tool.debian else [])
-        if deb.name not in BUILD_ONLY
+        if deb.name not in debian.BUILD_ONLY
     ]
     extra = [python, *debs]
     for key, value in (("cuda", tool.cuda), ("cudnn", tool.cudnn)):

@@ -83,6 +83,7 @@ def python_packages(python: str) -> list[str]:
 # the builder `nix develop` needs) and the Mozilla CA bundle.
 TOOL_PACKAGES = ["libstdc++6", "libgcc-s1", "zlib1g", "libnsl2", "patchelf", "bash-static"]
 LEAF_PACKAGES = ["ca-certificates"]  # its files only: its Depends (openssl) serve update-ca-certificates
+BUILD_ONLY = frozenset({"patchelf"})  # run by the Nix build only: not in the image (nor its SBOM)
 
 
 @dataclass(frozen=True)

@@ -414,14 +414,14 @@ def read_lock(project: Project) -> Lock | None:
     return read_lock_file(project.dir / LOCK_NAME)
 
 
-def stale_reason(project: Project, document: Lock | None) -> str | None:
-    """Why ``document`` (the project's lock, as read) no longer matches the project, or None
-    when it is current."""
+def stale_reason(project: Project, document: Lock | None, *, toolchain: str | None = None) -> str | None:
+    """Why ``document`` (the project's lock, as read) no longer matches the project, or can't
+    build with ``toolchain`` (None: the one it records), or None when it is current."""
     if document is None:
         return f"{LOCK_NAME} does not exist"
     if document.cognix.inputs_hash != inputs_digest(project):
         return f"cog.yaml or the requirements changed since {LOCK_NAME} was written"
-    if document.cognix.builds_with == "offline" and document.cognix.debian is None:
+    if (toolchain or document.cognix.builds_with) == "offline" and document.cognix.debian is None:
         return f"{LOCK_NAME} pins no Debian packages, which the offline toolchain is made of"
     return None
 
