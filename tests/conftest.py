@@ -23,7 +23,7 @@ def copy_example(name: str, target: Path) -> Path:
     return target
 
 
-def run_cli(*args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None):
+def run_cli(*args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 120):
     """``cognix ARGS`` as a user runs it; returns the CompletedProcess."""
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
     return subprocess.run(
@@ -33,7 +33,7 @@ def run_cli(*args: str, cwd: Path, stdin: str | None = None, env: dict[str, str]
         capture_output=True,
         text=True,
         env=full_env,
-        timeout=120,
+        timeout=timeout,
     )
 
 

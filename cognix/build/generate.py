@@ -118,16 +118,10 @@ def default_tag(project: Project) -> str:
 
 
 def check_system_packages(names: list[str], toolchain: Toolchain) -> None:
-    """Refuse, before Nix runs, apt names cognix cannot map (with the closest known ones) and
-    system packages for the offline toolchain, which has no nixpkgs to take them from."""
-    if not names:
+    """Refuse, before Nix runs, apt names the nixpkgs toolchain cannot map, with the closest known
+    ones. (The offline toolchain resolved them against Debian's index when it locked.)"""
+    if not names or toolchain.kind == "offline":
         return
-    if toolchain.kind == "offline":
-        raise CognixError(
-            f"cog.yaml build.system_packages ({', '.join(names)}) come from nixpkgs, "
-            "which the offline toolchain does not have",
-            hint="build with --toolchain nixpkgs, or drop system_packages",
-        )
     table = json.loads((NIX_LIBRARY / "system-packages.json").read_text())
     unknown = []
     for raw in names:

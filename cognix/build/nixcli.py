@@ -142,6 +142,25 @@ def build(
     return Path(_run(command, project_dir, progress)[0]["outputs"]["out"])
 
 
+def add_fixed(paths: list[Path], *, recursive: bool = False) -> None:
+    """Add ``paths`` to the store as sha256 fixed-output paths: flat, the paths that
+    ``<nix/fetchurl.nix>`` makes with the same name and hash; recursive, those of a fixed-output
+    derivation of that name (a build.run step). Nix then need not fetch or build them."""
+    if paths:
+        command = ["nix-store", "--add-fixed", *(["--recursive"] if recursive else []), "sha256", *map(str, paths)]
+        added = subprocess.run(command, capture_output=True, text=True)
+        if added.returncode != 0:
+            raise NixError(f"nix-store could not add {paths[0].name} to the store", details=added.stderr)
+
+
+def nar_hash(path: Path) -> str:
+    """The sha256 of ``path``'s NAR serialisation in Nix's base-32: a recursive fixed-output hash."""
+    done = subprocess.run(["nix-hash", "--type", "sha256", "--base32", str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise NixError(f"nix-hash could not hash {path}", details=done.stderr)
+    return done.stdout.strip()
+
+
 def source_path(project_dir: Path) -> Path:
     """The model source as Nix copied it into the store (what the image's /src holds)."""
     command = ["nix", "eval", *FEATURES, "--raw", "-f", ".cognix/build.nix", "src"]
@@ -191,6 +210,12 @@ def _failure(log: list[str]) -> NixError:
             "or run where GitHub and cache.nixos.org are reachable",
         )
     mismatch = _HASH_MISMATCH.search(text)
+    if mismatch and (step := re.fullmatch(r"run-step-(\d+)", mismatch.group(1))):
+        return NixError(
+            f"build.run step {step.group(1)} wrote other files than when `cognix lock` ran it "
+            "(what it downloads changed, or it is not reproducible)",
+            hint="run `cognix lock` to run the steps again and record what they write now",
+        )
     if mismatch:
         wanted = re.search(r"specified:\s*(\S+)", text)
         got = re.search(r"got:\s*(\S+)", text)

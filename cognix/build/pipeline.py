@@ -14,8 +14,9 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from cognix.build import generate, nixcli, sbom, sources
+from cognix.build import generate, nixcli, sbom, sources, steps
 from cognix.errors import CognixError
 from cognix.image.archive import Image, read_image
 from cognix.nix.builders import oci
@@ -26,7 +27,33 @@ from cognix.project.pylock import LOCK_NAME, Lock
 SBOM_NAME = "sbom.cdx.json"  # in .cognix/, beside the image it describes
 
 
-def ensure_lock(project: Project, *, toolchain: str | None, locked: bool, progress: Callable[[str], None]) -> Lock:
+def lock_project(
+    project: Project,
+    *,
+    toolchain: str | None,
+    secrets: dict[str, Path],
+    progress: Callable[[str], None],
+    **options: Any,
+) -> Lock:
+    """``cognix lock``: wheels and Debian packages pinned (:mod:`cognix.project.lock`), then the
+    build.run steps run to record what they write (:mod:`cognix.build.steps`)."""
+    document = locking.write_lock(project, toolchain=toolchain, progress=progress, **options)[1]
+    if not document.cognix.run_steps:
+        return document
+    refuse_run_steps(document)
+    return steps.record_hashes(
+        project, document, toolchain_for("offline", document, progress), secrets=secrets, progress=progress
+    )
+
+
+def ensure_lock(
+    project: Project,
+    *,
+    toolchain: str | None,
+    locked: bool,
+    progress: Callable[[str], None],
+    secrets: dict[str, Path] | None = None,
+) -> Lock:
     """The current lock for ``toolchain`` (None: the recorded one): made or refreshed when stale,
     unless ``locked`` (then refused)."""
     current = locking.read_lock(project)
@@ -37,7 +64,7 @@ def ensure_lock(project: Project, *, toolchain: str | None, locked: bool, progre
     if locked:
         raise CognixError(f"{LOCK_NAME} is stale: {reason}", hint="run `cognix lock`, or drop --locked")
     progress(f"locking ({reason})")
-    return locking.write_lock(project, toolchain=toolchain, progress=progress)[1]
+    return lock_project(project, toolchain=toolchain, secrets=secrets or {}, progress=progress)
 
 
 def choose_toolchain(project: Project, lock: Lock, requested: str | None, *, locked: bool) -> Lock:
@@ -61,43 +88,49 @@ def toolchain_for(kind: str, lock: Lock, progress: Callable[[str], None]) -> gen
     if kind == "offline":
         from cognix.build import toolchain
 
-        return generate.Toolchain("offline", path=toolchain.prepare(lock.cognix.python, lock.cognix.debian, progress))
+        prefix = toolchain.prepare(lock.cognix.python, lock.cognix.debian, progress)
+        toolchain.store_system_debs(lock.cognix.debian, progress)
+        return generate.Toolchain("offline", path=prefix)
     pin = lock.cognix.nixpkgs
     return generate.Toolchain("nixpkgs", nixpkgs_url=pin.url, nixpkgs_nar_hash=pin.nar_hash)
 
 
 def prepare(
-    project: Project, *, toolchain: str | None, tag: str, locked: bool, progress: Callable[[str], None]
+    project: Project,
+    *,
+    toolchain: str | None,
+    tag: str,
+    locked: bool,
+    progress: Callable[[str], None],
+    secrets: dict[str, Path] | None = None,
 ) -> tuple[Lock, generate.Toolchain]:
     """Everything before Nix builds: Nix present, a current lock of wheels, the toolchain, the
     system packages it can provide, and ``flake.nix`` + ``.cognix/`` written."""
     nixcli.build_users_options()  # before any slow step: no (usable) Nix, no build
-    refuse_run_steps(project)
-    lock = ensure_lock(project, toolchain=toolchain, locked=locked, progress=progress)
+    lock = ensure_lock(project, toolchain=toolchain, locked=locked, progress=progress, secrets=secrets)
     if sdists := [f"{p.name} {p.version}" for p in lock.packages if p.wheel is None]:
         raise CognixError(
             f"cognix build installs wheels only, and {', '.join(sdists)} is locked as a source distribution",
             hint="pin a version that ships a wheel for linux x86_64 and this Python, then run `cognix lock`",
         )
     lock = choose_toolchain(project, lock, toolchain, locked=locked)
+    refuse_run_steps(lock)
     chosen = toolchain_for(lock.cognix.builds_with, lock, progress)
     generate.check_system_packages(lock.cognix.system_packages, chosen)
     generate.write(project, lock, chosen, tag=tag)
     return lock, chosen
 
 
-def refuse_run_steps(project: Project) -> None:
-    """``build.run`` steps are not run by either toolchain yet, and an image without what they
+def refuse_run_steps(lock: Lock) -> None:
+    """The nixpkgs toolchain cannot run ``build.run`` steps yet, and an image without what they
     make fails at run time: refuse, never skip them."""
-    build = project.config.build_or_default
-    for key, steps in (("run", build.run or []), ("pre_install", build.pre_install or [])):
-        if steps:
-            first = steps[0] if isinstance(steps[0], str) else steps[0].command
-            raise CognixError(
-                f"cog.yaml build.{key} has {len(steps)} step(s) (the first: {first!r}), and cognix cannot run "
-                "them in an image yet; building without them would leave out what they make",
-                hint=f"do their work through python_requirements or in the predictor's setup(), and remove build.{key}",
-            )
+    run_steps = lock.cognix.run_steps
+    if run_steps and lock.cognix.builds_with != "offline":
+        raise CognixError(
+            f"cog.yaml build.run has {len(run_steps)} step(s) (the first: {run_steps[0].command!r}), and the "
+            f"{lock.cognix.builds_with} toolchain cannot run them yet; an image without them would lack what they make",
+            hint="build with the offline toolchain (`cognix build --toolchain offline`), which runs them",
+        )
 
 
 def build_image(
@@ -106,14 +139,17 @@ def build_image(
     tag: str | None,
     toolchain: str | None,
     locked: bool = False,
+    secrets: dict[str, Path] | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> Image:
     """Build the project's image; the archive is kept at ``.cognix/image.tar`` (a store link)."""
     tag = tag or generate.default_tag(project)
-    lock, chosen = prepare(project, toolchain=toolchain, tag=tag, locked=locked, progress=progress)
+    lock, chosen = prepare(project, toolchain=toolchain, tag=tag, locked=locked, progress=progress, secrets=secrets)
     offline = chosen.kind == "offline"
     folder = project.dir / sources.GENERATED
-    nix_build = functools.partial(nixcli.build, project.dir, offline=offline, progress=progress)
+    # a build.run step that Nix runs itself (not yet in this store) reads its secrets from the sandbox
+    extra = steps.sandbox_options(secrets or {})
+    nix_build = functools.partial(nixcli.build, project.dir, offline=offline, progress=progress, extra=extra)
     env = nix_build("pythonEnv", out_link=folder / "python-env")
     roots = nix_build("imageClosure", out_link=folder / "image-closure")
     src = nixcli.source_path(project.dir)

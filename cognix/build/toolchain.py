@@ -14,22 +14,21 @@ their hashes, so every machine makes the same prefix, and the same image, from t
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
-import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from cognix.cache import cache_dir
 from cognix.errors import CognixError
+from cognix.nix.builders import deb
 from cognix.project import debian
 from cognix.project.pylock import DebianPackage, DebianPin
 
 LOADER = "ld-linux-x86-64.so.2"
-_LAYOUT_VERSION = "5"  # bump when the prefix layout changes
+_LAYOUT_VERSION = "6"  # bump when the prefix layout changes
 # Debian ships these separately or for interactive use only; an image server needs none of them.
 _STDLIB_DROP = ("idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data", "config-")
 _LIBRARY_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu")
@@ -59,7 +58,10 @@ def prepare(python: str, pin: DebianPin | None, progress: Callable[[str], None] 
         work = Path(scratch)
         extracted = work / "root"
         for package in packages:
-            unpack(fetch(package, progress), extracted)
+            try:
+                deb.unpack(fetch(package, progress), extracted, label=f"{package.name} {package.version}")
+            except deb.DebError as error:
+                raise ToolchainError(str(error), hint="delete cognix's cache of .debs and retry") from None
         staging = work / "prefix"
         _layout(extracted, staging, python)
         manifest = {
@@ -73,6 +75,27 @@ def prepare(python: str, pin: DebianPin | None, progress: Callable[[str], None] 
             shutil.rmtree(target)
         staging.rename(target)
     return target
+
+
+def store_system_debs(pin: DebianPin | None, progress: Callable[[str], None] = lambda _: None) -> None:
+    """Put the .debs of cog.yaml's system packages in the Nix store under the names and hashes
+    ``nix/toolchains/offline.nix`` fetches them by, so Nix never downloads them itself: this
+    downloader checks the pin, falls back to snapshot.debian.org, and names the package and the
+    command that moves its pin when neither has it."""
+    packages = pin.role("system") if pin else []
+    if not packages:
+        return
+    from cognix.build import nixcli
+
+    folder = cache_dir("debs")
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".named-", dir=folder) as scratch:
+        named = []
+        for package in packages:
+            (Path(scratch) / f"{package.name}.deb").hardlink_to(fetch(package, progress))
+            named.append(Path(scratch) / f"{package.name}.deb")
+        progress(f"adding {len(named)} pinned Debian package(s) for build.system_packages to the Nix store")
+        nixcli.add_fixed(named)
 
 
 def fetch(package: DebianPackage, progress: Callable[[str], None]) -> Path:
@@ -92,42 +115,15 @@ def fetch(package: DebianPackage, progress: Callable[[str], None]) -> Path:
     return cached
 
 
-def unpack(deb: Path, root: Path) -> None:
-    """Extract a .deb's files (its ``data.tar.*`` member) under ``root``, as ``dpkg-deb -x`` does."""
-    for name, member in _ar_members(deb.read_bytes()):
-        if name.startswith("data.tar"):
-            if name.endswith(".zst"):
-                raise ToolchainError(
-                    f"{deb.name} is compressed with zstd, which this Python's tarfile cannot read",
-                    hint="report this: Debian's own packages use xz",
-                )
-            with tarfile.open(fileobj=io.BytesIO(member)) as archive:
-                archive.extractall(root, filter="tar")
-            return
-    raise ToolchainError(f"{deb.name} is not a Debian package (no data.tar member)", hint="delete it and retry")
-
-
-def _ar_members(data: bytes) -> list[tuple[str, bytes]]:
-    """The members of an ``ar`` archive (a .deb's container): 8-byte magic, then 60-byte headers."""
-    if not data.startswith(b"!<arch>\n"):
-        return []
-    members, offset = [], 8
-    while offset + 60 <= len(data):
-        header = data[offset : offset + 60]
-        name, size = header[:16].decode().strip().rstrip("/"), int(header[48:58].decode().strip())
-        members.append((name, data[offset + 60 : offset + 60 + size]))
-        offset += 60 + size + (size % 2)
-    return members
-
-
 def _layout(extracted: Path, prefix: Path, python: str) -> None:
     """bin/python3.X, lib/python3.X (stdlib), lib/*.so.* (every shared library of the packages,
-    and the loader), libexec/{patchelf,bash}, share/ca-bundle.crt."""
+    and the loader), libexec/{patchelf,bwrap,bash}, share/ca-bundle.crt."""
     (prefix / "bin").mkdir(parents=True)
     (prefix / "libexec").mkdir()
     (prefix / "share").mkdir()
     shutil.copy2(_installed(extracted, f"python{python}"), prefix / "bin" / f"python{python}")
     shutil.copy2(_installed(extracted, "patchelf"), prefix / "libexec" / "patchelf")
+    shutil.copy2(_installed(extracted, "bwrap"), prefix / "libexec" / "bwrap")
     shutil.copy2(_installed(extracted, "bash-static"), prefix / "libexec" / "bash")  # static: runs as is
     stdlib = extracted / "usr" / "lib" / f"python{python}"
     dropped = shutil.ignore_patterns(*(f"{name}*" for name in _STDLIB_DROP), "__pycache__")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cognix.build import nixcli, sources
+from cognix.build import nixcli, sources, steps
 from cognix.build.pipeline import stream_to_oci
 from cognix.image.archive import Image, layer_files, read_image
 from cognix.project.config import Project
@@ -27,11 +27,18 @@ class Report:
 
 
 def rebuild_and_compare(
-    project: Project, first: Image, *, offline: bool, tag: str, progress: Callable[[str], None]
+    project: Project,
+    first: Image,
+    *,
+    offline: bool,
+    tag: str,
+    progress: Callable[[str], None],
+    secrets: dict[str, Path] | None = None,
 ) -> Report:
-    """Build ``first`` again from nothing and compare. Offline, in an empty store (``--store``);
-    with nixpkgs (whose streamer runs from the store) every derivation of the image is rebuilt
-    in place with ``nix-store --check``, and the image streamed again."""
+    """Build ``first`` again from nothing and compare. Offline, in an empty store (``--store``),
+    where Nix runs the build.run steps itself (with ``secrets`` in its sandbox); with nixpkgs
+    (whose streamer runs from the store) every derivation of the image is rebuilt in place with
+    ``nix-store --check``, and the image streamed again."""
     scratch = Path(tempfile.mkdtemp(prefix="cognix-verify-"))
     try:
         if offline:
@@ -40,7 +47,7 @@ def rebuild_and_compare(
                 "image",
                 offline=True,
                 out_link=scratch / "result",
-                extra=["--store", str(scratch / "root")],
+                extra=["--store", str(scratch / "root"), *steps.sandbox_options(secrets or {})],
                 progress=progress,
             )
             second = read_image(scratch / "root" / str(path).lstrip("/"))

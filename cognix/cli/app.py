@@ -149,9 +149,12 @@ def lock_cmd(
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if pylock.toml is stale; write nothing.")] = False,
     explain: Annotated[bool, typer.Option("--explain", help="Say why this CUDA/cuDNN/torch build was chosen.")] = False,
     toolchain: Toolchain = None,
+    secret: Secrets = [],  # noqa: B006
     config_file: ConfigFile = None,
 ) -> None:
-    """Resolve the image's Python packages into pylock.toml (PEP 751): every wheel with url and sha256."""
+    """Pin everything the image holds into pylock.toml (PEP 751): every wheel and Debian package
+    by url and sha256, and what each build.run step writes, by its hash."""
+    from cognix.build import pipeline, steps
     from cognix.project import lock as locking
     from cognix.project.pylock import LOCK_NAME
 
@@ -163,15 +166,18 @@ def lock_cmd(
             raise typer.Exit(1)
         err.print(f"{LOCK_NAME} is up to date")
         return
+    given = steps.parse_secrets(secret)
     with status("locking…") as spinner:
-        path, document = locking.write_lock(
+        document = pipeline.lock_project(
             project,
             upgrade=upgrade,
             upgrade_packages=upgrade_package,
             allow_sdist=allow_sdist,
             toolchain=toolchain,
+            secrets=given,
             progress=lambda text: spinner.update(f"{text}…"),
         )
+        path = project.dir / LOCK_NAME
     tool = document.cognix
     if explain:
         for line in tool.explanation:
@@ -224,17 +230,29 @@ TOOLCHAIN_HELP = (
     "Default: the one pylock.toml records, else offline; a toolchain given here is recorded there."
 )
 Toolchain = Annotated[str | None, typer.Option("--toolchain", envvar="COGNIX_TOOLCHAIN", help=TOOLCHAIN_HELP)]
+Secrets = Annotated[
+    list[str],
+    typer.Option(
+        "--secret",
+        metavar="id=NAME,src=FILE",
+        help="A file a build.run step mounts as a secret (cog.yaml mounts: [{type: secret}]); repeatable.",
+    ),
+]
 
 
-def _build_image(project: config.Project, tag: str | None, toolchain: str | None, locked: bool) -> Image:
-    from cognix.build import pipeline
+def _build_image(
+    project: config.Project, tag: str | None, toolchain: str | None, locked: bool, secrets: list[str] | None = None
+) -> Image:
+    from cognix.build import pipeline, steps
 
+    given = steps.parse_secrets(secrets or [])
     with status("building…") as spinner:
         return pipeline.build_image(
             project,
             tag=tag,
             toolchain=toolchain,
             locked=locked,
+            secrets=given,
             progress=lambda text: spinner.update(styled(f"{text}…")),
         )
 
@@ -248,6 +266,7 @@ def build_cmd(
     fmt: Annotated[str, typer.Option("--format", help="oci-archive or docker-archive.")] = "oci-archive",
     toolchain: Toolchain = None,
     locked: Annotated[bool, typer.Option("--locked", help="Refuse a stale pylock.toml instead of relocking.")] = False,
+    secret: Secrets = [],  # noqa: B006
     config_file: ConfigFile = None,
 ) -> None:
     """Build the model's OCI image with Nix: reproducible, layered, from pylock.toml."""
@@ -256,7 +275,7 @@ def build_cmd(
     if fmt not in ("oci-archive", "docker-archive"):
         raise CognixError(f"unknown --format {fmt!r}", hint="use oci-archive or docker-archive")
     project = _project(config_file)
-    image = _build_image(project, tag, toolchain, locked)
+    image = _build_image(project, tag, toolchain, locked, secret)
     pipeline.export(image, output, fmt, image.ref_name)
     sources.remember_output(project, output)
     err.print(f"Built {output} ({image.size / 1e6:,.1f} MB compressed, {len(image.layers)} layers)")
@@ -266,15 +285,16 @@ def build_cmd(
 
 
 @app.command("verify")
-def verify_cmd(config_file: ConfigFile = None) -> None:
+def verify_cmd(secret: Secrets = [], config_file: ConfigFile = None) -> None:  # noqa: B006
     """Build the image twice, the second time from nothing in a fresh store, and compare digests.
     It proves the lock as it is: with the toolchain it records, and nothing re-locked."""
-    from cognix.build import verify
+    from cognix.build import steps, verify
     from cognix.project.lock import read_lock
     from cognix.project.pylock import DEFAULT_TOOLCHAIN
 
     project = _project(config_file)
-    first = _build_image(project, None, None, locked=True)
+    given = steps.parse_secrets(secret)
+    first = _build_image(project, None, None, locked=True, secrets=secret)
     recorded = read_lock(project)
     built_with = recorded.cognix.builds_with if recorded else DEFAULT_TOOLCHAIN
     with status("rebuilding from nothing in a fresh Nix store…") as spinner:
@@ -284,6 +304,7 @@ def verify_cmd(config_file: ConfigFile = None) -> None:
             offline=built_with == "offline",
             tag=first.ref_name,
             progress=lambda t: spinner.update(styled(f"{t}…")),
+            secrets=given,
         )
     for line in report.lines:
         err.print(line, markup=False)

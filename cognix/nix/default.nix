@@ -2,7 +2,7 @@
 #
 #   toolchain  what builds it: ./toolchains/offline.nix (no nixpkgs needed) or ./toolchains/nixpkgs.nix
 #              (production), both giving { name system python pythonVersion runPython fetchurl patchelf
-#              runtimeLibs cacert systemPackages mkImage mkShell }
+#              runtimeLibs cacert systemPackages systemFiles mkImage mkShell }
 #   root       the project folder (a path inside the flake)
 #
 # No import-from-derivation: Nix reads only pylock.toml, .cognix/image.json and .cognix/src.json,
@@ -25,8 +25,8 @@ let
       sourceFiles ? ${rel} || (type == "directory" && sourceFiles ? "${rel}/");
   };
 
-  # cog.yaml's apt names as nixpkgs packages (the offline toolchain has none and says so)
-  systemPackages = toolchain.systemPackages lock.systemPackages;
+  # cog.yaml's apt names: nixpkgs packages, or (offline) the lock's pinned Debian packages
+  systemPackages = toolchain.systemPackages { names = lock.systemPackages; inherit (lock) debs; };
 
   python = import ./python.nix {
     inherit toolchain;
@@ -35,10 +35,14 @@ let
     # wheels dlopen system libraries (libGL for opencv, …) and, on GPUs, the host's driver
     extraRpaths = map (p: "${p.lib or p}/lib") systemPackages ++ (if lock.gpu then cuda.driverDirs else [ ]);
   };
+  base = import ./base.nix { inherit toolchain spec cuda lock systemPackages; env = python.env; };
+  # build.run: fixed-output steps on the image's base; the last one's files are the run layer
+  runSteps = import ./run-steps.nix { inherit toolchain base; steps = lock.runSteps; };
   layers = (import ./layers.nix { }).plan {
     inherit (python) wheels server env;
     inherit systemPackages;
     inherit (toolchain) python cacert shell;
+    runLayer = runSteps.last;
   };
 in
 assert lock.python == toolchain.pythonVersion
@@ -46,12 +50,11 @@ assert lock.python == toolchain.pythonVersion
 {
   inherit src lock;
   pythonEnv = python.env;
+  runStepInputs = runSteps.inputs; # for `cognix lock`, which runs each step to record its hash
   # every store path of the image, without packing it: the SBOM's input
   imageClosure = toolchain.runPython "image-closure" ./builders/roots.py {
-    roots = builtins.concatMap (layer: layer.roots) layers;
+    roots = builtins.concatMap (layer: layer.roots) layers ++ runSteps.drvs;
   };
-  image = import ./image.nix {
-    inherit toolchain python spec src cuda lock systemPackages layers;
-  };
-  devShell = toolchain.mkShell { name = "${spec.name}-shell"; env = python.env; };
+  image = import ./image.nix { inherit toolchain python spec src base layers; };
+  devShell = toolchain.mkShell { name = "${spec.name}-shell"; env = python.env; packages = systemPackages; };
 }

@@ -9,7 +9,9 @@ let
       + "from wheels only; find a version with a wheel for the image's platform and run `cognix lock`");
 in
 {
-  # lock text -> { python, gpu, cuda, cudnn, systemPackages, wheels = [ { name version url sha256 size filename } ] }
+  # lock text -> { python, gpu, cuda, cudnn, systemPackages, runSteps = [ { command secrets hash } ],
+  #               debs = [ { name version url sha256 } ],
+  #               wheels = [ { name version url sha256 size filename } ] }
   read = text:
     let
       doc = builtins.fromTOML text;
@@ -28,6 +30,12 @@ in
       cuda = tool.cuda or null;
       cudnn = tool.cudnn or null;
       systemPackages = tool.system-packages or [ ];
+      # build.run, as `cognix lock` recorded it: each step's output hash (null until it has run)
+      runSteps = map (s: { inherit (s) command; secrets = s.secrets or [ ]; hash = s.output-hash or null; })
+        (tool.run-steps or [ ]);
+      # the offline toolchain's pinned .debs of cog.yaml's system packages
+      debs = map (p: { inherit (p) name version url; sha256 = p.hashes.sha256; })
+        (builtins.filter (p: builtins.elem "system" p.roles) (tool.debian.packages or [ ]));
       wheels = map wheel (doc.packages or [ ]);
     };
 }

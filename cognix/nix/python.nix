@@ -14,7 +14,7 @@ let
   };
 
   install = { name, version, wheel }:
-    runPython "${name}-${version}" ./builders/install_wheel.py {
+    runPython "${name}-${version}" "${import ./builders.nix [ "install_wheel.py" "elf.py" ]}/install_wheel.py" {
       inherit wheel installer sitePackages;
       pname = name;
       inherit (toolchain) patchelf loader;

@@ -70,6 +70,12 @@ class Build(_Strict):
     cudnn: StrictStr | None = None
     sdk_version: StrictStr | None = None
 
+    @property
+    def run_commands(self) -> list[RunCommand]:
+        """``run``, then the deprecated ``pre_install`` (Cog appends them), each with its mounts."""
+        steps = [*(self.run or []), *(self.pre_install or [])]
+        return [RunCommand(command=step) if isinstance(step, str) else step for step in steps]
+
 
 class Concurrency(_Strict):
     max: StrictInt

@@ -79,11 +79,14 @@ def python_packages(python: str) -> list[str]:
 
 
 # What every image needs besides Python: the C++ runtime and zlib that manylinux wheels link
-# without bundling (PEP 599), patchelf for the Nix build, a static bash (the image's /bin/sh and
-# the builder `nix develop` needs) and the Mozilla CA bundle.
-TOOL_PACKAGES = ["libstdc++6", "libgcc-s1", "zlib1g", "libnsl2", "patchelf", "bash-static"]
+# without bundling (PEP 599), patchelf and bubblewrap (build.run steps' root) for the Nix build,
+# a static bash (the image's /bin/sh and the builder `nix develop` needs) and the Mozilla CA bundle.
+TOOL_PACKAGES = ["libstdc++6", "libgcc-s1", "zlib1g", "libnsl2", "patchelf", "bubblewrap", "bash-static"]
+# What every image's shell has besides bash: Cog's images are Debian's, and build.run steps,
+# os.system and subprocess calls expect mkdir, cp, ls, … Installed as system packages are.
+BASE_PACKAGES = ["coreutils"]
 LEAF_PACKAGES = ["ca-certificates"]  # its files only: its Depends (openssl) serve update-ca-certificates
-BUILD_ONLY = frozenset({"patchelf"})  # run by the Nix build only: not in the image (nor its SBOM)
+BUILD_ONLY = frozenset({"patchelf", "bubblewrap"})  # run by the Nix build only: not in the image (nor its SBOM)
 
 
 @dataclass(frozen=True)
@@ -193,27 +196,44 @@ def pin(
     *,
     progress: Callable[[str], None] = lambda _: None,
 ) -> DebianPin:
-    """The dependency closure of each role's names, every package pinned. A package both roles
-    need is the toolchain's; ``leaf`` names are taken without their dependencies."""
+    """The dependency closure of each role's names, every package pinned with the roles that need
+    it; ``leaf`` names are taken without their dependencies."""
     renames: dict[str, str] = {}
-    chosen: dict[str, DebianRole] = {}
+    chosen: dict[str, list[DebianRole]] = {}
     roles: tuple[DebianRole, ...] = ("toolchain", "system")
     for role in roles:
-        names = requested.get(role, [])
         roots = []
-        for raw in names:
+        for raw in requested.get(role, []):
             name = _debian_name(index, raw, "cog.yaml build.system_packages" if role == "system" else "the toolchain")
-            if name != raw:
+            if name != raw.split("=", 1)[0].split(":", 1)[0].strip():
                 renames[raw] = name
                 progress(f"apt name {raw!r} is {name!r} in Debian {index.suite}")
+            _check_version(index, raw, name)
             roots.append(name)
         leaves = set(LEAF_PACKAGES) if role == "toolchain" else set()
         for name in _closure(index, roots, leaves):
-            chosen.setdefault(name, role)
-    packages = [_pinned(index, name, role) for name, role in sorted(chosen.items())]
+            chosen.setdefault(name, []).append(role)
+    packages = [_pinned(index, name, needed) for name, needed in sorted(chosen.items())]
     return DebianPin(
-        suite=index.suite, release=index.release or None, snapshot=index.snapshot, renames=renames, packages=packages
+        suite=index.suite,
+        release=index.release or None,
+        snapshot=index.snapshot,
+        requested={role: list(requested.get(role, [])) for role in roles},
+        renames=renames,
+        packages=packages,
     )
+
+
+def _check_version(index: Index, raw: str, name: str) -> None:
+    """apt's ``name=VERSION``: one suite has one version of each package, and it must be that one."""
+    if "=" not in raw:
+        return
+    wanted, shipped = raw.split("=", 1)[1].strip(), index.packages[name]["Version"]
+    if wanted != shipped:
+        raise DebianError(
+            f"cog.yaml build.system_packages asks for {name} {wanted}, and Debian {index.suite} ships {name} {shipped}",
+            hint=f'write "{name}" to take {shipped}, or pick the Python version whose Debian suite ships {wanted}',
+        )
 
 
 def _closure(index: Index, roots: Iterable[str], leaves: set[str]) -> list[str]:
@@ -270,14 +290,14 @@ def _debian_name(index: Index, raw: str, wanted_by: str) -> str:
     )
 
 
-def _pinned(index: Index, name: str, role: DebianRole) -> DebianPackage:
+def _pinned(index: Index, name: str, roles: list[DebianRole]) -> DebianPackage:
     entry = index.packages[name]
     path = entry["Filename"]
     return DebianPackage(
         name=name,
         version=entry["Version"],
         architecture=entry["Architecture"],
-        role=role,
+        roles=roles,
         url=f"{MIRROR}/{path}",
         snapshot_url=f"{SNAPSHOT}/{index.snapshot}/{path}",
         size=int(entry["Size"]),

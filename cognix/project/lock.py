@@ -37,15 +37,18 @@ from cognix.project.pylock import (
     TOOLCHAINS,
     CognixTable,
     DebianPin,
+    DebianRole,
     Lock,
     NixpkgsPin,
     Package,
+    RunStep,
+    SecretTarget,
     ToolchainName,
     ToolTable,
 )
 from cognix.project.pylock import read as read_lock_file
 
-LOCK_FORMAT = 2  # bump when the [tool.cognix] table changes meaning
+LOCK_FORMAT = 3  # bump when the [tool.cognix] table changes meaning
 GLIBC = (2, 28)  # manylinux_2_28: what the image's Nix-built glibc comfortably exceeds
 PLATFORM = f"x86_64-manylinux_{GLIBC[0]}_{GLIBC[1]}"
 PYPI = "https://pypi.org/simple"
@@ -67,6 +70,7 @@ class LockInputs:
     find_links: list[str]
     selection: compat.Selection
     system_packages: list[str]
+    run_steps: list[RunStep]  # without hashes: cognix.build.steps runs them
     allow_sdist: list[str] = field(default_factory=list)
     toolchain: ToolchainName | None = None  # what builds the image; None: cognix build's default
     digest: str = ""
@@ -120,6 +124,10 @@ def read_inputs(project: Project, *, allow_sdist: list[str] | None = None) -> Lo
         find_links=links,
         selection=selection,
         system_packages=sorted(build.system_packages or []),
+        run_steps=[
+            RunStep(command=step.command, secrets=[SecretTarget(id=m.id, target=m.target) for m in step.mounts])
+            for step in build.run_commands
+        ],
         allow_sdist=sorted(canonicalize_name(n) for n in allow_sdist or []),
     )
     inputs.digest = inputs_digest(project)
@@ -325,6 +333,7 @@ def build_lock(inputs: LockInputs, uv_lock: dict[str, Any], progress: Callable[[
         torch_variant=s.torch.variant if s.torch is not None else None,
         nixpkgs=NixpkgsPin(url=f"github:NixOS/nixpkgs/{nixpkgs['rev']}", nar_hash=nixpkgs["nar-hash"]),
         system_packages=inputs.system_packages,
+        run_steps=inputs.run_steps,
         indexes=[inputs.index_url, *inputs.extra_index_urls],
         build_from_source=inputs.allow_sdist or None,
         toolchain=inputs.toolchain,
@@ -369,7 +378,9 @@ def write_lock(
     pin = None
     if (inputs.toolchain or DEFAULT_TOOLCHAIN) == "offline":  # before uv: an unshipped Python fails fast
         kept = previous.cognix.debian if previous and not (upgrade or deb_upgrades) else None
-        pin = debian_pin(inputs.python, kept, refresh=upgrade or bool(deb_upgrades), progress=progress)
+        pin = debian_pin(
+            inputs.python, inputs.system_packages, kept, refresh=upgrade or bool(deb_upgrades), progress=progress
+        )
     progress(f"resolving for Python {inputs.python} on {PLATFORM} with uv")
     uv_lock = resolve(
         inputs, target, upgrade=upgrade, upgrade_packages=upgrade_packages, runtime=runtime_requirements()
@@ -380,17 +391,22 @@ def write_lock(
     return target, document
 
 
-def debian_pin(python: str, kept: DebianPin | None, *, refresh: bool, progress: Callable[[str], None]) -> DebianPin:
-    """The offline toolchain's Debian packages for ``python``: ``kept`` (the previous lock's) while
-    it is for the same suite and holds every package asked for, so a relock moves no pin; else
-    all of them resolved anew from the suite's index."""
+def debian_pin(
+    python: str, system: list[str], kept: DebianPin | None, *, refresh: bool, progress: Callable[[str], None]
+) -> DebianPin:
+    """The offline toolchain's Debian packages for ``python`` and cog.yaml's ``system`` packages:
+    ``kept`` (the previous lock's) while it is for the same suite and the same request, so a
+    relock moves no pin; else all of them resolved anew from the suite's index."""
     from cognix.project import debian
 
     suite = debian.suite_for(python)
-    roots = [*debian.python_packages(python), *debian.TOOL_PACKAGES, *debian.LEAF_PACKAGES]
-    if kept is not None and kept.suite == suite and set(roots) <= {p.name for p in kept.role("toolchain")}:
+    requested: dict[DebianRole, list[str]] = {
+        "toolchain": [*debian.python_packages(python), *debian.TOOL_PACKAGES, *debian.LEAF_PACKAGES],
+        "system": [*debian.BASE_PACKAGES, *(name for name in system if name not in debian.BASE_PACKAGES)],
+    }
+    if kept is not None and kept.suite == suite and kept.requested == requested:
         return kept
-    return debian.resolve(suite, {"toolchain": roots}, refresh=refresh, progress=progress)
+    return debian.resolve(suite, requested, refresh=refresh, progress=progress)
 
 
 def toolchain_name(name: str) -> ToolchainName:
@@ -421,8 +437,11 @@ def stale_reason(project: Project, document: Lock | None, *, toolchain: str | No
         return f"{LOCK_NAME} does not exist"
     if document.cognix.inputs_hash != inputs_digest(project):
         return f"cog.yaml or the requirements changed since {LOCK_NAME} was written"
-    if (toolchain or document.cognix.builds_with) == "offline" and document.cognix.debian is None:
+    offline = (toolchain or document.cognix.builds_with) == "offline"
+    if offline and document.cognix.debian is None:
         return f"{LOCK_NAME} pins no Debian packages, which the offline toolchain is made of"
+    if offline and any(step.output_hash is None for step in document.cognix.run_steps):
+        return f"cognix lock has not run the build.run steps, whose output hashes {LOCK_NAME} records"
     return None
 
 

@@ -85,7 +85,7 @@ class DebianPackage(_Table):
     name: str
     version: str
     architecture: str
-    role: DebianRole
+    roles: list[DebianRole]  # what needs it: the toolchain, the system packages, or both
     url: str  # deb.debian.org, while the suite still ships this version
     snapshot_url: str  # snapshot.debian.org, which keeps it for good
     size: int
@@ -102,11 +102,29 @@ class DebianPin(_Table):
     suite: str  # e.g. trixie
     release: str | None = None  # the point release read, e.g. 13.8 (testing has none)
     snapshot: str  # the snapshot.debian.org timestamp of the snapshot URLs
+    requested: dict[DebianRole, list[str]] = {}  # the names resolved: the toolchain's, cog.yaml's
     renames: dict[str, str] = {}  # cog.yaml's apt name → the Debian package it became
     packages: list[DebianPackage]
 
     def role(self, role: DebianRole) -> list[DebianPackage]:
-        return [package for package in self.packages if package.role == role]
+        return [package for package in self.packages if role in package.roles]
+
+
+class SecretTarget(_Table):
+    """A secret a build.run step sees at ``target``: named by its id, never by its bytes."""
+
+    id: str
+    target: str
+
+
+class RunStep(_Table):
+    """One build.run step as ``cognix lock`` ran it. ``output_hash`` is the NAR sha256 (Nix base32)
+    of everything the steps up to this one wrote: the step's fixed-output hash, which every build
+    checks."""
+
+    command: str
+    secrets: list[SecretTarget] = []
+    output_hash: str | None = None  # None until `cognix lock` has run it
 
 
 class CognixTable(_Table):
@@ -122,6 +140,7 @@ class CognixTable(_Table):
     torch_variant: str | None = None  # e.g. cu124, cpu
     nixpkgs: NixpkgsPin
     system_packages: list[str] = []
+    run_steps: list[RunStep] = []  # cog.yaml's build.run (and pre_install), in order
     indexes: list[str] = []
     build_from_source: list[str] | None = None  # packages locked as sdists, by the user's choice
     toolchain: ToolchainName | None = None  # what builds the image; None: the default

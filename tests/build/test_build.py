@@ -77,7 +77,14 @@ def hello(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def test_build_writes_an_oci_archive_with_named_layers(hello: tuple[Path, str]) -> None:
     project, digest = hello
     assert digest.startswith("sha256:")
-    assert [name for name, _ in layers(project / "image.tar")] == ["base", "python", "cognix", "site-packages", "src"]
+    assert [name for name, _ in layers(project / "image.tar")] == [
+        "base",
+        "python",
+        "system-packages",
+        "cognix",
+        "site-packages",
+        "src",
+    ]
     assert (project / "flake.nix").is_file() and (project / ".cognix" / "build.nix").is_file()
 
 
@@ -309,7 +316,7 @@ def test_docker_archive_output_for_docker_load(hello: tuple[Path, str]) -> None:
     assert result.stdout.strip() == digest  # the image is the same; only its container format differs
     seen = subprocess.run(["skopeo", "inspect", f"docker-archive:{out}"], capture_output=True, text=True)
     assert seen.returncode == 0, seen.stderr
-    assert len(json.loads(seen.stdout)["Layers"]) == 5
+    assert len(json.loads(seen.stdout)["Layers"]) == 6
 
 
 def test_too_old_nix_is_a_clear_error(project, tmp_path: Path) -> None:

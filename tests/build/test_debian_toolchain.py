@@ -1,6 +1,6 @@
 """The offline toolchain from pinned Debian packages: Python 3.13 from trixie built into an image
 and served under podman, a Python no Debian suite ships refused, and a pinned package whose bytes
-differ from the lock refused by name.
+differ from the lock refused by name. (System packages and build.run: test_run_steps.py.)
 
 Real downloads from deb.debian.org and PyPI (the ``network`` mark), real Nix builds, real podman.
 """
@@ -77,13 +77,3 @@ def test_a_pinned_debian_package_changed_by_one_byte_refuses_to_build(tmp_path: 
     moved = run_cli("lock", "--upgrade-package", "libc6", cwd=project, env=cache)
     assert moved.returncode == 0, moved.stderr
     assert pinned in lock.read_text() and changed not in lock.read_text()
-
-
-def test_build_run_steps_are_refused_never_skipped(tmp_path: Path) -> None:
-    project = hello(tmp_path, "3.11")
-    config = project / "cog.yaml"
-    config.write_text(config.read_text().replace("build:\n", "build:\n  run:\n    - echo made > /opt/marker\n", 1))
-    refused = run_cli("build", cwd=project)
-    assert refused.returncode == 1 and "Traceback" not in refused.stderr
-    assert "cog.yaml build.run has 1 step(s) (the first: 'echo made > /opt/marker')" in refused.stderr
-    assert not (project / "image.tar").exists()

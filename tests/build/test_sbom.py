@@ -15,6 +15,7 @@ from packageurl import PackageURL
 
 from cognix.build import nixcli, sbom
 from cognix.image.archive import layer_files, read_image
+from cognix.project.debian import BUILD_ONLY
 from tests.conftest import copy_example, run_cli
 
 needs_nix = pytest.mark.skipif(shutil.which("nix") is None, reason="Nix is not installed (apt-get install nix-bin)")
@@ -49,8 +50,8 @@ def test_the_sbom_lists_the_exact_closure_and_validates(tmp_path: Path) -> None:
         assert component["externalReferences"][0]["url"] == wheel["url"]
     assert components["pypi:pillow"]["licenses"]  # read from the installed wheel's metadata
     debian = lock["tool"]["cognix"]["debian"]
-    for deb in debian["packages"]:  # every Debian package the interpreter is made of, but patchelf
-        if deb["name"] == "patchelf":
+    for deb in debian["packages"]:  # every Debian package of the image, but patchelf and bubblewrap
+        if deb["name"] in BUILD_ONLY:
             assert f"deb:{deb['name']}" not in components  # runs in the build only
             continue
         component = components[f"deb:{deb['name']}"]
@@ -59,6 +60,7 @@ def test_the_sbom_lists_the_exact_closure_and_validates(tmp_path: Path) -> None:
         assert purl.qualifiers == {"arch": deb["architecture"], "distro": debian["suite"]}
         assert component["version"] == deb["version"] and component["hashes"][0]["content"] == deb["hashes"]["sha256"]
     assert "deb:libc6" in components and "deb:libssl3" in components  # what scanners look for
+    assert "deb:coreutils" in components  # the image's shell tools, a system package of every image
     store = [c for c in document["components"] if c["bom-ref"].startswith("nix:")]
     store_paths = {p["value"] for c in store for p in c["properties"] if p["name"] == "nix:store_path"}
     assert any(path.endswith("-python-3.11") for path in store_paths) and any("-pillow-" in p for p in store_paths)

@@ -70,14 +70,16 @@ def test_the_closure_follows_depends_and_skips_maintainer_script_packages() -> N
         git.snapshot_url
         == "https://snapshot.debian.org/archive/debian/20261121T151544Z/pool/main/g/git/git_1.0-1_amd64.deb"
     )
-    assert git.role == "system" and git.sha256 == "ab" * 32
+    assert git.roles == ["system"] and git.sha256 == "ab" * 32
 
 
-def test_a_package_both_roles_need_is_the_toolchains_and_leaves_bring_no_dependencies() -> None:
+def test_a_package_both_roles_need_has_both_and_leaves_bring_no_dependencies() -> None:
     pin = debian.pin(INDEX, {"toolchain": ["libc6", "ca-certificates"], "system": ["git"]})
-    roles = {p.name: p.role for p in pin.packages}
-    assert roles["libc6"] == roles["libgcc-s1"] == roles["ca-certificates"] == "toolchain"
-    assert roles["git"] == "system" and "openssl" not in roles  # ca-certificates: its files only
+    roles = {p.name: p.roles for p in pin.packages}
+    assert roles["libc6"] == roles["libgcc-s1"] == ["toolchain", "system"]  # git needs them too
+    assert roles["ca-certificates"] == ["toolchain"] and roles["git"] == ["system"]
+    assert "openssl" not in roles  # ca-certificates: its files only
+    assert [p.name for p in pin.role("toolchain")] == ["ca-certificates", "libc6", "libgcc-s1"]
 
 
 def test_ubuntu_names_are_mapped_and_said() -> None:
@@ -90,6 +92,16 @@ def test_ubuntu_names_are_mapped_and_said() -> None:
     }
     assert "apt name 'libgl1-mesa-glx' is 'libgl1' in Debian trixie" in said
     assert {"libgl1", "libglvnd0", "libssl3t64", "libcurl3t64-gnutls"} <= set(names(pin))
+
+
+def test_an_apt_version_pin_must_be_the_suites_version() -> None:
+    pin = debian.pin(INDEX, {"system": ["git=1.0-1", "mawk:amd64"]})
+    assert {"git", "mawk"} <= set(names(pin)) and pin.renames == {}
+    with pytest.raises(debian.DebianError) as raised:
+        debian.pin(INDEX, {"system": ["git=2.39.5-0+deb12u2"]})
+    assert raised.value.message == (
+        "cog.yaml build.system_packages asks for git 2.39.5-0+deb12u2, and Debian trixie ships git 1.0-1"
+    )
 
 
 def test_an_unknown_name_is_an_error_with_suggestions() -> None:

@@ -42,9 +42,16 @@ def store_entries(path: str) -> list[oci.Entry]:
     ]
 
 
+def root_entries(tree: str) -> list[oci.Entry]:
+    """A store folder's contents at the image's root (build.run's /opt/…, /usr/local/…)."""
+    return [entry for entry in oci.tree(Path(tree), "") if entry.path]
+
+
 def base_entries(dirs: list[dict], files: list[dict], scratch: Path) -> list[oci.Entry]:
-    """``dirs`` ({path, mode "1777", uid, gid}) and ``files`` ({path, text} or {path, target}),
-    as image.nix describes them: the store cannot hold owners or sticky bits, the packer can."""
+    """``dirs`` ({path, mode "1777", uid, gid}) and ``files`` ({path, text}, {path, target} or
+    {path, tree}), as image.nix describes them: the store cannot hold owners or sticky bits, the
+    packer can. A ``tree`` is a store folder linked into the image (a system package's /usr and
+    /etc, beside the image's own files, which win)."""
     entries: list[oci.Entry] = []
     for spec in dirs:
         mode = int(spec["mode"], 8)
@@ -52,7 +59,11 @@ def base_entries(dirs: list[dict], files: list[dict], scratch: Path) -> list[oci
             *oci.parent_dirs(spec["path"]),
             oci.Entry(spec["path"], "dir", mode=mode, uid=spec["uid"], gid=spec["gid"]),
         ]
+    own = {spec["path"] for spec in files if "tree" not in spec}
     for index, spec in enumerate(files):
+        if "tree" in spec:
+            entries += _tree_links(Path(spec["tree"]), spec["path"], own, spec.get("depth"))
+            continue
         entries += oci.parent_dirs(spec["path"])
         if "target" in spec:
             entries.append(oci.Entry(spec["path"], "symlink", target=spec["target"], mode=0o777))
@@ -61,6 +72,35 @@ def base_entries(dirs: list[dict], files: list[dict], scratch: Path) -> list[oci
             text.write_text(spec["text"])
             entries.append(oci.Entry(spec["path"], "file", source=text, mode=0o644))
     return entries
+
+
+def _tree_links(tree: Path, at: str, own: set[str], depth: int | None) -> list[oci.Entry]:
+    """A symlink at ``at/REL`` to each entry ``tree/REL``: every file (or link), or with ``depth``
+    1 each top-level entry, so that ``at`` stays a real folder later layers can add to (a run
+    step's /usr/local). None when the store folder has no such folder."""
+    entries: list[oci.Entry] = [*oci.parent_dirs(at), oci.Entry(at, "dir", mode=0o755)]
+    found = sorted(tree.glob("*") if depth == 1 else tree.rglob("*")) if tree.is_dir() else []
+    for path in found:
+        rel = f"{at}/{path.relative_to(tree).as_posix()}"
+        if rel not in own and (depth == 1 or path.is_symlink() or not path.is_dir()):
+            entries += [*oci.parent_dirs(rel), oci.Entry(rel, "symlink", target=str(path), mode=0o777)]
+    return entries
+
+
+def materialise(entries: list[oci.Entry], root: Path) -> None:
+    """Write layer entries as real files under ``root``: the base layer as a run step sees it."""
+    for entry in oci.unique_sorted(entries):
+        path = root / entry.path
+        if entry.kind == "dir":
+            path.mkdir(parents=True, exist_ok=True)
+        elif entry.kind == "symlink":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.symlink_to(entry.target)
+        else:
+            assert entry.source is not None
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(entry.source.read_bytes())
+            path.chmod(entry.mode)
 
 
 def source_entries(src: str, config: dict) -> list[oci.Entry]:

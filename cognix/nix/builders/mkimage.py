@@ -19,9 +19,11 @@ config = attrs["config"]
 
 with tempfile.TemporaryDirectory(dir=".") as scratch:
     planned = layering.assign(attrs["closure"], attrs["layers"])
+    trees = [layer for layer in attrs["layers"] if layer.get("tree")]  # build.run's files, at their paths
     layers = [
         layering.base_entries(attrs["dirs"], attrs["files"], Path(scratch)),
         *([entry for path in paths for entry in layering.store_entries(path)] for _, paths in planned),
+        *(layering.root_entries(layer["tree"]) for layer in trees),
         layering.source_entries(attrs["src"], config),
     ]
     image = oci.ImageConfig(
@@ -33,6 +35,11 @@ with tempfile.TemporaryDirectory(dir=".") as scratch:
         labels=config["Labels"],
     )
     layout = Path(scratch) / "layout"
-    names = ["base", *(name for name, _ in planned), "src"]
+    names = [
+        "base",
+        *(name for name, _ in planned),
+        *(layer["name"] for layer in attrs["layers"] if layer.get("tree")),
+        "src",
+    ]
     oci.write_image(layout, layers, image, tag=attrs["tag"], layer_names=names)
     oci.write_archive(layout, Path(attrs["outputs"]["out"]))

@@ -149,11 +149,11 @@ class Layout:
 def write_tar(entries: Iterable[Entry], sink: BinaryIO) -> None:
     """An uncompressed layer tar: one entry per path, sorted, normalised."""
     with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for entry in _unique_sorted(entries):
+        for entry in unique_sorted(entries):
             _add(tar, entry)
 
 
-def _unique_sorted(entries: Iterable[Entry]) -> list[Entry]:
+def unique_sorted(entries: Iterable[Entry]) -> list[Entry]:
     """One entry per path (the first given wins), in path order."""
     first: dict[str, Entry] = {}
     for entry in entries:

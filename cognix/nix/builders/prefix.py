@@ -13,34 +13,36 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))  # elf.py, beside this script
+import elf
+
 attrs = json.loads(Path(".attrs.json").read_text())  # Nix 2.8: NIX_ATTRS_JSON_FILE is the host path
 raw, out, what = Path(attrs["raw"]), Path(attrs["outputs"]["out"]), attrs["what"]
 version = attrs["pythonVersion"]
-loader = [str(raw / "lib/ld-linux-x86-64.so.2"), "--library-path", str(raw / "lib")]
+# patchelf is Debian's, run through the prefix's own loader and libraries
+run_patchelf = [
+    str(raw / "lib/ld-linux-x86-64.so.2"),
+    "--library-path",
+    str(raw / "lib"),
+    str(raw / "libexec/patchelf"),
+]
 
 
 def patchelf(*args: str) -> None:
-    subprocess.run([*loader, str(raw / "libexec/patchelf"), *args], check=True)
-
-
-def is_elf(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(4) == b"\x7fELF"
+    subprocess.run([*run_patchelf, *args], check=True)
 
 
 def patch_executable(path: Path, lib: str) -> None:
-    """RUNPATH, then the interpreter, in two runs: patchelf 0.18 doing both at once on a non-PIE
-    executable (Debian 13's python3.13) writes one that segfaults at start."""
     patchelf("--set-rpath", lib, str(path))
-    patchelf("--set-interpreter", f"{lib}/ld-linux-x86-64.so.2", str(path))
+    elf.set_interpreter(run_patchelf, path, f"{lib}/ld-linux-x86-64.so.2")
 
 
-if what == "patchelf":  # patchelf itself, loading its C++ runtime from the Python prefix
-    lib = attrs["pythonLib"]
+if what == "tool":  # patchelf or bwrap, loading its libraries from the Python prefix
+    lib, program = attrs["pythonLib"], attrs["program"]
     (out / "bin").mkdir(parents=True)
-    shutil.copyfile(raw / "libexec/patchelf", out / "bin/patchelf")
-    patch_executable(out / "bin/patchelf", lib)
-    (out / "bin/patchelf").chmod(0o555)
+    shutil.copyfile(raw / "libexec" / program, out / "bin" / program)
+    patch_executable(out / "bin" / program, lib)
+    (out / "bin" / program).chmod(0o555)
     sys.exit(0)
 
 shutil.copytree(raw / "lib", out / "lib", symlinks=True)
@@ -55,7 +57,7 @@ for name in ("python3", "python"):
 lib = str(out / "lib")
 patch_executable(out / f"bin/python{version}", lib)
 for path in sorted((out / "lib").rglob("*.so*")):
-    if path.is_file() and not path.is_symlink() and is_elf(path) and path.name != "ld-linux-x86-64.so.2":
+    if path.is_file() and not path.is_symlink() and elf.inspect(path).dynamic and path.name != "ld-linux-x86-64.so.2":
         patchelf("--set-rpath", lib, str(path))
 os.environ["SOURCE_DATE_EPOCH"] = "1"
 subprocess.run(

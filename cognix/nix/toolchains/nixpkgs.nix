@@ -57,13 +57,16 @@ in
 
   cacert = "${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt";
 
-  systemPackages = names: (import ../system-packages.nix { }).resolve pkgs names;
+  systemPackages = { names, ... }: (import ../system-packages.nix { }).resolve pkgs names;
+  systemFiles = _: [ ]; # nixpkgs' packages find their files in their own store paths
 
   # layers: [ { name; roots; } ] in order; dirs: [ { path; mode ("1777"); uid; gid; } ];
   # files: [ { path; text; } | { path; target; } ] (target: a symlink, e.g. into the CA bundle);
   # src: a store directory copied to /src; extraFiles: optional store directory copied to /.
   # Result: an executable that writes a docker-archive to stdout (`./result | docker load`).
   mkImage = { name, tag, layers, config, dirs, files, src }:
+    assert builtins.all (l: !(l ? tree)) layers
+      || throw "the nixpkgs toolchain cannot place build.run's files in an image yet";
     let
       planLayers = map (l: { inherit (l) name; roots = map storeRoot l.roots; }) layers;
       conf = runPython "${name}-conf" "${../builders}/stream_conf.py" {

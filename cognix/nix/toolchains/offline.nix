@@ -4,11 +4,14 @@
 # the image. Implements the toolchain interface that default.nix documents.
 { raw, pythonVersion, system ? "x86_64-linux" }:
 let
+  builders = import ../builders.nix;
+  fetchurl = { url, sha256, name }: import <nix/fetchurl.nix> { inherit url sha256 name; };
+
   # Stage 0: the raw prefix only runs through its own loader.
   runRaw = name: attrs: derivation ({
     inherit name system raw pythonVersion;
     builder = "${raw}/lib/ld-linux-x86-64.so.2";
-    args = [ "--library-path" "${raw}/lib" "${raw}/bin/python${pythonVersion}" ../builders/prefix.py ];
+    args = [ "--library-path" "${raw}/lib" "${raw}/bin/python${pythonVersion}" "${builders [ "prefix.py" "elf.py" ]}/prefix.py" ];
     __structuredAttrs = true;
   } // attrs);
 
@@ -23,24 +26,36 @@ let
     args = [ "${python}/bin/python${pythonVersion}" "-I" script ];
     __structuredAttrs = true;
   } // attrs);
-  bash = runPython "bash" ../builders/copy_file.py { source = "${raw}/libexec/bash"; target = "bin/bash"; executable = true; };
+  bash = runPython "bash" "${builders [ "copy_file.py" ]}/copy_file.py" { source = "${raw}/libexec/bash"; target = "bin/bash"; executable = true; };
+  tool = program: runRaw program { what = "tool"; inherit program; pythonLib = "${python}/lib"; };
+  patchelf = tool "patchelf";
+  loader = "${python}/lib/ld-linux-x86-64.so.2"; # the ELF interpreter of executables (the image has no /lib64)
 in
 {
   name = "offline";
   inherit system python pythonVersion runPython;
-  patchelf = runRaw "patchelf" { what = "patchelf"; pythonLib = "${python}/lib"; };
   # the manylinux libraries (libstdc++, libgcc_s, libz, …) ship with the Python prefix
   runtimeLibs = [ "${python}/lib" ];
-  cacert = runPython "ca-bundle.crt" ../builders/copy_file.py { source = "${raw}/share/ca-bundle.crt"; };
-  fetchurl = { url, sha256, name }: import <nix/fetchurl.nix> { inherit url sha256 name; };
-  # the ELF interpreter for executables shipped in wheels (the image has no /lib64)
-  loader = "${python}/lib/ld-linux-x86-64.so.2";
+  cacert = runPython "ca-bundle.crt" "${builders [ "copy_file.py" ]}/copy_file.py" { source = "${raw}/share/ca-bundle.crt"; };
+  inherit fetchurl patchelf loader;
+  bwrap = tool "bwrap"; # the root file system of build.run steps (builders/runstep.py)
   shell = bash; # /bin/sh in the image: Cog images have one, and os.system / shell=True need it
 
-  systemPackages = names:
-    if names == [ ] then [ ]
-    else throw ("cog.yaml build.system_packages (${builtins.concatStringsSep ", " names}) need nixpkgs, "
-      + "which the offline toolchain does not have: build with --toolchain nixpkgs");
+  # cog.yaml's system packages: the lock's pinned .debs of their whole closure (`cognix build`
+  # adds them to the store first), unpacked and patched to run from the store with the
+  # toolchain's loader and libraries (builders/debs.py)
+  systemPackages = { names, debs }:
+    if debs == [ ] then [ ]
+    else [
+      (runPython "system-packages" "${builders [ "debs.py" "deb.py" "elf.py" ]}/debs.py" {
+        debs = map (d: { inherit (d) name; path = fetchurl { inherit (d) url sha256; name = "${d.name}.deb"; }; }) debs;
+        inherit patchelf loader;
+        libraryPath = [ "${python}/lib" ];
+      })
+    ];
+  # where the programs look for their files: the /usr and /etc they were compiled for
+  # (/usr's top-level folders are links, so a run step may add /usr/local)
+  systemFiles = packages: builtins.concatMap (p: [ { path = "usr"; tree = "${p}/usr"; depth = 1; } { path = "etc"; tree = "${p}/etc"; } ]) packages;
 
   mkImage = { name, tag, layers, config, dirs, files, src }:
     # the whole folder: mkimage.py imports the OCI writer (oci.py) that `cognix build` puts beside it
@@ -50,13 +65,13 @@ in
     };
 
   # `nix develop` evaluates a shell's environment by running its builder as bash: Debian's static bash
-  mkShell = { env, name }:
+  mkShell = { env, name, packages ? [ ] }:
     derivation {
       inherit name system;
       builder = "${bash}/bin/bash"; # nix develop insists on a builder named bash
       outputs = [ "out" ]; # and writes the environment to each of $outputs
       args = [ "-c" "echo 'the image environment: ${env}' > $out" ];
-      PATH = "${env}/bin";
+      PATH = builtins.concatStringsSep ":" (map (p: "${p}/bin") ([ env ] ++ packages)); # as in the image
       VIRTUAL_ENV = env;
     };
 }
