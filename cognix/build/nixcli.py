@@ -150,7 +150,8 @@ def add_fixed(paths: list[Path], *, recursive: bool = False) -> None:
         command = ["nix-store", "--add-fixed", *(["--recursive"] if recursive else []), "sha256", *map(str, paths)]
         added = subprocess.run(command, capture_output=True, text=True)
         if added.returncode != 0:
-            raise NixError(f"nix-store could not add {paths[0].name} to the store", details=added.stderr)
+            names = ", ".join(path.name for path in paths[:5]) + (", …" if len(paths) > 5 else "")
+            raise NixError(f"nix-store could not add {names} to the store", details=added.stderr)
 
 
 def nar_hash(path: Path) -> str:

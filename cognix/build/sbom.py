@@ -139,7 +139,7 @@ def build_sbom(
             external_references=[ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=XsUri(deb.url))],
         )
         for deb in (tool.debian.packages if tool.debian else [])
-        if deb.name not in debian.BUILD_ONLY
+        if not (deb.name in debian.BUILD_ONLY and deb.roles == ["toolchain"])  # run by the build only
     ]
     extra = [python, *debs]
     for key, value in (("cuda", tool.cuda), ("cudnn", tool.cudnn)):

@@ -9,7 +9,8 @@ that derivation's output, so the build does not run the step a third time; a bui
 machine runs it in Nix's sandbox and must get the same bytes.
 
 Secrets (``--secret id=NAME,src=FILE``) are bound read-only into the step for the run and are
-never copied: not into the store, the lock, a layer or a log.
+never copied by cognix: not into the store, the lock, a layer or cognix's messages (what the
+step itself prints is the step's own output).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 from cognix.build import generate, nixcli
 from cognix.build.sources import GENERATED
 from cognix.errors import CognixError
-from cognix.project.config import Project
+from cognix.project.config import Project, RunCommand
 from cognix.project.pylock import LOCK_NAME, Lock, RunStep
 
 RUNNER = generate.NIX_LIBRARY / "builders" / "runstep.py"  # the same bytes Nix runs
@@ -48,13 +49,27 @@ def parse_secrets(specs: list[str]) -> dict[str, Path]:
         source = Path(fields["src"]).expanduser().resolve()
         if not source.is_file():
             raise CognixError(f"--secret {fields['id']}: {fields['src']} is not a file", hint="give the secret's file")
+        if any(char.isspace() for char in str(source)):  # Nix's sandbox-paths are separated by spaces
+            raise CognixError(f"--secret {fields['id']}: {source} has a space in its path", hint="move the file")
         secrets[fields["id"]] = source
     return secrets
 
 
+def check_secrets(commands: list[RunCommand], secrets: dict[str, Path]) -> None:
+    """Every secret a step mounts must be given (Cog's ``--secret id=…,src=…``)."""
+    for index, step in enumerate(commands, start=1):
+        for mount in step.mounts:
+            if mount.id not in secrets:
+                raise StepError(
+                    f"build.run step {index} ({step.command!r}) mounts the secret {mount.id!r} at {mount.target}",
+                    hint=f"pass --secret id={mount.id},src=FILE",
+                )
+
+
 def sandbox_options(secrets: dict[str, Path]) -> list[str]:
-    """Nix options that bind each secret's file where ``runstep.py`` looks for it in the sandbox,
-    only for the build: the file is never added to the store."""
+    """Nix options that bind each secret's file where ``runstep.py`` looks for it in Nix's
+    sandbox, for this build only: the file is never added to the store. (A Nix daemon takes
+    ``extra-sandbox-paths`` from trusted users only.)"""
     paths = " ".join(f"{SANDBOX_SECRETS}/{name}={source}" for name, source in sorted(secrets.items()))
     return ["--option", "extra-sandbox-paths", paths] if secrets else []
 
@@ -69,13 +84,6 @@ def record_hashes(
 ) -> Lock:
     """``lock`` with every build.run step's output hash, each step run twice on this host."""
     steps = lock.cognix.run_steps
-    for index, step in enumerate(steps, start=1):
-        for secret in step.secrets:
-            if secret.id not in secrets:
-                raise StepError(
-                    f"build.run step {index} ({step.command!r}) mounts the secret {secret.id!r} at {secret.target}",
-                    hint=f"pass --secret id={secret.id},src=FILE",
-                )
     recorded: list[RunStep] = []
     for index, step in enumerate(steps, start=1):
         current = lock.with_cognix(run_steps=[*recorded, *steps[index - 1 :]])
@@ -123,7 +131,9 @@ def _run(attrs: dict[str, Any], secrets: dict[str, Path], out: Path) -> Path:
     given = {"outputs": {"out": str(out)}, "secretSources": {k: str(v) for k, v in secrets.items()}}
     (work / ".attrs.json").write_text(json.dumps({**attrs, **given}))
     command = [attrs["python"], "-I", str(RUNNER)]
-    ran = subprocess.run(command, cwd=work, capture_output=True, text=True, env={"PATH": os.defpath})
+    ran = subprocess.run(
+        command, cwd=work, capture_output=True, text=True, env={"PATH": os.defpath}, stdin=subprocess.DEVNULL
+    )
     if ran.returncode != 0:
         lines = (ran.stdout + ran.stderr).strip().splitlines()
         first_error = next((line for line in lines if line.startswith("error: ")), "")

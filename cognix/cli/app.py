@@ -243,9 +243,17 @@ Secrets = Annotated[
 def _build_image(
     project: config.Project, tag: str | None, toolchain: str | None, locked: bool, secrets: list[str] | None = None
 ) -> Image:
-    from cognix.build import pipeline, steps
+    from cognix.build import steps
 
     given = steps.parse_secrets(secrets or [])
+    return _build_with(project, tag, toolchain, locked, given)
+
+
+def _build_with(
+    project: config.Project, tag: str | None, toolchain: str | None, locked: bool, given: dict[str, Path]
+) -> Image:
+    from cognix.build import pipeline
+
     with status("building…") as spinner:
         return pipeline.build_image(
             project,
@@ -294,7 +302,7 @@ def verify_cmd(secret: Secrets = [], config_file: ConfigFile = None) -> None:  #
 
     project = _project(config_file)
     given = steps.parse_secrets(secret)
-    first = _build_image(project, None, None, locked=True, secrets=secret)
+    first = _build_with(project, None, None, True, given)
     recorded = read_lock(project)
     built_with = recorded.cognix.builds_with if recorded else DEFAULT_TOOLCHAIN
     with status("rebuilding from nothing in a fresh Nix store…") as spinner:

@@ -1,14 +1,17 @@
 # The image's base, shared by the image and its build.run steps (which run on exactly this):
 # cog.yaml's environment with the variables Cog's images set, the users, the writable folders,
 # /bin/sh, the CA bundle, and the system packages' /usr and /etc.
-{ toolchain, env, spec, cuda, lock, systemPackages }:
+{ toolchain, env, spec, cuda, lock, systemPackages, sitePackages }:
 let
   home = "/home/cognix";
   fhsPath = [ "/usr/local/sbin" "/usr/local/bin" "/usr/sbin" "/usr/bin" "/sbin" "/bin" ];
   folder = path: { inherit path; mode = "0755"; uid = 0; gid = 0; };
 in
 {
-  environment = cuda.imageEnv { inherit (lock) gpu cuda cudnn; } // spec.env // {
+  environment = cuda.imageEnv {
+    inherit (lock) gpu cuda cudnn;
+    libraryDirs = cuda.wheelLibraryDirs "${env}/${sitePackages}" lock.wheels;
+  } // spec.env // {
     # then the folders of Debian's (and Cog's images') PATH, where build.run steps install tools
     PATH = builtins.concatStringsSep ":" (map (p: "${p}/bin") ([ env ] ++ systemPackages) ++ fhsPath);
     HOME = home;
@@ -31,5 +34,6 @@ in
     { path = "etc/ssl/certs/ca-certificates.crt"; target = "${toolchain.cacert}"; }
     { path = "bin/sh"; target = "${toolchain.shell}/bin/bash"; }
     { path = "bin/bash"; target = "${toolchain.shell}/bin/bash"; }
-  ] ++ toolchain.systemFiles systemPackages;
+  ] ++ toolchain.systemFiles systemPackages
+  ++ (if lock.gpu then [ { path = "sbin/ldconfig"; text = cuda.ldconfigShim; executable = true; } ] else [ ]);
 }

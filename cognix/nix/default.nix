@@ -35,7 +35,11 @@ let
     # wheels dlopen system libraries (libGL for opencv, …) and, on GPUs, the host's driver
     extraRpaths = map (p: "${p.lib or p}/lib") systemPackages ++ (if lock.gpu then cuda.driverDirs else [ ]);
   };
-  base = import ./base.nix { inherit toolchain spec cuda lock systemPackages; env = python.env; };
+  base = import ./base.nix {
+    inherit toolchain spec cuda lock systemPackages;
+    env = python.env;
+    inherit (python) sitePackages;
+  };
   # build.run: fixed-output steps on the image's base; the last one's files are the run layer
   runSteps = import ./run-steps.nix { inherit toolchain base; steps = lock.runSteps; };
   layers = (import ./layers.nix { }).plan {
@@ -53,7 +57,7 @@ assert lock.python == toolchain.pythonVersion
   runStepInputs = runSteps.inputs; # for `cognix lock`, which runs each step to record its hash
   # every store path of the image, without packing it: the SBOM's input
   imageClosure = toolchain.runPython "image-closure" ./builders/roots.py {
-    roots = builtins.concatMap (layer: layer.roots) layers ++ runSteps.drvs;
+    roots = builtins.concatMap (layer: layer.roots) layers;
   };
   image = import ./image.nix { inherit toolchain python spec src base layers; };
   devShell = toolchain.mkShell { name = "${spec.name}-shell"; env = python.env; packages = systemPackages; };

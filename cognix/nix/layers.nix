@@ -20,11 +20,14 @@ rec {
       big = if builtins.length candidates <= room then candidates
         else builtins.genList (builtins.elemAt candidates) room;
     in
-    # the interpreter first: every wheel's store path refers to it, so a later layer would lose it
-    [ { name = "python"; roots = [ python cacert shell ]; } ]
+    # the interpreter first, then the system packages: every wheel's store path refers to both
+    # (its interpreter, its RUNPATH), so a later layer would lose them to the first big wheel
+    [
+      { name = "python"; roots = [ python cacert shell ]; }
+      { name = "system-packages"; roots = systemPackages; }
+    ]
     ++ map (w: { name = w.name; roots = [ w.drv ]; }) big
     ++ [
-      { name = "system-packages"; roots = systemPackages; }
       { name = "cognix"; roots = [ server ]; }
       # the other wheels and the environment linking them all: one layer that a dependency change rebuilds
       { name = "site-packages"; roots = [ env ]; }

@@ -29,6 +29,7 @@ let
   serverDrv = install server;
 in
 {
+  inherit sitePackages;
   wheels = installed;
   server = serverDrv;
   env = runPython "python-env" ./builders/mkenv.py {

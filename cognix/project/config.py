@@ -399,6 +399,9 @@ def _build_issues(build: dict[str, Any], project_dir: Path, invalid: Any) -> Non
                 "command contains a newline",
                 "create a new list item in cog.yaml prefixed with '-' for each command",
             )
+        mounts = item.get("mounts") if isinstance(item, dict) else None
+        for j, mount in enumerate(mounts if isinstance(mounts, list) else []):
+            _mount_issues(mount, ("build", "run", i, "mounts", j), invalid)
     sdk = build.get("sdk_version")
     if isinstance(sdk, str) and sdk != "prerelease":
         try:
@@ -406,6 +409,28 @@ def _build_issues(build: dict[str, Any], project_dir: Path, invalid: Any) -> Non
                 invalid(("build", "sdk_version"), sdk, "minimum supported SDK version is 0.16.0", 'e.g. "0.23.1"')
         except InvalidVersion:
             invalid(("build", "sdk_version"), sdk, "not a valid PEP 440 version", 'e.g. "0.23.1" or "prerelease"')
+
+
+SECRET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _mount_issues(mount: Any, where: tuple[Any, ...], invalid: Any) -> None:
+    """A secret's id names a file (``--secret id=…``) and its target a path in the step's root:
+    neither may lead anywhere else."""
+    if not isinstance(mount, dict):
+        return
+    secret_id, target = mount.get("id"), mount.get("target")
+    if isinstance(secret_id, str) and not SECRET_ID.fullmatch(secret_id):
+        invalid((*where, "id"), secret_id, "a secret id is letters, digits, '.', '_' and '-'", "e.g. id: hf-token")
+    if isinstance(target, str) and (
+        not target.startswith("/") or target.rstrip("/") == "" or ".." in target.split("/") or " " in target
+    ):
+        invalid(
+            (*where, "target"),
+            target,
+            "a secret's target is an absolute path without '..' or spaces",
+            "e.g. /run/secrets/hf",
+        )
 
 
 def _env_issues(items: list[Any], invalid: Any) -> None:

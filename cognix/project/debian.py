@@ -82,9 +82,10 @@ def python_packages(python: str) -> list[str]:
 # without bundling (PEP 599), patchelf and bubblewrap (build.run steps' root) for the Nix build,
 # a static bash (the image's /bin/sh and the builder `nix develop` needs) and the Mozilla CA bundle.
 TOOL_PACKAGES = ["libstdc++6", "libgcc-s1", "zlib1g", "libnsl2", "patchelf", "bubblewrap", "bash-static"]
-# What every image's shell has besides bash: Cog's images are Debian's, and build.run steps,
-# os.system and subprocess calls expect mkdir, cp, ls, … Installed as system packages are.
-BASE_PACKAGES = ["coreutils"]
+# What every image's shell has besides bash, from Debian's essential set: Cog's images are
+# Debian's, and build.run steps, os.system and subprocess calls expect mkdir, sed, grep, find,
+# tar, gzip, … Installed as system packages are.
+BASE_PACKAGES = ["coreutils", "sed", "grep", "findutils", "tar", "gzip"]
 LEAF_PACKAGES = ["ca-certificates"]  # its files only: its Depends (openssl) serve update-ca-certificates
 BUILD_ONLY = frozenset({"patchelf", "bubblewrap"})  # run by the Nix build only: not in the image (nor its SBOM)
 

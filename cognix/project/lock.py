@@ -39,6 +39,7 @@ from cognix.project.pylock import (
     DebianPin,
     DebianRole,
     Lock,
+    LockFileError,
     NixpkgsPin,
     Package,
     RunStep,
@@ -367,7 +368,11 @@ def write_lock(
     """Lock ``project``; write and return its pylock.toml. Opt-ins recorded in an earlier lock
     (source builds, the toolchain) are kept unless given anew."""
     progress("choosing CUDA, cuDNN and framework builds")
-    previous = read_lock(project)
+    try:
+        previous = read_lock(project)
+    except LockFileError as error:  # e.g. an older cognix's format: nothing in it can be kept
+        progress(f"{error.message}; locking anew")
+        previous = None
     kept_sdists = (previous.cognix.build_from_source if previous else None) or []
     inputs = read_inputs(project, allow_sdist=allow_sdist or kept_sdists)
     recorded = previous.cognix.toolchain if previous else None
@@ -385,10 +390,42 @@ def write_lock(
     uv_lock = resolve(
         inputs, target, upgrade=upgrade, upgrade_packages=upgrade_packages, runtime=runtime_requirements()
     )
+    if userland := cuda_userland(inputs.selection, uv_lock):
+        progress("adding NVIDIA's CUDA runtime, NVRTC, cuBLAS, cuFFT, cuRAND and cuDNN wheels")
+        inputs.requirements = [*inputs.requirements, *userland]
+        uv_lock = resolve(
+            inputs, target, upgrade=upgrade, upgrade_packages=upgrade_packages, runtime=runtime_requirements()
+        )
     document = build_lock(inputs, uv_lock, progress).with_cognix(debian=pin)
     progress("writing the lock")
     document.write(target)
     return target, document
+
+
+def cuda_userland(selection: compat.Selection, uv_lock: dict[str, Any]) -> list[str]:
+    """For a GPU image whose packages bring no CUDA libraries (onnxruntime-gpu, cupy, TensorFlow
+    without ``[and-cuda]``): NVIDIA's redistributable wheels of the chosen CUDA and cuDNN, what
+    Cog's CUDA base images hold as system libraries. None when a framework's own nvidia-* wheels
+    are there (torch's): never a second copy."""
+    cuda = selection.cuda
+    names = {canonicalize_name(p["name"]) for p in uv_lock.get("packages", [])}
+    if not selection.gpu or cuda is None or any(n.startswith("nvidia-cuda-runtime-cu") for n in names):
+        return []
+    major = cuda.split(".")[0]
+    # cuBLAS has CUDA's version from 12.0 on (CUDA 11.8 shipped cuBLAS 11.11); cuFFT and cuRAND
+    # have versions of their own: the newest for this CUDA major, as NVIDIA's minor-version
+    # compatibility allows
+    same = "" if major == "11" else f"=={cuda}.*"
+    wheels = [f"nvidia-cuda-runtime-cu{major}=={cuda}.*", f"nvidia-cuda-nvrtc-cu{major}=={cuda}.*"]
+    wheels.append(f"nvidia-cublas-cu{major}{same}")
+    wheels += [f"nvidia-cufft-cu{major}", f"nvidia-curand-cu{major}"]
+    if selection.cudnn:
+        wheels.append(f"nvidia-cudnn-cu{major}=={selection.cudnn}.*")
+    selection.because(
+        f"CUDA {cuda} userland: no package brings its own CUDA libraries, so NVIDIA's wheels are added "
+        f"({', '.join(w.split('=')[0] for w in wheels)})"
+    )
+    return wheels
 
 
 def debian_pin(

@@ -17,8 +17,8 @@ class DebError(Exception):
 
 
 def unpack(deb: Path, root: Path, *, label: str = "") -> None:
-    """Extract ``deb``'s files under ``root``. Absolute paths and ``..`` are refused by tarfile's
-    ``tar`` filter, which also drops setuid bits (the store cannot hold them)."""
+    """Extract ``deb``'s files under ``root``, through tarfile's ``tar`` filter: leading slashes
+    stripped, nothing written outside ``root``, no setuid bits (the store cannot hold them)."""
     name = label or deb.name
     for member, data in members(deb.read_bytes()):
         if member.startswith("data.tar"):
@@ -34,21 +34,30 @@ def unpack(deb: Path, root: Path, *, label: str = "") -> None:
 
 
 def _extract_checked(archive: tarfile.TarFile, root: Path, name: str) -> None:
-    """The ``tar`` filter's checks by hand, for Pythons before extraction filters (PEP 706;
-    Debian 12's 3.11.2): relative names, nothing placed outside ``root`` through ``..`` or an
-    earlier symlink, no setuid bits."""
+    """What the ``tar`` filter guarantees, by hand, for Pythons before extraction filters (PEP 706;
+    Debian 12's 3.11.2 runs the Nix builder): every member and hard link target lands inside
+    ``root`` with symlinks followed, checked before anything is made; a member replaces an
+    earlier link of the same name instead of writing through it; no setuid bits."""
     top = root.resolve()
+
+    def inside(parts: tuple[str, ...]) -> bool:
+        return ".." not in parts and root.joinpath(*parts).resolve().is_relative_to(top)
+
     for member in archive.getmembers():
-        member.name = member.name.lstrip("/")
-        parts = PurePosixPath(member.name).parts
+        parts = PurePosixPath(member.name.lstrip("/")).parts
         if not parts:  # "./", the root itself
             continue
-        place = (root / member.name).parent
-        place.mkdir(parents=True, exist_ok=True)
-        if ".." in parts or not place.resolve().is_relative_to(top):
+        if not inside(parts[:-1]):
             raise DebError(f"{name} holds {member.name}, which would be written outside the package's files")
+        member.name = "/".join(parts)
+        target = root.joinpath(*parts)
+        if target.is_symlink() or (target.exists() and not target.is_dir()):
+            target.unlink()  # replaced, never written through
         if member.islnk():
-            member.linkname = member.linkname.lstrip("/")
+            link = PurePosixPath(member.linkname.lstrip("/")).parts
+            if not inside(link):
+                raise DebError(f"{name} hard-links {member.name} to {member.linkname}, outside the package's files")
+            member.linkname = "/".join(link)
         member.mode &= 0o755
         archive.extract(member, root, set_attrs=not member.issym())
 

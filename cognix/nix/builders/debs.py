@@ -40,16 +40,41 @@ root = Path("root")
 for package in attrs["debs"]:
     deb.unpack(Path(package["path"]), root, label=package["name"])
 
-for top in MERGED:  # move /bin/… to /usr/bin/… (a package shipping both copies has the same file)
-    if (root / top).is_dir() and not (root / top).is_symlink():
+
+def merged(rel: str) -> str:
+    """A path of the unpacked tree (``bin/ls``) where merged /usr puts it (``usr/bin/ls``)."""
+    return f"usr/{rel}" if rel.split("/")[0] in MERGED else rel
+
+
+# Every link as a relative path between the merged places of the link and of its target: an
+# absolute target would leave the store path, and ``/bin/…`` or ``../../bin/…`` lead where
+# nothing is once /bin has moved. Computed before anything moves.
+relinked: dict[str, str] = {}
+for path in sorted(root.rglob("*")):
+    if path.is_symlink():
+        rel = path.relative_to(root).as_posix()
+        if rel in MERGED:  # the usrmerge links themselves (trixie's base-files ships them)
+            path.unlink()
+            continue
+        target = posixpath.normpath(posixpath.join("/" + posixpath.dirname(rel), os.readlink(path)))
+        source = "/" + merged(rel)
+        relinked[merged(rel)] = posixpath.relpath("/" + merged(target.lstrip("/")), posixpath.dirname(source))
+for top in MERGED:  # move /bin/… to /usr/bin/…; a real file wins over a link to it
+    if (root / top).is_dir():
         for source in sorted((root / top).rglob("*")):
-            target = root / "usr" / source.relative_to(root)
+            target = root / merged(source.relative_to(root).as_posix())
             if source.is_dir() and not source.is_symlink():
                 target.mkdir(parents=True, exist_ok=True)
-            elif not (target.exists() or target.is_symlink()):
+            elif target.is_symlink() and not source.is_symlink() or not (target.exists() or target.is_symlink()):
+                target.unlink(missing_ok=True)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 source.rename(target)
         shutil.rmtree(root / top)
+for rel, relative in relinked.items():
+    link = root / rel
+    if link.is_symlink():
+        link.unlink()
+        link.symlink_to(relative)
 for folder in DOCS:
     for path in sorted((root / folder).glob("*")) if (root / folder).is_dir() else []:
         copyright_file = path / "copyright"
@@ -61,24 +86,6 @@ for folder in DOCS:
         if keep is not None:
             path.mkdir()
             (path / "copyright").write_bytes(keep)
-
-
-def inside(link: Path) -> str:
-    """A symlink's target as a relative path, in the merged /usr: absolute targets would leave the
-    store path, and ``/bin/…`` or ``../../bin/…`` lead where nothing is once /bin moved."""
-    folder = "/" + str(link.parent.relative_to(root))
-    target = posixpath.normpath(posixpath.join(folder, os.readlink(link)))  # as seen from the image's /
-    parts = target.lstrip("/").split("/")
-    if parts[0] in MERGED:
-        parts.insert(0, "usr")
-    return posixpath.relpath("/" + "/".join(parts), folder)
-
-
-for path in sorted(root.rglob("*")):
-    if path.is_symlink():
-        relative = inside(path)
-        path.unlink()
-        path.symlink_to(relative)
 
 # A package the toolchain also needs (libc6, zlib1g, …) keeps its other files (iconv's modules,
 # zoneinfo), but its libraries become links to the toolchain's: one copy of each in the image,

@@ -22,7 +22,15 @@ NOT_ELF = Elf(False, False, False)
 
 
 def inspect(path: Path) -> Elf:
-    """The kind of a 64-bit little-endian ELF file; ``NOT_ELF`` for anything else."""
+    """The kind of a 64-bit little-endian ELF file; ``NOT_ELF`` for anything else (a truncated
+    one included)."""
+    try:
+        return _inspect(path)
+    except struct.error:
+        return NOT_ELF
+
+
+def _inspect(path: Path) -> Elf:
     with path.open("rb") as f:
         header = f.read(64)
         if len(header) < 64 or header[:4] != b"\x7fELF" or header[4] != 2 or header[5] != 1:

@@ -3,6 +3,7 @@ entries of the base layer (users, CA bundle link, writable folders). Stdlib only
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import oci
@@ -42,16 +43,28 @@ def store_entries(path: str) -> list[oci.Entry]:
     ]
 
 
-def root_entries(tree: str) -> list[oci.Entry]:
-    """A store folder's contents at the image's root (build.run's /opt/…, /usr/local/…)."""
-    return [entry for entry in oci.tree(Path(tree), "") if entry.path]
+def root_entries(tree: str, base: list[oci.Entry]) -> list[oci.Entry]:
+    """A store folder's contents at the image's root (build.run's /opt/…, /usr/local/…). A
+    folder the base has keeps the base's mode and owner (/tmp stays 1777), and what lies in a
+    folder the base gives to a user is that user's (a step's cache in the model's home)."""
+    folders = {entry.path for entry in base if entry.kind == "dir"}
+    owned = [(entry.path + "/", entry.uid, entry.gid) for entry in base if entry.kind == "dir" and entry.uid]
+    entries = []
+    for entry in oci.tree(Path(tree), ""):
+        if not entry.path or entry.path in folders:
+            continue
+        for prefix, uid, gid in owned:
+            if entry.path.startswith(prefix):
+                entry = dataclasses.replace(entry, uid=uid, gid=gid)
+        entries.append(entry)
+    return entries
 
 
 def base_entries(dirs: list[dict], files: list[dict], scratch: Path) -> list[oci.Entry]:
-    """``dirs`` ({path, mode "1777", uid, gid}) and ``files`` ({path, text}, {path, target} or
-    {path, tree}), as image.nix describes them: the store cannot hold owners or sticky bits, the
-    packer can. A ``tree`` is a store folder linked into the image (a system package's /usr and
-    /etc, beside the image's own files, which win)."""
+    """``dirs`` ({path, mode "1777", uid, gid}) and ``files`` ({path, text[, executable]},
+    {path, target} or {path, tree[, depth]}), as base.nix describes them: the store cannot hold
+    owners or sticky bits, the packer can. A ``tree`` is a store folder linked into the image (a
+    system package's /usr and /etc, beside the image's own files, which win)."""
     entries: list[oci.Entry] = []
     for spec in dirs:
         mode = int(spec["mode"], 8)
@@ -70,20 +83,27 @@ def base_entries(dirs: list[dict], files: list[dict], scratch: Path) -> list[oci
         else:
             text = scratch / f"file-{index}"
             text.write_text(spec["text"])
-            entries.append(oci.Entry(spec["path"], "file", source=text, mode=0o644))
+            entries.append(
+                oci.Entry(spec["path"], "file", source=text, mode=0o755 if spec.get("executable") else 0o644)
+            )
     return entries
 
 
 def _tree_links(tree: Path, at: str, own: set[str], depth: int | None) -> list[oci.Entry]:
-    """A symlink at ``at/REL`` to each entry ``tree/REL``: every file (or link), or with ``depth``
-    1 each top-level entry, so that ``at`` stays a real folder later layers can add to (a run
-    step's /usr/local). None when the store folder has no such folder."""
+    """Links at ``at/REL`` into the store folder ``tree``: for every file (and link), or with
+    ``depth`` for each entry that deep, the folders above it real ones, so that later layers can
+    add to them (a run step's /usr/local/bin or /usr/bin/tool). Only the folder itself when the
+    store folder has no such folder."""
     entries: list[oci.Entry] = [*oci.parent_dirs(at), oci.Entry(at, "dir", mode=0o755)]
-    found = sorted(tree.glob("*") if depth == 1 else tree.rglob("*")) if tree.is_dir() else []
-    for path in found:
-        rel = f"{at}/{path.relative_to(tree).as_posix()}"
-        if rel not in own and (depth == 1 or path.is_symlink() or not path.is_dir()):
-            entries += [*oci.parent_dirs(rel), oci.Entry(rel, "symlink", target=str(path), mode=0o777)]
+    for path in sorted(tree.rglob("*")) if tree.is_dir() else []:
+        parts = path.relative_to(tree).parts
+        rel = "/".join((at, *parts))
+        if rel in own or (depth is not None and len(parts) > depth):
+            continue
+        if path.is_dir() and not path.is_symlink() and (depth is None or len(parts) < depth):
+            entries.append(oci.Entry(rel, "dir", mode=0o755))
+        else:
+            entries.append(oci.Entry(rel, "symlink", target=str(path), mode=0o777))
     return entries
 
 

@@ -20,10 +20,11 @@ config = attrs["config"]
 with tempfile.TemporaryDirectory(dir=".") as scratch:
     planned = layering.assign(attrs["closure"], attrs["layers"])
     trees = [layer for layer in attrs["layers"] if layer.get("tree")]  # build.run's files, at their paths
+    base = layering.base_entries(attrs["dirs"], attrs["files"], Path(scratch))
     layers = [
-        layering.base_entries(attrs["dirs"], attrs["files"], Path(scratch)),
+        base,
         *([entry for path in paths for entry in layering.store_entries(path)] for _, paths in planned),
-        *(layering.root_entries(layer["tree"]) for layer in trees),
+        *(layering.root_entries(layer["tree"], base) for layer in trees),
         layering.source_entries(attrs["src"], config),
     ]
     image = oci.ImageConfig(

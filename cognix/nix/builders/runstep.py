@@ -6,7 +6,7 @@ CA bundle), the Python environment on PATH, and what the earlier steps wrote, in
 bubblewrap (a user namespace: no privileges needed, inside Nix's sandbox or out). It runs in
 ``/src``, which is empty: as in Cog, the model source is added after the steps. ``$out`` holds
 every file the steps have written so far, outside the base, /tmp and the mounts: the image's
-run layer, at its own paths.
+run layer, at its own paths. As in the store, files keep only their executable bit.
 
 Each step is a fixed-output derivation whose hash ``cognix lock`` recorded by running this same
 script on the host (twice, to name any file that differs), so a step may use the network, and a
@@ -53,26 +53,39 @@ def prepare(scratch: Path) -> dict[str, layering.oci.Entry]:
     layering.materialise(base, root)
     for folder in (*MOUNTS, "nix/store", "src", "root"):
         (root / folder).mkdir(parents=True, exist_ok=True)
-    if attrs["previous"]:
-        shutil.copytree(attrs["previous"], root, symlinks=True, dirs_exist_ok=True)
-        for path in root.rglob("*"):
-            if not path.is_symlink():
-                path.chmod(path.stat().st_mode | 0o200)
-    return {entry.path: entry for entry in base}
+    if attrs["previous"]:  # what the earlier steps wrote, replacing (never writing through) the base's links
+        previous = Path(attrs["previous"])
+        for source in sorted(previous.rglob("*")):
+            target = root / source.relative_to(previous)
+            if source.is_dir() and not source.is_symlink():
+                if target.is_symlink() or (target.exists() and not target.is_dir()):
+                    target.unlink()
+                target.mkdir(exist_ok=True)
+                target.chmod(0o755)
+                continue
+            if target.is_symlink() or target.exists():
+                target.unlink()
+            if source.is_symlink():
+                target.symlink_to(os.readlink(source))
+            else:
+                shutil.copyfile(source, target)
+                target.chmod(0o755 if os.access(source, os.X_OK) else 0o644)
+    return {entry.path: entry for entry in layering.oci.unique_sorted(base)}
 
 
 def run() -> None:
     """The step, in bubblewrap, with the host's resolver files and its secrets bound read-only."""
     binds: list[str] = []
-    placeholders: list[Path] = []
+    placeholders: list[Path] = []  # mount points and the folders made for them, removed afterwards
 
     def bind(source: str, target: str) -> None:
         place = root / target.lstrip("/")
         if place.is_symlink() or place.exists():
             raise fail(f"{step}: cannot mount over /{target.lstrip('/')}, which the image already has")
+        made = [folder for folder in reversed(place.parents) if folder.is_relative_to(root) and not folder.exists()]
         place.parent.mkdir(parents=True, exist_ok=True)
-        place.touch()  # the mount point, removed afterwards
-        placeholders.append(place)
+        place.touch()
+        placeholders.extend([place, *reversed(made)])
         binds.extend(["--ro-bind", source, "/" + target.lstrip("/")])
 
     for name in HOST_FILES:
@@ -86,8 +99,10 @@ def run() -> None:
                 f"pass --secret id={secret['id']},src=FILE"
             )
         bind(source, secret["target"])
-    environment = {**attrs["environment"], "HOME": "/root"}  # Docker's root user
+    # the image's own environment, HOME included: what a step caches in ~ the model finds there
+    environment = attrs["environment"]
     namespaces = ["--unshare-user", "--uid", "0", "--gid", "0", "--unshare-ipc", "--unshare-pid", "--die-with-parent"]
+    namespaces.append("--new-session")  # no access to the terminal cognix runs in
     mounts = ["--bind", str(root), "/", "--ro-bind", "/nix/store", "/nix/store", "--dev", "/dev", "--proc", "/proc"]
     command = [
         f"{attrs['bwrap']}/bin/bwrap",
@@ -105,10 +120,14 @@ def run() -> None:
         attrs["command"],
     ]
     try:
-        ran = subprocess.run(command)
+        ran = subprocess.run(command, stdin=subprocess.DEVNULL)
     finally:
         for place in placeholders:
-            place.unlink()
+            if place.is_dir():
+                if not any(place.iterdir()):
+                    place.rmdir()
+            else:
+                place.unlink()
     if ran.returncode != 0:
         raise fail(f"{step} failed with exit status {ran.returncode}")
 
@@ -133,12 +152,13 @@ def collect(base: dict[str, layering.oci.Entry]) -> None:
         if rel.split("/")[0] in MOUNTS or unchanged(rel, path):
             continue
         target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
         if path.is_symlink():
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(os.readlink(path))
         elif path.is_dir():
-            target.mkdir(exist_ok=True)
-        else:
+            target.mkdir(parents=True, exist_ok=True)
+        elif path.is_file():  # sockets and FIFOs a step left behind have no place in an image
+            target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
 
 

@@ -54,8 +54,14 @@ in
       })
     ];
   # where the programs look for their files: the /usr and /etc they were compiled for
-  # (/usr's top-level folders are links, so a run step may add /usr/local)
-  systemFiles = packages: builtins.concatMap (p: [ { path = "usr"; tree = "${p}/usr"; depth = 1; } { path = "etc"; tree = "${p}/etc"; } ]) packages;
+  # (/usr/bin, /usr/lib, … are real folders of links, so a run step may add to them, and /lib,
+  # /lib64's loader lead where merged /usr and programs built elsewhere look)
+  systemFiles = packages: builtins.concatMap (p: [
+    { path = "usr"; tree = "${p}/usr"; depth = 2; }
+    { path = "etc"; tree = "${p}/etc"; }
+    { path = "lib"; target = "usr/lib"; }
+    { path = "lib64/ld-linux-x86-64.so.2"; target = loader; }
+  ]) packages;
 
   mkImage = { name, tag, layers, config, dirs, files, src }:
     # the whole folder: mkimage.py imports the OCI writer (oci.py) that `cognix build` puts beside it
