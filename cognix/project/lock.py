@@ -437,13 +437,21 @@ def debian_pin(
     from cognix.project import debian
 
     suite = debian.suite_for(python)
-    requested: dict[DebianRole, list[str]] = {
-        "toolchain": [*debian.python_packages(python), *debian.TOOL_PACKAGES, *debian.LEAF_PACKAGES],
-        "system": [*debian.BASE_PACKAGES, *(name for name in system if name not in debian.BASE_PACKAGES)],
-    }
+    requested = debian_request(python, system)
     if kept is not None and kept.suite == suite and kept.requested == requested:
         return kept
     return debian.resolve(suite, requested, refresh=refresh, progress=progress)
+
+
+def debian_request(python: str, system: list[str]) -> dict[DebianRole, list[str]]:
+    """The Debian names the offline toolchain resolves: its interpreter and tools, and the
+    image's system packages (the base tools every image has, then cog.yaml's)."""
+    from cognix.project import debian
+
+    return {
+        "toolchain": [*debian.python_packages(python), *debian.TOOL_PACKAGES, *debian.LEAF_PACKAGES],
+        "system": [*debian.BASE_PACKAGES, *(name for name in system if name not in debian.BASE_PACKAGES)],
+    }
 
 
 def toolchain_name(name: str) -> ToolchainName:
@@ -475,8 +483,11 @@ def stale_reason(project: Project, document: Lock | None, *, toolchain: str | No
     if document.cognix.inputs_hash != inputs_digest(project):
         return f"cog.yaml or the requirements changed since {LOCK_NAME} was written"
     offline = (toolchain or document.cognix.builds_with) == "offline"
-    if offline and document.cognix.debian is None:
+    tool = document.cognix
+    if offline and tool.debian is None:
         return f"{LOCK_NAME} pins no Debian packages, which the offline toolchain is made of"
+    if offline and tool.debian and tool.debian.requested != debian_request(tool.python, tool.system_packages):
+        return f"the Debian packages this cognix builds images from differ from those {LOCK_NAME} pins"
     if offline and any(step.output_hash is None for step in document.cognix.run_steps):
         return f"cognix lock has not run the build.run steps, whose output hashes {LOCK_NAME} records"
     return None
