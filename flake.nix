@@ -9,12 +9,15 @@
 
   # the pin `cognix lock` records for images (compat.toml): nixos-24.11, evaluable by Nix >= 2.8
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/f9f0d5c5380be0a599b1fb54641fa99af8281539";
+  # the CLI itself needs what 24.11 is too old for: pydantic >= 2.11 and a uv that writes
+  # pylock.toml (>= 0.8); flake.lock pins the revision on first use
+  inputs.nixpkgs-cli.url = "github:NixOS/nixpkgs/nixos-25.11";
 
-  outputs = { self, nixpkgs }:
+  outputs = { self, nixpkgs, nixpkgs-cli }:
     let
       system = "x86_64-linux";
-      pkgs = nixpkgs.legacyPackages.${system};
-      python = pkgs.python311;
+      pkgs = nixpkgs-cli.legacyPackages.${system};
+      python = pkgs.python313;
       version = builtins.head (builtins.match ''.*__version__ = "([^"]+)".*'' (builtins.readFile ./cognix/_version.py));
       runtimeDeps = ps: with ps; [
         pydantic pyyaml packaging typer rich fastapi uvicorn uvloop httptools httpx orjson tomli-w jinja2

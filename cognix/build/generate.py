@@ -31,6 +31,20 @@ PACKAGE = Path(__file__).resolve().parent.parent  # cognix/
 NIX_LIBRARY = PACKAGE / "nix"  # self-contained: its builders, the OCI writer and the templates live in it
 
 
+# What `cognix build` leaves in .cognix/ that is not a source of the build: out-links, the archive,
+# the SBOM. The rest (the Nix library, the JSON specs, the cognix wheel) a flake must see.
+GITIGNORE = """# written by cognix build: results, not sources (git add the rest for flake users)
+image.tar
+python-env
+image-closure
+stream-image
+run-step-inputs
+sbom.cdx.json
+outputs.json
+flake-registry.json
+"""
+
+
 @dataclass(frozen=True)
 class Toolchain:
     """What builds the image: ``offline`` (a prefix made by cognix.build.toolchain) or ``nixpkgs``."""
@@ -78,6 +92,7 @@ def write(
         "cognixWheel": wheel.name,
     }
     write_if_changed(out / "image.json", canonical_json(spec))
+    write_if_changed(out / ".gitignore", GITIGNORE)
     write_if_changed(out / "src.json", canonical_json(source_files(project.dir, exclude or [])))
     context = {
         "version": __version__,

@@ -103,11 +103,13 @@ def _group_exists(name: str) -> bool:
 
 def options(offline: bool) -> list[str]:
     """What every Nix command cognix runs is given: the experimental commands it uses, build users
-    as this machine can have them, and for the offline toolchain no binary cache (the lookup times
-    out without network) and the sandbox on, for its reproducibility claims (Debian's nix.conf
-    turns it off)."""
-    offline_options = ["--option", "substituters", "", "--option", "sandbox", "true"] if offline else []
-    return [*FEATURES, *build_users_options(), *offline_options]
+    as this machine can have them, the sandbox on for every toolchain, for the reproducibility
+    claims (Debian's nix.conf turns it off), as many builds at once as there are cores (wheel
+    installs and layers are independent; Nix's default is one), and for the offline toolchain no
+    binary cache (the lookup times out without network)."""
+    offline_options = ["--option", "substituters", ""] if offline else []
+    parallel = ["--option", "max-jobs", "auto"]
+    return [*FEATURES, *build_users_options(), "--option", "sandbox", "true", *parallel, *offline_options]
 
 
 def build(
@@ -172,11 +174,18 @@ def source_path(project_dir: Path) -> Path:
 
 
 def check_closure(output: Path, progress: Callable[[str], None]) -> None:
-    """Rebuild every derivation behind ``output`` and fail if any result differs (nix-store --check)."""
+    """Rebuild cognix's own derivations behind ``output`` (those whose builder runs one of its
+    Python scripts: wheel installs, the environment, the conf) and fail if any result differs
+    (``nix-store --check``). nixpkgs' own graph (stdenv, gcc, glibc, …) is an input, not rebuilt:
+    it was substituted from a cache, and rebuilding it would take hours."""
     deriver = subprocess.run(["nix-store", "-q", "--deriver", str(output)], capture_output=True, text=True)
     closure = subprocess.run(["nix-store", "-qR", deriver.stdout.strip()], capture_output=True, text=True)
     derivations = [line for line in closure.stdout.split() if line.endswith(".drv")]
-    command = ["nix-store", *build_users_options(), "--realise", "--check", *derivations]
+    shown = subprocess.run(["nix", *FEATURES, "show-derivation", *derivations], capture_output=True, text=True)
+    if shown.returncode != 0:
+        raise NixError("`nix show-derivation` could not read the image's derivations", details=shown.stderr)
+    own = sorted(path for path, drv in json.loads(shown.stdout).items() if any(a.endswith(".py") for a in drv["args"]))
+    command = ["nix-store", *build_users_options(), "--realise", "--check", *own]
     _run(command, output.parent, progress, json_output=False)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -169,14 +171,19 @@ def build_image(
 
 
 def stream_to_oci(script: Path, archive: Path, tag: str) -> Path:
-    """Run nixpkgs' image stream and re-pack it as an OCI archive (oci.from_docker_archive)."""
+    """Run nixpkgs' image stream and re-pack it as an OCI archive (oci.from_docker_archive), its
+    layers named after the plan (stream_conf.py writes the names beside the conf)."""
+    conf = re.search(r"(/nix/store/[^ ]+)/conf\.json", script.read_text())
+    names_file = Path(conf.group(1)) / "layer-names.json" if conf else None
+    names = json.loads(names_file.read_text()) if names_file and names_file.is_file() else None
     with tempfile.TemporaryDirectory(prefix="cognix-stream-", dir=archive.parent) as scratch:
         stream = Path(scratch) / "docker.tar"
         with stream.open("wb") as out:
             ran = subprocess.run([str(script)], stdout=out, stderr=subprocess.PIPE, text=True)
         if ran.returncode != 0:
             raise CognixError("streaming the image failed", details=ran.stderr.strip()[-4000:])
-        oci.from_docker_archive(stream, Path(scratch) / "layout", tag)
+        oci.from_docker_archive(stream, Path(scratch) / "layout", tag, names)
+        stream.unlink()  # an uncompressed copy of the whole image: gone before the archive is written
         if archive.is_symlink() or archive.exists():
             archive.unlink()
         oci.write_archive(Path(scratch) / "layout", archive)

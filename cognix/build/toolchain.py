@@ -28,7 +28,7 @@ from cognix.project import debian
 from cognix.project.pylock import DebianPackage, DebianPin
 
 LOADER = "ld-linux-x86-64.so.2"
-_LAYOUT_VERSION = "6"  # bump when the prefix layout changes
+_LAYOUT_VERSION = "7"  # bump when the prefix layout changes
 # Debian ships these separately or for interactive use only; an image server needs none of them.
 _STDLIB_DROP = ("idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data", "config-")
 _LIBRARY_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu")
@@ -117,7 +117,8 @@ def fetch(package: DebianPackage, progress: Callable[[str], None]) -> Path:
 
 def _layout(extracted: Path, prefix: Path, python: str) -> None:
     """bin/python3.X, lib/python3.X (stdlib), lib/*.so.* (every shared library of the packages,
-    and the loader), libexec/{patchelf,bwrap,bash}, share/ca-bundle.crt."""
+    and the loader), libexec/{patchelf,bwrap,bash}, share/ca-bundle.crt, and when the headers are
+    pinned include/python3.X (where sysconfig looks: under the interpreter's own prefix)."""
     (prefix / "bin").mkdir(parents=True)
     (prefix / "libexec").mkdir()
     (prefix / "share").mkdir()
@@ -147,6 +148,13 @@ def _layout(extracted: Path, prefix: Path, python: str) -> None:
         elif real.is_file():
             shutil.copyfile(real, prefix / "lib" / name)
             (prefix / "lib" / name).chmod(0o755)
+    headers = extracted / "usr" / "include" / f"python{python}"
+    if headers.is_dir():
+        shutil.copytree(headers, prefix / "include" / f"python{python}", symlinks=False)
+        # Debian's pyconfig.h includes the multiarch one by a path the image lacks: put that one in
+        multiarch = extracted / "usr" / "include" / "x86_64-linux-gnu" / f"python{python}" / "pyconfig.h"
+        if multiarch.is_file():
+            shutil.copyfile(multiarch, prefix / "include" / f"python{python}" / "pyconfig.h")
     bundle = sorted((extracted / "usr" / "share" / "ca-certificates" / "mozilla").glob("*.crt"))
     (prefix / "share" / "ca-bundle.crt").write_bytes(b"".join(p.read_bytes() for p in bundle))
 

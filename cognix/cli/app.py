@@ -179,14 +179,17 @@ def lock_cmd(
         )
         path = project.dir / LOCK_NAME
     tool = document.cognix
-    if explain:
-        for line in tool.explanation:
+    for line in tool.explanation:  # the warnings always, the reasons with --explain
+        if explain or line.startswith("warning: "):
             err.print(f"  {line}", markup=False)
     packages = document.packages
     size = sum(artifact.size for package in packages for artifact in package.artifacts)
-    target = f"Python {tool.python}, {tool.platform}" + (
-        f", CUDA {tool.cuda} / cuDNN {tool.cudnn}" if tool.cuda else ", CPU"
-    )
+    cuda_wheels = [p for p in packages if p.name.startswith("nvidia-") and p.name[-5:-1] == "-cu1"]
+    if tool.cuda:
+        kind = f", CUDA {tool.cuda} / cuDNN {tool.cudnn}"
+    else:
+        kind = f", no GPU, yet {len(cuda_wheels)} CUDA library wheels" if cuda_wheels else ", CPU"
+    target = f"Python {tool.python}, {tool.platform}{kind}"
     err.print(f"Locked {len(packages)} packages ({size / 1e6:,.1f} MB of wheels) for {target} → {path.name}")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -26,6 +26,7 @@ class Layer:
     digest: str
     size: int
     media_type: str
+    annotations: dict[str, str] = field(default_factory=dict)  # cognix's summary (oci.summary), if any
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,13 @@ class Archive:
         manifest = json.loads(manifest_bytes)
         config = json.load(self.blob(manifest["config"]["digest"]))
         layers = [
-            Layer(d.get("annotations", {}).get(LAYER_NAME, ""), d["digest"], d["size"], d["mediaType"])
+            Layer(
+                d.get("annotations", {}).get(LAYER_NAME, ""),
+                d["digest"],
+                d["size"],
+                d["mediaType"],
+                d.get("annotations", {}),
+            )
             for d in manifest["layers"]
         ]
         return Image(

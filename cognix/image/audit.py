@@ -2,13 +2,13 @@
 
 An image's packages are read from the ``*.dist-info`` folders in its layers and its CUDA and
 Python from the ``run.cog.config`` label, so two images compare like two locks do, plus their
-layers.
+layers. cognix's images carry each layer's summary in its annotations (oci.summary), so a
+multi-GB image is described without decompressing a layer; others are read.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +17,10 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from cognix.errors import CognixError
-from cognix.image.archive import Archive
+from cognix.image.archive import Archive, Layer
+from cognix.nix.builders import oci
 from cognix.project.pylock import Lock
 
-_DIST_INFO = re.compile(r"site-packages/([^/]+?)-([^/-]+)\.dist-info/METADATA$")
-_STORE_PATH = re.compile(r"^nix/store/[0-9a-z]{32}-([^/]+)")
 _FACTS = ("python", "cuda", "cudnn", "torch-variant", "gpu", "platform", "system-packages")
 _LONG_LABELS = ("run.cog.openapi_schema", "run.cog.config")
 
@@ -42,9 +41,9 @@ def describe(path: Path) -> dict[str, Any]:
         image = archive.image()
         layers = []
         for layer in image.layers:
-            files = archive.layer_files(layer, contents=False)
-            holds = sorted({_holder(name) for name in files if _holder(name)})
-            count = sum(1 for entry in files.values() if entry[0] != tarfile.DIRTYPE)
+            summary = _summary(archive, layer)
+            holds = [name for name in summary[oci.LAYER_HOLDS].split(",") if name]
+            count = int(summary[oci.LAYER_FILES])
             entry = {"name": layer.name, "digest": layer.digest, "size": layer.size, "files": count, "holds": holds}
             layers.append(entry)
     config = image.config.get("config") or {}
@@ -62,12 +61,13 @@ def describe(path: Path) -> dict[str, Any]:
     }
 
 
-def _holder(name: str) -> str:
-    name = name.removeprefix("./")
-    if match := _STORE_PATH.match(name):
-        return match.group(1)
-    top = name.split("/", 1)[0]
-    return "" if top == "nix" else f"/{top}"
+def _summary(archive: Archive, layer: Layer) -> dict[str, str]:
+    """A layer's file count, holders and packages: from the annotations cognix writes, else (other
+    images, older cognix) by reading the layer."""
+    if all(key in layer.annotations for key in (oci.LAYER_FILES, oci.LAYER_HOLDS, oci.LAYER_PACKAGES)):
+        return layer.annotations
+    files = archive.layer_files(layer, contents=False)
+    return oci.summary((name, entry[0] == tarfile.DIRTYPE) for name, entry in files.items())
 
 
 def load_side(path: Path) -> Side:
@@ -83,10 +83,9 @@ def load_side(path: Path) -> Side:
         image = archive.image()
         side = Side("image")
         for layer in image.layers:
-            files = archive.layer_files(layer, contents=False)
-            for name in files:
-                if match := _DIST_INFO.search(name):
-                    side.packages[canonicalize_name(match.group(1))] = match.group(2)
+            for package in filter(None, _summary(archive, layer)[oci.LAYER_PACKAGES].split(",")):
+                name, version = package.split("==", 1)
+                side.packages[canonicalize_name(name)] = version
             side.layers.append({"name": layer.name, "digest": layer.digest, "size": layer.size})
     labels = (image.config.get("config") or {}).get("Labels") or {}
     try:

@@ -13,7 +13,8 @@ in
     libraryDirs = cuda.wheelLibraryDirs "${env}/${sitePackages}" lock.wheels;
   } // spec.env // {
     # then the folders of Debian's (and Cog's images') PATH, where build.run steps install tools
-    PATH = builtins.concatStringsSep ":" (map (p: "${p}/bin") ([ env ] ++ systemPackages) ++ fhsPath);
+    # (nixpkgs' getBin rule: a package's programs are in its `bin` output, else in `out`)
+    PATH = builtins.concatStringsSep ":" (map (p: "${p.bin or p.out or p}/bin") ([ env ] ++ systemPackages) ++ fhsPath);
     HOME = home;
     PYTHONUNBUFFERED = "1";
     SSL_CERT_FILE = "/etc/ssl/certs/ca-certificates.crt";

@@ -2,7 +2,8 @@
 #
 #   toolchain  what builds it: ./toolchains/offline.nix (no nixpkgs needed) or ./toolchains/nixpkgs.nix
 #              (production), both giving { name system python pythonVersion runPython fetchurl patchelf
-#              runtimeLibs cacert systemPackages systemFiles mkImage mkShell }
+#              loader shell runtimeLibs runtimeRoots cacert systemPackages systemFiles mkImage mkShell }
+#              (and the offline one bwrap, which build.run steps need)
 #   root       the project folder (a path inside the flake)
 #
 # No import-from-derivation: Nix reads only pylock.toml, .cognix/image.json and .cognix/src.json,
@@ -17,7 +18,12 @@ let
 
   # the model source: exactly the files the CLI listed (cog.yaml's project minus .dockerignore, .git, …)
   prefixLength = builtins.stringLength (toString root) + 1;
-  src = builtins.path {
+  # a flake's source holds git-tracked files only: a listed file it lacks would be left out silently
+  missing = builtins.filter (rel: !(builtins.pathExists (root + "/${rel}"))) (builtins.attrNames sourceFiles);
+  src = if missing != [ ] then
+    throw ("${builtins.head missing} (and ${toString (builtins.length missing - 1)} more) belong in /src but are "
+      + "not in this Nix source: in a git repository, `git add` them (a flake sees tracked files only)")
+  else builtins.path {
     name = "model-source";
     path = root;
     filter = path: type:
@@ -33,7 +39,8 @@ let
     inherit (lock) wheels;
     server = { name = "cognix"; version = spec.cognixVersion; wheel = root + "/.cognix/${spec.cognixWheel}"; };
     # wheels dlopen system libraries (libGL for opencv, …) and, on GPUs, the host's driver
-    extraRpaths = map (p: "${p.lib or p}/lib") systemPackages ++ (if lock.gpu then cuda.driverDirs else [ ]);
+    # nixpkgs' getLib rule: openssl's first output is `bin`, its libraries are in `out`
+    extraRpaths = map (p: "${p.lib or p.out or p}/lib") systemPackages ++ (if lock.gpu then cuda.driverDirs else [ ]);
   };
   base = import ./base.nix {
     inherit toolchain spec cuda lock systemPackages;
@@ -45,7 +52,7 @@ let
   layers = (import ./layers.nix { }).plan {
     inherit (python) wheels server env;
     inherit systemPackages;
-    inherit (toolchain) python cacert shell;
+    inherit (toolchain) python cacert shell runtimeRoots;
     runLayer = runSteps.last;
   };
 in

@@ -10,7 +10,7 @@ rec {
   # dockerTools' default: Docker/overlayfs stop at about 125, and images built on top need room
   maxLayers = 100;
 
-  plan = { wheels, python, cacert, shell, server, env, systemPackages ? [ ], runLayer ? null }:
+  plan = { wheels, python, cacert, shell, server, env, systemPackages ? [ ], runtimeRoots ? [ ], runLayer ? null }:
     let
       candidates = builtins.sort (a: b: a.size > b.size || (a.size == b.size && a.name < b.name))
         (builtins.filter (w: w.size >= bigWheelBytes) wheels);
@@ -23,7 +23,7 @@ rec {
     # the interpreter first, then the system packages: every wheel's store path refers to both
     # (its interpreter, its RUNPATH), so a later layer would lose them to the first big wheel
     [
-      { name = "python"; roots = [ python cacert shell ]; }
+      { name = "python"; roots = [ python cacert shell ] ++ runtimeRoots; }
       { name = "system-packages"; roots = systemPackages; }
     ]
     ++ map (w: { name = w.name; roots = [ w.drv ]; }) big

@@ -269,15 +269,14 @@ def _torch_variant(m: Matrix, version: str, cuda: str | None, python: str, s: Se
     if cuda is None:
         cpu = [t for t in candidates if t.variant == "cpu"]
         if cpu:
-            s.because(f"torch {base}: the CPU build from {cpu[0].index_url} (no CUDA libraries in the image)")
+            s.because(f"torch {base}: the CPU build (no CUDA libraries in the image)")
             return cpu[0]
         return None
     usable = [t for t in candidates if t.cuda and _key(t.cuda) <= _key(cuda)]
     if not usable:
         return None
     best = max(usable, key=lambda t: (_key(t.cuda or "0"), t.variant != "default"))
-    where = best.index_url or "PyPI"
-    s.because(f"torch {base}: the {best.variant} build (CUDA {best.cuda}) from {where}")
+    s.because(f"torch {base}: the {best.variant} build (CUDA {best.cuda})")
     if python not in best.pythons:
         s.warn(f"torch {base} ({best.variant}) lists no wheel for Python {python} (it has {', '.join(best.pythons)})")
     return best

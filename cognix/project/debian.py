@@ -73,9 +73,16 @@ def suite_for(python: str) -> str:
     )
 
 
-def python_packages(python: str) -> list[str]:
-    """The Debian packages of CPython ``python``: the interpreter and its whole standard library."""
-    return [f"python{python}-minimal", f"libpython{python}-minimal", f"libpython{python}-stdlib"]
+def python_packages(python: str, *, headers: bool = False) -> list[str]:
+    """The Debian packages of CPython ``python``: the interpreter and its whole standard library,
+    and with ``headers`` its C headers."""
+    packages = [f"python{python}-minimal", f"libpython{python}-minimal", f"libpython{python}-stdlib"]
+    return [*packages, f"libpython{python}-dev"] if headers else packages
+
+
+def wants_compiler(names: list[str]) -> bool:
+    """Whether cog.yaml's system_packages bring a C compiler."""
+    return any(re.split(r"[=:]", name, maxsplit=1)[0] in COMPILERS for name in names)
 
 
 # What every image needs besides Python: the C++ runtime and zlib that manylinux wheels link
@@ -87,6 +94,10 @@ TOOL_PACKAGES = ["libstdc++6", "libgcc-s1", "zlib1g", "libnsl2", "patchelf", "bu
 # tar, gzip, … Installed as system packages are.
 BASE_PACKAGES = ["coreutils", "sed", "grep", "findutils", "tar", "gzip"]
 LEAF_PACKAGES = ["ca-certificates"]  # its files only: its Depends (openssl) serve update-ca-certificates
+# apt names that bring a C compiler: with one, the interpreter's own headers come too (Debian's
+# libpython3.X-dev, into the toolchain's prefix where sysconfig points), so that what compiles
+# against Python at run time (triton's launcher, torch.compile's inductor, cffi) can
+COMPILERS = frozenset({"build-essential", "gcc", "g++", "clang", "cpp", "cc"})
 BUILD_ONLY = frozenset({"patchelf", "bubblewrap"})  # run by the Nix build only: not in the image (nor its SBOM)
 
 

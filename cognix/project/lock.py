@@ -74,6 +74,7 @@ class LockInputs:
     run_steps: list[RunStep]  # without hashes: cognix.build.steps runs them
     allow_sdist: list[str] = field(default_factory=list)
     toolchain: ToolchainName | None = None  # what builds the image; None: cognix build's default
+    framework_index: str | None = None  # the PyTorch index cognix added, named when unreachable
     digest: str = ""
 
 
@@ -116,7 +117,9 @@ def read_inputs(project: Project, *, allow_sdist: list[str] | None = None) -> Lo
         cuda=build.cuda,
         cudnn=build.cudnn,
     )
-    lines, extra = _framework_wheels(lines, extra, selection, compat.load_matrix())
+    lines, extra, framework_index = _framework_wheels(
+        lines, [index_url, *extra], extra, selection, compat.load_matrix()
+    )
     inputs = LockInputs(
         python=".".join(project.config.python_version.split(".")[:2]),
         requirements=lines,
@@ -130,23 +133,32 @@ def read_inputs(project: Project, *, allow_sdist: list[str] | None = None) -> Lo
             for step in build.run_commands
         ],
         allow_sdist=sorted(canonicalize_name(n) for n in allow_sdist or []),
+        framework_index=framework_index,
     )
     inputs.digest = inputs_digest(project)
     return inputs
 
 
+PYTORCH_INDEX = "https://download.pytorch.org/whl"  # COGNIX_PYTORCH_INDEX replaces it (a mirror)
+
+
 def _framework_wheels(
-    lines: list[str], extra: list[str], selection: compat.Selection, matrix: compat.Matrix
-) -> tuple[list[str], list[str]]:
-    """Pin torch/torchvision/torchaudio to the chosen variant, as Cog rewrites them; the
-    PyTorch index is added only when PyPI's own wheel is not the chosen build."""
+    lines: list[str], indexes: list[str], extra: list[str], selection: compat.Selection, matrix: compat.Matrix
+) -> tuple[list[str], list[str], str | None]:
+    """Pin torch/torchvision/torchaudio to the chosen variant, as Cog rewrites them. The PyTorch
+    index is added only when PyPI's own wheel is not the chosen build, and never beside the
+    user's own: an index of theirs ending in ``/whl/<variant>`` (a mirror) is used instead.
+    Returns the lines, the extra indexes and the index cognix added (None: none)."""
     variant = selection.torch
-    if variant is None or variant.index_url is None:
-        return lines, extra
+    if variant is None:
+        return lines, extra, None
+    if variant.index_url is None:
+        selection.because(f"torch {variant.torch}: its {variant.variant} build is PyPI's wheel; no extra index")
+        return lines, extra, None
     pypi = matrix.torch_pypi.get(variant.torch)
     if selection.cuda and pypi and pypi.get("cuda") == variant.cuda:
-        selection.because(f"torch {variant.torch}: PyPI's wheel is built for CUDA {variant.cuda}; no extra index")
-        return lines, extra
+        selection.because(f"torch {variant.torch}: PyPI's wheel is the CUDA {variant.cuda} build; no extra index")
+        return lines, extra, None
     versions = {"torch": variant.torch, "torchvision": variant.torchvision, "torchaudio": variant.torchaudio}
     out = []
     for line in lines:
@@ -156,9 +168,16 @@ def _framework_wheels(
         if name in versions and pinned and not req.url:
             line = f"{req.name}=={versions[name]}+{variant.variant}"
         out.append(line)
-    if variant.index_url not in extra:
-        extra = [*extra, variant.index_url]
-    return out, extra
+    if mirror := next((url for url in indexes if url.rstrip("/").endswith(f"/whl/{variant.variant}")), None):
+        selection.because(f"torch {variant.torch}: the {variant.variant} build from {mirror}, the requirements' index")
+        return out, extra, None
+    base = os.environ.get("COGNIX_PYTORCH_INDEX", PYTORCH_INDEX).rstrip("/")
+    index = f"{base}/{variant.variant}/"
+    selection.because(
+        f"torch {variant.torch}: the {variant.variant} build from {index}, which cognix adds "
+        "(PyPI's torch wheel is another build)"
+    )
+    return out, [*extra, index] if index not in extra else extra, index
 
 
 def inputs_digest(project: Project) -> str:
@@ -254,11 +273,27 @@ def resolve(
             cmd += ["--upgrade-package", name]
         result = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "UV_NO_PROGRESS": "1"})
         if result.returncode != 0:
-            raise _uv_error(result.stderr)
+            raise _uv_error(result.stderr, inputs)
         return tomllib.loads(out.read_text())
 
 
-def _uv_error(stderr: str) -> LockError:
+def _uv_error(stderr: str, inputs: LockInputs | None = None) -> LockError:
+    added = inputs.framework_index if inputs else None
+    if added and added.split("/")[2] in stderr and ("Failed to fetch" in stderr or "error sending request" in stderr):
+        variant = added.rstrip("/").rsplit("/", 1)[-1]
+        return LockError(
+            f"cannot reach the PyTorch index {added}, which cognix adds for torch's {variant} build "
+            "(PyPI's torch wheel is another build; `cognix lock --explain` says why this one)",
+            details="\n".join(line for line in stderr.strip().splitlines() if line.strip()),
+            hint=f"use a mirror: add `--extra-index-url https://MIRROR/whl/{variant}` to the requirements file "
+            "(it replaces the PyTorch index), or set COGNIX_PYTORCH_INDEX=https://MIRROR/whl",
+        )
+    if "pylock.toml" in stderr and "--format" in stderr:  # an old uv, as in nixos-24.11
+        version = subprocess.run([_uv(), "--version"], capture_output=True, text=True).stdout.strip()
+        return LockError(
+            f"{version or 'this uv'} cannot write pylock.toml; cognix resolves with uv 0.8 or newer",
+            hint="pip install -U uv (or put a newer uv first on PATH)",
+        )
     if match := _NO_WHEEL.search(stderr):
         name = match.group(1) or match.group(2)
         return LockError(
@@ -322,6 +357,21 @@ def build_lock(inputs: LockInputs, uv_lock: dict[str, Any], progress: Callable[[
         entries.append(entry)
     measure([a for p in entries for a in p.get("wheels", []) + ([p["sdist"]] if "sdist" in p else [])], progress)
     s = inputs.selection
+    from cognix.project.debian import wants_compiler
+
+    names = {canonicalize_name(e["name"]) for e in entries}
+    if cuda_wheels := sorted(n for n in names if n.startswith("nvidia-") and n.endswith(("-cu11", "-cu12", "-cu13"))):
+        if not s.gpu:
+            s.warn(
+                f"build.gpu is false, but the lock holds {len(cuda_wheels)} CUDA library wheels ({cuda_wheels[0]}, …) "
+                "that a package depends on (PyPI's torch wheel is its CUDA build): pin torch==VERSION to get "
+                "its CPU build from the PyTorch index"
+            )
+    if {"torch", "triton"} & names and not wants_compiler(inputs.system_packages):
+        s.warn(
+            "torch.compile and triton compile C code when they run, and the image has no C compiler: "
+            "add build-essential to build.system_packages to use them"
+        )
     nixpkgs = compat.load_matrix().nixpkgs
     table = CognixTable(
         cognix_version=__version__,
@@ -393,9 +443,18 @@ def write_lock(
     if userland := cuda_userland(inputs.selection, uv_lock):
         progress("adding NVIDIA's CUDA runtime, NVRTC, cuBLAS, cuFFT, cuRAND and cuDNN wheels")
         inputs.requirements = [*inputs.requirements, *userland]
-        uv_lock = resolve(
-            inputs, target, upgrade=upgrade, upgrade_packages=upgrade_packages, runtime=runtime_requirements()
-        )
+        try:
+            uv_lock = resolve(
+                inputs, target, upgrade=upgrade, upgrade_packages=upgrade_packages, runtime=runtime_requirements()
+            )
+        except LockError as error:
+            raise LockError(
+                f"cognix adds NVIDIA's CUDA userland wheels for build.gpu ({', '.join(userland)}), since no "
+                "package brings its own, and they cannot be resolved",
+                details="\n".join(filter(None, [error.message, error.details])),
+                hint="serve them from your index (they are on PyPI), set build.cuda to a CUDA they exist for, "
+                "or add a package that brings CUDA (torch)",
+            ) from None
     document = build_lock(inputs, uv_lock, progress).with_cognix(debian=pin)
     progress("writing the lock")
     document.write(target)
@@ -448,8 +507,9 @@ def debian_request(python: str, system: list[str]) -> dict[DebianRole, list[str]
     image's system packages (the base tools every image has, then cog.yaml's)."""
     from cognix.project import debian
 
+    headers = debian.wants_compiler(system)
     return {
-        "toolchain": [*debian.python_packages(python), *debian.TOOL_PACKAGES, *debian.LEAF_PACKAGES],
+        "toolchain": [*debian.python_packages(python, headers=headers), *debian.TOOL_PACKAGES, *debian.LEAF_PACKAGES],
         "system": [*debian.BASE_PACKAGES, *(name for name in system if name not in debian.BASE_PACKAGES)],
     }
 

@@ -237,9 +237,9 @@ def test_layer_plan_puts_the_interpreter_first_then_each_big_wheel(tmp_path: Pat
     )
     assert [(layer["name"], layer["roots"]) for layer in plan] == [
         ("python", ["py", "ca", "sh"]),
+        ("system-packages", ["ffmpeg"]),  # before the wheels, whose RUNPATHs name it
         ("torch", ["torch"]),
         ("nvidia-cudnn-cu12", ["cudnn"]),
-        ("system-packages", ["ffmpeg"]),
         ("cognix", ["cognix"]),
         ("site-packages", ["env"]),
     ]
@@ -261,6 +261,8 @@ in {
   zlib = drv "zlib";
   ffmpeg = drv "ffmpeg";
   libGL = drv "libGL";
+  # nixpkgs' shape for openssl: first output `bin`, no `lib` output, the libraries in `out`
+  openssl = derivation { name = "openssl"; inherit system; builder = "/bin/sh"; args = [ "-c" "" ]; outputs = [ "bin" "dev" "out" ]; };
   stdenv = { hostPlatform.system = system; cc.cc = drv "gcc-lib"; cc.bintools.dynamicLinker = "/stub/ld-linux-x86-64.so.2"; };
   pythonManylinuxPackages.manylinux2014 = [ (drv "glibc") ];
   fetchurl = { url, sha256, name }: drv name;
@@ -276,11 +278,12 @@ in {
 def test_nixpkgs_toolchain_instantiates_with_the_library(tmp_path: Path) -> None:
     project = make(
         tmp_path,
-        'build:\n  python_version: "3.11"\n  system_packages: ["ffmpeg", "libgl1"]\nrun: "predict.py:Runner"\n',
+        'build:\n  python_version: "3.11"\n  system_packages: ["ffmpeg", "libgl1", "libssl3"]\nrun: "predict.py:Runner"\n',
         **{"predict.py": ""},
     )
-    generate.write(project, lock_doc(**{"system-packages": ["ffmpeg", "libgl1"]}), NIXPKGS, tag="cog-x:latest")
-    (tmp_path / "pylock.toml").write_text(lock_doc(**{"system-packages": ["ffmpeg", "libgl1"]}).render())
+    wanted = {"system-packages": ["ffmpeg", "libgl1", "libssl3"]}
+    generate.write(project, lock_doc(**wanted), NIXPKGS, tag="cog-x:latest")
+    (tmp_path / "pylock.toml").write_text(lock_doc(**wanted).render())
     (tmp_path / "stub.nix").write_text(STUB_PKGS)
     expression = (
         "let model = import ./.cognix/nix { toolchain = import ./.cognix/nix/toolchains/nixpkgs.nix "
@@ -303,6 +306,13 @@ def test_nixpkgs_toolchain_instantiates_with_the_library(tmp_path: Path) -> None
     conf = next(d for path, d in derivations.items() if path.endswith("-cog-x-conf.drv"))
     assert conf["args"][-1].endswith("/stream_conf.py")
     assert conf["builder"].endswith("python3.11/bin/python3.11")
+    # openssl's libraries from its `out` output, its programs from `bin` (nixpkgs' getLib/getBin)
+    openssl = next(d for path, d in derivations.items() if path.endswith("-openssl.drv"))["outputs"]
+    six = json.loads(next(d for path, d in derivations.items() if path.endswith("-six-1.17.0.drv"))["env"]["__json"])
+    assert f"{openssl['out']['path']}/lib" in six["rpath"] and f"{openssl['bin']['path']}/lib" not in six["rpath"]
+    env = json.loads(conf["env"]["__json"])["config"]["Env"]
+    path = next(item for item in env if item.startswith("PATH="))
+    assert f"{openssl['bin']['path']}/bin" in path
 
 
 def test_unknown_apt_names_get_suggestions_before_nix_runs() -> None:
@@ -342,4 +352,4 @@ def test_layer_plan_stays_within_the_layer_limit(tmp_path: Path) -> None:
         tmp_path,
     )
     assert len(plan) + 2 == 100  # with the base and /src layers the builders add
-    assert [layer["name"] for layer in plan[1:3]] == ["w149", "w148"]  # the largest keep their own layers
+    assert [layer["name"] for layer in plan[2:4]] == ["w149", "w148"]  # the largest keep their own layers

@@ -231,3 +231,41 @@ def test_the_nixpkgs_toolchain_refuses_run_steps_it_cannot_run(tmp_path: Path) -
     refused = run_cli("lock", "--toolchain", "nixpkgs", cwd=project)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert "the nixpkgs toolchain cannot run them yet" in refused.stderr and "--toolchain offline" in refused.stderr
+
+
+COMPILE = r'''
+import importlib.util, subprocess, sysconfig, tempfile
+from pathlib import Path
+C = """#include <Python.h>
+static PyObject *hi(PyObject *self, PyObject *args) { return PyUnicode_FromString("compiled"); }
+static PyMethodDef methods[] = {{"hi", hi, METH_NOARGS, ""}, {0}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "hello", 0, -1, methods};
+PyMODINIT_FUNC PyInit_hello(void) { return PyModule_Create(&module); }
+"""
+'''
+
+
+@needs_podman
+def test_a_compiler_in_system_packages_builds_python_extensions_at_run_time(tmp_path: Path) -> None:
+    """What triton and torch.compile do when they run: gcc, Python.h (where sysconfig says), a
+    shared object loaded into the server's Python."""
+    project = project_with(
+        tmp_path,
+        "        folder = Path(tempfile.mkdtemp())\n"
+        "        (folder / 'hello.c').write_text(C)\n"
+        "        include = sysconfig.get_paths()['include']\n"
+        "        built = folder / ('hello' + sysconfig.get_config_var('EXT_SUFFIX'))\n"
+        "        subprocess.run(['gcc', '-shared', '-fPIC', '-I', include, str(folder / 'hello.c'), '-o', str(built)],"
+        " check=True)\n"
+        "        spec = importlib.util.spec_from_file_location('hello', built)\n"
+        "        module = importlib.util.module_from_spec(spec)\n"
+        "        spec.loader.exec_module(module)\n"
+        "        return f'{text} {module.hi()}'\n",
+        system_packages=["build-essential"],
+    )
+    predict = project / "predict.py"
+    predict.write_text(COMPILE + predict.read_text())
+    archive = built(project)
+    assert "libpython3.11-dev" in read(project / "pylock.toml").cognix.debian.requested["toolchain"]
+    prediction = serve_in_podman(archive, {"input": {"text": "hi"}})
+    assert prediction["status"] == "succeeded" and prediction["output"] == "hi compiled", prediction

@@ -170,9 +170,17 @@ def test_explain_and_cuda_choice_are_recorded(index, project) -> None:
     index.wheel("numpy", "2.0.0")
     root = project("numpy==2.0.0")
     (root / "cog.yaml").write_text(COG_YAML.replace("build:\n", "build:\n  gpu: true\n"))
+    refused = run_cli("lock", "--explain", cwd=root)  # the index has no CUDA userland wheels
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "cognix adds NVIDIA's CUDA userland wheels for build.gpu" in " ".join(refused.stderr.split())
+    for name, version in (("cuda-runtime", "11.8.89"), ("cuda-nvrtc", "11.8.89"), ("cublas", "11.11.3.6")):
+        index.wheel(f"nvidia-{name}-cu11", version)
+    for name, version in (("cufft", "10.9.0.58"), ("curand", "10.3.0.86"), ("cudnn", "8.9.6.50")):
+        index.wheel(f"nvidia-{name}-cu11", version)
     result = run_cli("lock", "--explain", cwd=root)
     assert result.returncode == 0, result.stderr
     assert "CUDA 11.8: Cog's default when neither torch nor tensorflow is listed" in result.stderr
+    assert "CUDA 11.8 userland: no package brings its own CUDA libraries" in " ".join(result.stderr.split())
     tool = tomllib.loads((root / "pylock.toml").read_text())["tool"]["cognix"]
     assert (tool["cuda"], tool["cudnn"], tool["gpu"]) == ("11.8", "8", True)
 
@@ -212,7 +220,8 @@ def test_lock_a_real_gpu_project_against_pypi(tmp_path: Path) -> None:
 
 
 def test_framework_wheels_are_pinned_to_the_chosen_build() -> None:
-    """As Cog rewrites torch lines: the chosen variant, its index; PyPI's build needs no index."""
+    """As Cog rewrites torch lines: the chosen variant, its index; PyPI's build needs no index;
+    a mirror of the variant's index in the requirements replaces the PyTorch index."""
     import dataclasses
 
     from cognix.project import compat
@@ -220,22 +229,48 @@ def test_framework_wheels_are_pinned_to_the_chosen_build() -> None:
 
     m = compat.load_matrix()
     cpu = compat.select(gpu=False, python="3.11", requirements=["torch==2.6.0", "torchvision==0.21.0"])
-    lines, extra = _framework_wheels(["torch==2.6.0", "torchvision==0.21.0", "numpy"], [], cpu, m)
+    lines, extra, added = _framework_wheels(["torch==2.6.0", "torchvision==0.21.0", "numpy"], [], [], cpu, m)
     assert lines == ["torch==2.6.0+cpu", "torchvision==0.21.0+cpu", "numpy"]
-    assert extra == ["https://download.pytorch.org/whl/cpu/"]
+    assert extra == [added] == ["https://download.pytorch.org/whl/cpu/"]
+    assert cpu.explanation[-1] == (
+        "torch 2.6.0: the cpu build from https://download.pytorch.org/whl/cpu/, which cognix adds "
+        "(PyPI's torch wheel is another build)"
+    )
 
     gpu = compat.select(gpu=True, python="3.11", requirements=["torch==2.6.0"])
-    lines, extra = _framework_wheels(["torch==2.6.0", "torchaudio==2.6.0"], ["https://mirror/simple"], gpu, m)
+    mirror = ["https://mirror/simple"]
+    lines, extra, added = _framework_wheels(["torch==2.6.0", "torchaudio==2.6.0"], mirror, mirror, gpu, m)
     assert lines == [f"torch==2.6.0+{gpu.torch.variant}", f"torchaudio==2.6.0+{gpu.torch.variant}"]
-    assert extra == ["https://mirror/simple", gpu.torch.index_url]
+    assert extra == ["https://mirror/simple", gpu.torch.index_url] and added == gpu.torch.index_url
+
+    own = [f"https://mirror.example/pytorch/whl/{gpu.torch.variant}"]  # a mirror of the variant's index
+    lines, extra, added = _framework_wheels(["torch==2.6.0"], own, own, gpu, m)
+    assert extra == own and added is None and lines == [f"torch==2.6.0+{gpu.torch.variant}"]
+    assert "from https://mirror.example/pytorch/whl/" in gpu.explanation[-1]
 
     mine = ["torch==2.6.0+cu118"]  # the user's own local version is left alone
-    assert _framework_wheels(mine, [], compat.select(gpu=True, python="3.11", requirements=mine), m)[0] == mine
+    assert _framework_wheels(mine, [], [], compat.select(gpu=True, python="3.11", requirements=mine), m)[0] == mine
 
     pypi_build = dataclasses.replace(m, torch_pypi={"2.6.0": {"torch": "2.6.0", "cuda": gpu.cuda, "source": "test"}})
     same = compat.select(gpu=True, python="3.11", requirements=["torch==2.6.0"], matrix=pypi_build)
-    assert _framework_wheels(["torch==2.6.0"], [], same, pypi_build) == (["torch==2.6.0"], [])
-    assert "PyPI's wheel is built for CUDA" in same.explanation[-1]
+    assert _framework_wheels(["torch==2.6.0"], [], [], same, pypi_build) == (["torch==2.6.0"], [], None)
+    assert "PyPI's wheel is the CUDA" in same.explanation[-1]
+    assert not any("from https://download.pytorch.org" in line for line in same.explanation)  # no contradiction
+
+
+def test_an_unreachable_pytorch_index_is_named_with_the_mirror_to_use(project) -> None:
+    root = project()
+    (root / "cog.yaml").write_text(
+        'build:\n  python_version: "3.11"\n  python_requirements: requirements.txt\nrun: "predict.py:Runner"\n'
+    )
+    (root / "requirements.txt").write_text("torch==2.6.0\n")
+    dead = "http://127.0.0.1:9/whl"  # nothing listens on the discard port
+    result = run_cli("lock", "--toolchain", "nixpkgs", cwd=root, env={"COGNIX_PYTORCH_INDEX": dead})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "cannot reach the PyTorch index http://127.0.0.1:9/whl/cpu/, which cognix adds for torch's cpu build" in (
+        " ".join(result.stderr.split())
+    )
+    assert "--extra-index-url https://MIRROR/whl/cpu" in result.stderr
 
 
 def test_inline_python_packages_and_the_default_index_from_uv_settings(index, project) -> None:

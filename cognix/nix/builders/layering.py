@@ -31,6 +31,14 @@ def assign(closure: list[dict], layers: list[dict]) -> list[tuple[str, list[str]
     return planned + ([("rest", rest)] if rest else [])
 
 
+def members(mine: list[dict], earlier: list[dict]) -> list[str]:
+    """One layer's store paths, sorted: those of ``mine`` (Nix's ``exportReferencesGraph`` of its
+    roots) that ``earlier`` (that of every earlier layer's roots) lacks; what ``assign`` gives
+    the layer, computed from this layer's graphs alone."""
+    claimed = {entry["path"] for entry in earlier}
+    return sorted(entry["path"] for entry in mine if entry["path"] not in claimed)
+
+
 def store_entries(path: str) -> list[oci.Entry]:
     """A store path as layer entries, at its own absolute path."""
     source = Path(path)

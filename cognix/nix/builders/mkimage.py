@@ -1,8 +1,9 @@
-"""Nix builder (offline toolchain): pack the image's closure into a layered OCI archive.
+"""Nix builder (offline toolchain): the layered OCI archive, from layers built one by one.
 
-Layers: a base layer (users, CA bundle, writable folders), then the store paths split by the
-layer plan (layering.py), then the model source at /src. oci.py makes every byte a function of
-the inputs (sorted entries, fixed times and owners, gzip without timestamps).
+Each layer is a store path of its own (layer.py: base, the store paths split by the layer plan,
+build.run's files, the model source at /src), compressed once. This step links their blobs into
+an OCI layout, writes the config, manifest and index (oci.py: canonical JSON, fixed times) and
+archives it: no layer is compressed again when another one changes.
 """
 
 import json
@@ -10,23 +11,23 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # oci.py (copied here by `cognix build`), layering.py
-import layering
+sys.path.insert(0, str(Path(__file__).parent))  # oci.py (copied here by `cognix build`)
 import oci
 
 attrs = json.loads(Path(".attrs.json").read_text())  # Nix 2.8: NIX_ATTRS_JSON_FILE is the host path
 config = attrs["config"]
 
 with tempfile.TemporaryDirectory(dir=".") as scratch:
-    planned = layering.assign(attrs["closure"], attrs["layers"])
-    trees = [layer for layer in attrs["layers"] if layer.get("tree")]  # build.run's files, at their paths
-    base = layering.base_entries(attrs["dirs"], attrs["files"], Path(scratch))
-    layers = [
-        base,
-        *([entry for path in paths for entry in layering.store_entries(path)] for _, paths in planned),
-        *(layering.root_entries(layer["tree"], base) for layer in trees),
-        layering.source_entries(attrs["src"], config),
-    ]
+    layout = oci.Layout(Path(scratch) / "layout")
+    layers = []
+    for built in map(Path, attrs["layers"]):
+        spec = json.loads((built / "layer.json").read_text())
+        if spec.get("empty"):
+            continue
+        layer = oci.Layer.from_json(spec)
+        blob = layer.descriptor.digest.split(":", 1)[1]
+        (layout.blobs / blob).symlink_to(built / "blobs" / "sha256" / blob)
+        layers.append(layer)
     image = oci.ImageConfig(
         entrypoint=config["Entrypoint"],
         env=dict(item.split("=", 1) for item in config["Env"]),
@@ -35,12 +36,5 @@ with tempfile.TemporaryDirectory(dir=".") as scratch:
         exposed_ports=list(config["ExposedPorts"]),
         labels=config["Labels"],
     )
-    layout = Path(scratch) / "layout"
-    names = [
-        "base",
-        *(name for name, _ in planned),
-        *(layer["name"] for layer in attrs["layers"] if layer.get("tree")),
-        "src",
-    ]
-    oci.write_image(layout, layers, image, tag=attrs["tag"], layer_names=names)
-    oci.write_archive(layout, Path(attrs["outputs"]["out"]))
+    oci.assemble(layout, layers, image, tag=attrs["tag"])
+    oci.write_archive(layout.root, Path(attrs["outputs"]["out"]))

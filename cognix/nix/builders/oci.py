@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import stat
 import tarfile
@@ -213,6 +214,39 @@ class ImageConfig:
 
 
 LAYER_NAME = "io.cognix.layer"  # annotation naming what a layer holds (python, torch, src, …)
+# what `cognix inspect` and `diff` read instead of decompressing a layer: its file count, what it
+# holds (store path names, or top folders) and the Python packages (dist-info) in it
+LAYER_FILES, LAYER_HOLDS, LAYER_PACKAGES = "io.cognix.layer.files", "io.cognix.layer.holds", "io.cognix.layer.packages"
+_STORE_NAME = re.compile(r"^nix/store/[0-9a-z]{32}-([^/]+)")
+_DIST_INFO = re.compile(r"site-packages/([^/]+?)-([^/-]+)\.dist-info/METADATA$")
+
+
+def holder(name: str) -> str:
+    """What a layer member belongs to: its store path's name, else its top folder ("/etc"); ""
+    for the folders above the store."""
+    name = name.removeprefix("./").lstrip("/")  # nixpkgs' streamer writes absolute member names
+    if match := _STORE_NAME.match(name):
+        return match.group(1)
+    top = name.split("/", 1)[0]
+    return "" if top == "nix" else f"/{top}"
+
+
+def dist_info(name: str) -> tuple[str, str] | None:
+    """(name, version) when a member is an installed package's METADATA."""
+    match = _DIST_INFO.search(name)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def summary(members: Iterable[tuple[str, bool]]) -> dict[str, str]:
+    """The metadata annotations of a layer from its (path, is a folder) members."""
+    files, holds, packages = 0, set(), set()
+    for name, is_dir in members:
+        files += not is_dir
+        if owner := holder(name):
+            holds.add(owner)
+        if package := dist_info(name):
+            packages.add("==".join(package))
+    return {LAYER_FILES: str(files), LAYER_HOLDS: ",".join(sorted(holds)), LAYER_PACKAGES: ",".join(sorted(packages))}
 
 
 def write_image(
@@ -226,33 +260,72 @@ def write_image(
     image digest registries report)."""
     layout = Layout(root)
     names = layer_names or [""] * len(layers)
-    descriptors, diff_ids = [], []
-    for entries, name in zip(layers, names, strict=True):
-        descriptor, diff_id = layout.add_layer(entries)
-        descriptors.append(
-            Descriptor(descriptor.media_type, descriptor.digest, descriptor.size, {LAYER_NAME: name} if name else {})
+    written = [Layer(*layout.add_layer(entries), name) for entries, name in zip(layers, names, strict=True)]
+    return assemble(layout, written, config, tag)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer blob already in a layout: its descriptor, ``diff_id``, the plan's name and its
+    summary annotations (for inspect and diff)."""
+
+    descriptor: Descriptor
+    diff_id: str
+    name: str = ""
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        blob = self.descriptor
+        return {
+            "digest": blob.digest,
+            "size": blob.size,
+            "diff_id": self.diff_id,
+            "name": self.name,
+            "annotations": self.annotations,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Layer:
+        descriptor = Descriptor(MEDIA_LAYER, data["digest"], data["size"])
+        return cls(descriptor, data["diff_id"], data["name"], data.get("annotations", {}))
+
+
+def assemble(layout: Layout, layers: list[Layer], config: ImageConfig, tag: str = "latest") -> Descriptor:
+    """The config, manifest and index over layers whose blobs are in ``layout`` (written there, or
+    linked from the store paths of layers built one by one)."""
+    descriptors = [
+        Descriptor(
+            layer.descriptor.media_type,
+            layer.descriptor.digest,
+            layer.descriptor.size,
+            {**({LAYER_NAME: layer.name} if layer.name else {}), **layer.annotations},
         )
-        diff_ids.append(diff_id)
+        for layer in layers
+    ]
     image_config = {
         "architecture": "amd64",
         "os": "linux",
         "created": CREATED,
         "config": config.as_json(),
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": [{"created": CREATED, "created_by": f"cognix {name}".strip()} for name in names],
+        "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]},
+        "history": [{"created": CREATED, "created_by": f"cognix {layer.name}".strip()} for layer in layers],
     }
     return _finish(layout, layout.add_bytes(canonical_json(image_config), MEDIA_CONFIG), descriptors, tag)
 
 
-def from_docker_archive(source: Path, root: Path, tag: str) -> Descriptor:
+def from_docker_archive(source: Path, root: Path, tag: str, layer_names: list[str] | None = None) -> Descriptor:
     """Re-pack a docker-archive (what nixpkgs' stream_layered_image.py writes: uncompressed
     layers) as an OCI layout, layers gzipped as write_image does and the config kept byte for
-    byte, so its diff_ids still hold and the same stream gives the same digest."""
+    byte, so its diff_ids still hold and the same stream gives the same digest. ``layer_names``
+    (the layer plan's, when it matches the layers) become their annotations, as write_image's."""
     layout = Layout(root)
     with tarfile.open(source) as tar:
         manifest = json.load(_member(tar, "manifest.json"))[0]
         config = layout.add_bytes(_member(tar, manifest["Config"]).read(), MEDIA_CONFIG)
         descriptors = [layout.add_tar(_member(tar, name))[0] for name in manifest["Layers"]]
+    if layer_names and len(layer_names) == len(descriptors):
+        named = zip(descriptors, layer_names, strict=True)
+        descriptors = [Descriptor(d.media_type, d.digest, d.size, {LAYER_NAME: name}) for d, name in named]
     return _finish(layout, config, descriptors, tag)
 
 
@@ -282,10 +355,11 @@ def _finish(layout: Layout, config_descriptor: Descriptor, descriptors: list[Des
 
 
 def write_archive(layout_root: Path, archive: Path) -> None:
-    """The layout as an ``oci-archive`` tar (what ``skopeo``/``podman load`` read), reproducibly."""
+    """The layout as an ``oci-archive`` tar (what ``skopeo``/``podman load`` read), reproducibly;
+    blobs that are links (to layers built as store paths of their own) are archived as files."""
     with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
         for path in _walk(layout_root):
-            info = tar.gettarinfo(str(path), arcname=path.relative_to(layout_root).as_posix())
+            info = tar.gettarinfo(str(path.resolve()), arcname=path.relative_to(layout_root).as_posix())
             info.mtime, info.uid, info.gid, info.uname, info.gname = MTIME, 0, 0, "", ""
             info.mode = 0o755 if info.isdir() else 0o644
             if info.isfile():

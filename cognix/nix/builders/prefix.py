@@ -46,6 +46,8 @@ if what == "tool":  # patchelf or bwrap, loading its libraries from the Python p
     sys.exit(0)
 
 shutil.copytree(raw / "lib", out / "lib", symlinks=True)
+if (raw / "include").is_dir():  # the C headers, when a compiler is among the system packages
+    shutil.copytree(raw / "include", out / "include")
 for path in [out / "lib", *(out / "lib").rglob("*")]:  # store files are read-only; the copies are patched
     if not path.is_symlink():
         path.chmod(path.stat().st_mode | 0o200)

@@ -21,8 +21,12 @@ out.mkdir()
 with tempfile.TemporaryDirectory(dir=".") as scratch, (out / "layer.tar").open("wb") as layer:
     entries = layering.base_entries(attrs["dirs"], attrs["files"], Path(scratch))
     oci.write_tar([*entries, *layering.source_entries(attrs["src"], attrs["config"])], layer)
-(out / "checksum").write_text(hashlib.sha256((out / "layer.tar").read_bytes()).hexdigest())
+with (out / "layer.tar").open("rb") as layer:  # /src may hold gigabytes of weights: hashed, never held
+    (out / "checksum").write_text(hashlib.file_digest(layer, "sha256").hexdigest())
 
+planned = layering.assign(attrs["closure"], attrs["layers"])
+# what each layer holds, in the streamed order (the customisation layer last), for the OCI re-pack
+(out / "layer-names.json").write_text(json.dumps([*(name for name, _ in planned), "base+src"]))
 conf = {
     "architecture": "amd64",
     "os": "linux",
@@ -35,7 +39,7 @@ conf = {
     "gname": "root",
     "store_dir": attrs["storeDir"],
     "from_image": None,
-    "store_layers": [paths for _, paths in layering.assign(attrs["closure"], attrs["layers"])],
+    "store_layers": [paths for _, paths in planned],
     "customisation_layer": str(out),
     "repo_tag": attrs["tag"],
 }

@@ -1,5 +1,5 @@
 # The production toolchain: interpreter, fetcher, patchelf, runtime libraries and image streaming
-# from a pinned nixpkgs (written against nixos-24.11, the newest release Nix 2.8 can evaluate).
+# from a pinned nixpkgs (written against nixos-24.11, whose lib/minver.nix accepts Nix 2.8).
 # Implements the toolchain interface default.nix documents, like ./offline.nix.
 #
 # Images: dockerTools.streamLayeredImage at 24.11 picks layers itself (popularity; its
@@ -37,6 +37,7 @@ let
     if m == null then s else builtins.appendContext (head m) (builtins.getContext s);
 
   libDir = drv: "${drv.lib or drv}/lib";
+  runtimePackages = pkgs.pythonManylinuxPackages.manylinux2014 ++ [ pkgs.stdenv.cc.cc pkgs.zlib ];
   unique = builtins.foldl' (acc: x: if builtins.elem x acc then acc else acc ++ [ x ]) [ ];
 
   streamPy = pkgs.path + "/pkgs/build-support/docker/stream_layered_image.py";
@@ -53,7 +54,10 @@ in
 
   # RUNPATH additions for manylinux wheels: PEP 599's library list as nixpkgs maps it (glibc, X11,
   # GL, glib, …), plus libstdc++/libgcc_s/libgomp and zlib, which wheels assume the OS provides.
-  runtimeLibs = unique (map libDir (pkgs.pythonManylinuxPackages.manylinux2014 ++ [ pkgs.stdenv.cc.cc pkgs.zlib ]));
+  runtimeLibs = unique (map libDir runtimePackages);
+  # their store paths belong in the interpreter's layer: only the wheels' RUNPATHs name them, and
+  # they would otherwise move with whichever big wheel comes first
+  runtimeRoots = map (drv: drv.lib or drv) runtimePackages;
 
   cacert = "${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt";
 
@@ -62,7 +66,7 @@ in
 
   # layers: [ { name; roots; } ] in order; dirs: [ { path; mode ("1777"); uid; gid; } ];
   # files: [ { path; text; } | { path; target; } ] (target: a symlink, e.g. into the CA bundle);
-  # src: a store directory copied to /src; extraFiles: optional store directory copied to /.
+  # src: a store directory copied to /src.
   # Result: an executable that writes a docker-archive to stdout (`./result | docker load`).
   mkImage = { name, tag, layers, config, dirs, files, src }:
     assert builtins.all (l: !(l ? tree)) layers

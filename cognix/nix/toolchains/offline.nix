@@ -36,6 +36,7 @@ in
   inherit system python pythonVersion runPython;
   # the manylinux libraries (libstdc++, libgcc_s, libz, …) ship with the Python prefix
   runtimeLibs = [ "${python}/lib" ];
+  runtimeRoots = [ ]; # inside the interpreter's store path
   cacert = runPython "ca-bundle.crt" "${builders [ "copy_file.py" ]}/copy_file.py" { source = "${raw}/share/ca-bundle.crt"; };
   inherit fetchurl patchelf loader;
   bwrap = tool "bwrap"; # the root file system of build.run steps (builders/runstep.py)
@@ -63,11 +64,27 @@ in
     { path = "lib64/ld-linux-x86-64.so.2"; target = loader; }
   ]) packages;
 
+  # Each layer its own derivation (builders/layer.py), compressed once and cached, built in
+  # parallel; the image derivation only links their blobs and writes the manifest.
   mkImage = { name, tag, layers, config, dirs, files, src }:
-    # the whole folder: mkimage.py imports the OCI writer (oci.py) that `cognix build` puts beside it
-    runPython "${name}.oci.tar" "${../builders}/mkimage.py" {
-      inherit tag layers config dirs files src;
-      exportReferencesGraph.closure = builtins.concatMap (layer: layer.roots) layers;
+    let
+      layerScript = "${builders [ "layer.py" "layering.py" "oci.py" ]}/layer.py";
+      layer = layerName: attrs: runPython "${name}-layer-${layerName}" layerScript ({ inherit layerName; } // attrs);
+      rootsBefore = index: builtins.concatMap (l: l.roots) (builtins.genList (builtins.elemAt layers) index);
+      planned = builtins.genList
+        (index:
+          let l = builtins.elemAt layers index; in
+          if l ? tree then layer l.name { kind = "tree"; inherit (l) tree; inherit dirs files; }
+          else layer l.name {
+            kind = "store";
+            exportReferencesGraph = { mine = l.roots; earlier = rootsBefore index; };
+          })
+        (builtins.length layers);
+    in
+    runPython "${name}.oci.tar" "${builders [ "mkimage.py" "oci.py" ]}/mkimage.py" {
+      inherit tag config;
+      layers = [ (layer "base" { kind = "base"; inherit dirs files; }) ] ++ planned
+        ++ [ (layer "src" { kind = "src"; inherit src config; }) ];
     };
 
   # `nix develop` evaluates a shell's environment by running its builder as bash: Debian's static bash
