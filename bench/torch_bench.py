@@ -65,7 +65,10 @@ def serve_once(archive: Path) -> tuple[float, dict]:
         response = httpx.post(f"http://127.0.0.1:{port}/predictions", json={"input": {"text": "hi"}}, timeout=120)
         return ready, response.json()
     finally:
+        image = subprocess.run([*PODMAN, "inspect", "--format", "{{.Image}}", name], capture_output=True, text=True)
         subprocess.run([*PODMAN, "rm", "-f", "-t", "1", name], capture_output=True)
+        if image.returncode == 0:  # the imported copy (vfs storage keeps a full one)
+            subprocess.run([*PODMAN, "rmi", "-f", image.stdout.strip()], capture_output=True)
 
 
 def main() -> None:

@@ -455,10 +455,32 @@ def write_lock(
                 hint="serve them from your index (they are on PyPI), set build.cuda to a CUDA they exist for, "
                 "or add a package that brings CUDA (torch)",
             ) from None
+    if undeclared := undeclared_requirements(inputs.selection, uv_lock):
+        progress(f"adding {', '.join(undeclared)}, which a locked package imports without declaring it")
+        inputs.requirements = [*inputs.requirements, *undeclared]
+        uv_lock = resolve(
+            inputs, target, upgrade=upgrade, upgrade_packages=upgrade_packages, runtime=runtime_requirements()
+        )
     document = build_lock(inputs, uv_lock, progress).with_cognix(debian=pin)
     progress("writing the lock")
     document.write(target)
     return target, document
+
+
+# Packages that import another without declaring it, which pip users have from their virtualenv
+# and Cog's images from their base: triton (`import triton` needs setuptools before 3.2).
+UNDECLARED = {"triton": "setuptools"}
+
+
+def undeclared_requirements(selection: compat.Selection, uv_lock: dict[str, Any]) -> list[str]:
+    """What a locked package needs but does not declare (``UNDECLARED``), when nothing else
+    brought it."""
+    names = {canonicalize_name(p["name"]) for p in uv_lock.get("packages", [])}
+    missing = sorted({needed for package, needed in UNDECLARED.items() if package in names and needed not in names})
+    for needed in missing:
+        users = ", ".join(sorted(p for p, n in UNDECLARED.items() if n == needed and p in names))
+        selection.because(f"{needed}: {users} imports it without declaring it, so cognix adds it")
+    return missing
 
 
 def cuda_userland(selection: compat.Selection, uv_lock: dict[str, Any]) -> list[str]:

@@ -152,6 +152,13 @@ def serve_in_podman(archive: Path | str, request: dict, image_ref: str | None = 
         return response.json()
     finally:
         subprocess.run([*PODMAN, "rm", "-f", "-t", "1", name], capture_output=True)
+        prune_images()
+
+
+def prune_images() -> None:
+    """Drop the images podman imported from archives: with vfs storage each is a full copy, and a
+    suite's worth (the 1.8 GB CUDA image among them) would fill a CI machine's disk."""
+    subprocess.run([*PODMAN, "image", "prune", "-a", "-f"], capture_output=True)
 
 
 @needs_podman
@@ -201,6 +208,7 @@ def test_the_image_runs_as_a_non_root_user_with_a_writable_tmp(hello: tuple[Path
         capture_output=True,
         text=True,
     )
+    prune_images()
     assert out.returncode == 0, out.stderr
     uid, cwd, _ = out.stdout.split()
     assert (uid, cwd) == ("1000", "/src")

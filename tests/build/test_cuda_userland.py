@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from cognix.project.pylock import read
-from tests.build.test_build import PODMAN, RUN_FLAGS, needs_podman
+from tests.build.test_build import PODMAN, RUN_FLAGS, needs_podman, prune_images
 from tests.conftest import copy_example, run_cli
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
@@ -92,6 +92,7 @@ def test_the_cuda_provider_finds_every_library_but_the_drivers_in_the_image(tmp_
         text=True,
         timeout=600,
     )
+    prune_images()
     listed = ran.stdout.splitlines()
     missing = sorted({line.split()[0] for line in listed if "not found" in line})
     assert set(missing) <= set(DRIVER), ran.stdout + ran.stderr

@@ -282,3 +282,17 @@ def test_inline_python_packages_and_the_default_index_from_uv_settings(index, pr
     document = tomllib.loads((root / "pylock.toml").read_text())
     assert _versions(document)["alpha"] == "1.5" and document["requires-python"] == "==3.13.*"
     assert document["tool"]["cognix"]["indexes"] == [f"{index.url}/simple"]
+
+
+@pytest.mark.network
+def test_triton_gets_the_setuptools_it_imports_without_declaring(project) -> None:
+    root = project()
+    (root / "cog.yaml").write_text(
+        'build:\n  python_version: "3.11"\n  python_requirements: requirements.txt\nrun: "predict.py:Runner"\n'
+    )
+    (root / "requirements.txt").write_text("triton==3.1.0\n")
+    result = run_cli("lock", "--explain", "--toolchain", "nixpkgs", cwd=root, timeout=300)
+    assert result.returncode == 0, result.stderr
+    names = {p["name"] for p in tomllib.loads((root / "pylock.toml").read_text())["packages"]}
+    assert {"triton", "setuptools"} <= names
+    assert "setuptools: triton imports it without declaring it, so cognix adds it" in " ".join(result.stderr.split())
