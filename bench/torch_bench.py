@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -26,7 +27,11 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "bench" / "models" / "torch-gpu"
-PODMAN = ["podman", "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+# this machine's flags (docs/machines.md#podman); COGNIX_BENCH_PODMAN replaces them, e.g. with an
+# overlay store of its own: vfs keeps a full copy per layer, which a 6 GB image makes ~90 GB
+PODMAN = os.environ.get(
+    "COGNIX_BENCH_PODMAN", "podman --storage-driver vfs --cgroup-manager cgroupfs --events-backend file"
+).split()
 
 
 def cognix(*args: str, cwd: Path) -> tuple[float, str]:
@@ -92,7 +97,9 @@ def main() -> None:
         capture_output=True,
         text=True,
     )
-    unpacked = json.loads(info.stdout)[0]["closureSize"] if info.returncode == 0 else 0
+    infos = json.loads(info.stdout) if info.returncode == 0 else []
+    infos = list(infos.values()) if isinstance(infos, dict) else infos  # a map from Nix 2.19 on
+    unpacked = infos[0]["closureSize"] if infos else 0
     compressed = (project / "image.tar").stat().st_size
     print(f"project                      {project}")
     print(f"cognix lock                  {lock_s:8.1f} s")

@@ -179,12 +179,23 @@ def check_closure(output: Path, progress: Callable[[str], None]) -> None:
     (``nix-store --check``). nixpkgs' own graph (stdenv, gcc, glibc, …) is an input, not rebuilt:
     it was substituted from a cache, and rebuilding it would take hours."""
     deriver = subprocess.run(["nix-store", "-q", "--deriver", str(output)], capture_output=True, text=True)
-    closure = subprocess.run(["nix-store", "-qR", deriver.stdout.strip()], capture_output=True, text=True)
+    drv = deriver.stdout.strip()
+    closure = subprocess.run(["nix-store", "-qR", drv], capture_output=True, text=True)
     derivations = [line for line in closure.stdout.split() if line.endswith(".drv")]
+    if deriver.returncode != 0 or closure.returncode != 0 or not derivations:
+        raise NixError(
+            f"cannot find the derivations behind {output} to check them",
+            details=deriver.stderr + closure.stderr,
+            hint="build the image again (`cognix build`), then verify",
+        )
     shown = subprocess.run(["nix", *FEATURES, "show-derivation", *derivations], capture_output=True, text=True)
     if shown.returncode != 0:
         raise NixError("`nix show-derivation` could not read the image's derivations", details=shown.stderr)
-    own = sorted(path for path, drv in json.loads(shown.stdout).items() if any(a.endswith(".py") for a in drv["args"]))
+    shown_json = json.loads(shown.stdout)
+    shown_json = shown_json.get("derivations", shown_json)  # newer Nix nests them
+    own = sorted(path for path, info in shown_json.items() if any(str(a).endswith(".py") for a in info.get("args", [])))
+    if not own:
+        raise NixError(f"none of the derivations behind {output} is cognix's", hint="build the image with cognix build")
     command = ["nix-store", *build_users_options(), "--realise", "--check", *own]
     _run(command, output.parent, progress, json_output=False)
 

@@ -39,7 +39,8 @@ def lock_project(
 ) -> Lock:
     """``cognix lock``: wheels and Debian packages pinned (:mod:`cognix.project.lock`), then the
     build.run steps run to record what they write (:mod:`cognix.build.steps`)."""
-    steps.check_secrets(project.config.build_or_default.run_commands, secrets)  # before the slow part
+    if toolchain != "nixpkgs":  # before the slow part (nixpkgs refuses the steps themselves below)
+        steps.check_secrets(project.config.build_or_default.run_commands, secrets)
     document = locking.write_lock(project, toolchain=toolchain, progress=progress, **options)[1]
     if not document.cognix.run_steps:
         return document

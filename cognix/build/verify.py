@@ -37,8 +37,8 @@ def rebuild_and_compare(
 ) -> Report:
     """Build ``first`` again from nothing and compare. Offline, in an empty store (``--store``),
     where Nix runs the build.run steps itself (with ``secrets`` in its sandbox); with nixpkgs
-    (whose streamer runs from the store) every derivation of the image is rebuilt in place with
-    ``nix-store --check``, and the image streamed again."""
+    (whose streamer runs from the store) cognix's own derivations of the image are rebuilt in
+    place with ``nix-store --check`` (nixpkgs' are inputs), and the image streamed again."""
     scratch = Path(tempfile.mkdtemp(prefix="cognix-verify-"))
     try:
         if offline:

@@ -184,7 +184,7 @@ def lock_cmd(
             err.print(f"  {line}", markup=False)
     packages = document.packages
     size = sum(artifact.size for package in packages for artifact in package.artifacts)
-    cuda_wheels = [p for p in packages if p.name.startswith("nvidia-") and p.name[-5:-1] == "-cu1"]
+    cuda_wheels = [p for p in packages if locking.is_cuda_library(p.name)]
     if tool.cuda:
         kind = f", CUDA {tool.cuda} / cuDNN {tool.cudnn}"
     else:

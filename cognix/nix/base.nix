@@ -1,6 +1,7 @@
 # The image's base, shared by the image and its build.run steps (which run on exactly this):
 # cog.yaml's environment with the variables Cog's images set, the users, the writable folders,
-# /bin/sh, the CA bundle, and the system packages' /usr and /etc.
+# /bin/sh, the CA bundle, the system packages' /usr and /etc (with /lib and /lib64's loader),
+# and on GPU images /sbin/ldconfig for triton.
 { toolchain, env, spec, cuda, lock, systemPackages, sitePackages }:
 let
   home = "/home/cognix";

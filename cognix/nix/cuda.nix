@@ -33,12 +33,15 @@ in
   # The folders of the nvidia-* wheels' libraries in the environment's site-packages
   # ("nvidia-cuda-runtime-cu12" → nvidia/cuda_runtime/lib): what onnxruntime's CUDA provider,
   # cupy or TensorFlow load by soname, with no RUNPATH of their own that leads there.
+  # CUDA 13's unsuffixed wheels (nvidia-cublas, …) share nvidia/cu13/lib.
   wheelLibraryDirs = sitePackages: wheels:
     let
       folder = name: builtins.match "nvidia-(.+)-cu[0-9]+" name;
       found = filter (w: folder w.name != null) wheels;
+      cuda13 = builtins.any (w: w.name == "nvidia-cuda-runtime") wheels;
     in
-    map (w: "${sitePackages}/nvidia/${builtins.replaceStrings [ "-" ] [ "_" ] (elemAt (folder w.name) 0)}/lib") found;
+    map (w: "${sitePackages}/nvidia/${builtins.replaceStrings [ "-" ] [ "_" ] (elemAt (folder w.name) 0)}/lib") found
+    ++ (if cuda13 then [ "${sitePackages}/nvidia/cu13/lib" ] else [ ]);
 
   # Image environment for cog.yaml's build.gpu (and, when known, build.cuda / build.cudnn).
   # NVIDIA_* tell the container toolkit to mount the devices and the compute driver libraries;

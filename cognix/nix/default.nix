@@ -18,11 +18,17 @@ let
 
   # the model source: exactly the files the CLI listed (cog.yaml's project minus .dockerignore, .git, …)
   prefixLength = builtins.stringLength (toString root) + 1;
-  # a flake's source holds git-tracked files only: a listed file it lacks would be left out silently
-  missing = builtins.filter (rel: !(builtins.pathExists (root + "/${rel}"))) (builtins.attrNames sourceFiles);
+  # a flake's source holds git-tracked files only: a listed file it lacks would be left out
+  # silently. Looked up in its folder's listing, which follows no symlink (a link to weights
+  # outside the project is a file of /src like any other)
+  listed = folder: let path = if folder == "." then root else root + "/${folder}"; in
+    if builtins.pathExists path then builtins.readDir path else { };
+  present = rel: (listed (dirOf rel)) ? ${baseNameOf rel};
+  files = builtins.filter (rel: builtins.substring (builtins.stringLength rel - 1) 1 rel != "/") (builtins.attrNames sourceFiles);
+  missing = builtins.filter (rel: !(present rel)) files;
   src = if missing != [ ] then
-    throw ("${builtins.head missing} (and ${toString (builtins.length missing - 1)} more) belong in /src but are "
-      + "not in this Nix source: in a git repository, `git add` them (a flake sees tracked files only)")
+    throw ("${builtins.head missing}${if builtins.length missing > 1 then " (and ${toString (builtins.length missing - 1)} more)" else ""}"
+      + " belong in /src but are not in this Nix source: in a git repository, `git add` them (a flake sees tracked files only)")
   else builtins.path {
     name = "model-source";
     path = root;
@@ -51,7 +57,8 @@ let
   runSteps = import ./run-steps.nix { inherit toolchain base; steps = lock.runSteps; };
   layers = (import ./layers.nix { }).plan {
     inherit (python) wheels server env;
-    inherit systemPackages;
+    # with their library outputs, which the wheels' RUNPATHs name (openssl's `out`, not `bin`)
+    systemPackages = builtins.concatMap (p: [ p (p.lib or p.out or p) ]) systemPackages;
     inherit (toolchain) python cacert shell runtimeRoots;
     runLayer = runSteps.last;
   };

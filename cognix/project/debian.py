@@ -82,7 +82,8 @@ def python_packages(python: str, *, headers: bool = False) -> list[str]:
 
 def wants_compiler(names: list[str]) -> bool:
     """Whether cog.yaml's system_packages bring a C compiler."""
-    return any(re.split(r"[=:]", name, maxsplit=1)[0] in COMPILERS for name in names)
+    bare = [re.split(r"[=:]", name, maxsplit=1)[0] for name in names]
+    return any(name in COMPILERS or re.fullmatch(r"(gcc|g\+\+|clang|cpp)-[0-9.]+", name) for name in bare)
 
 
 # What every image needs besides Python: the C++ runtime and zlib that manylinux wheels link

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,7 +280,8 @@ def resolve(
 
 def _uv_error(stderr: str, inputs: LockInputs | None = None) -> LockError:
     added = inputs.framework_index if inputs else None
-    if added and added.split("/")[2] in stderr and ("Failed to fetch" in stderr or "error sending request" in stderr):
+    host = urllib.parse.urlsplit(added).netloc if added else ""
+    if added and host and host in stderr and ("Failed to fetch" in stderr or "error sending request" in stderr):
         variant = added.rstrip("/").rsplit("/", 1)[-1]
         return LockError(
             f"cannot reach the PyTorch index {added}, which cognix adds for torch's {variant} build "
@@ -360,7 +362,7 @@ def build_lock(inputs: LockInputs, uv_lock: dict[str, Any], progress: Callable[[
     from cognix.project.debian import wants_compiler
 
     names = {canonicalize_name(e["name"]) for e in entries}
-    if cuda_wheels := sorted(n for n in names if n.startswith("nvidia-") and n.endswith(("-cu11", "-cu12", "-cu13"))):
+    if cuda_wheels := sorted(filter(is_cuda_library, names)):
         if not s.gpu:
             s.warn(
                 f"build.gpu is false, but the lock holds {len(cuda_wheels)} CUDA library wheels ({cuda_wheels[0]}, …) "
@@ -483,6 +485,16 @@ def undeclared_requirements(selection: compat.Selection, uv_lock: dict[str, Any]
     return missing
 
 
+_CUDA_LIBRARIES_13 = {"nvidia-cuda-runtime", "nvidia-cublas", "nvidia-cudnn", "nvidia-cufft", "nvidia-curand"}
+
+
+def is_cuda_library(name: str) -> bool:
+    """A wheel of NVIDIA's CUDA libraries: ``nvidia-cublas-cu12`` (CUDA 11, 12) or, from CUDA 13,
+    the unsuffixed ``nvidia-cublas``."""
+    name = canonicalize_name(name)
+    return name.endswith(("-cu11", "-cu12")) and name.startswith("nvidia-") or name in _CUDA_LIBRARIES_13
+
+
 def cuda_userland(selection: compat.Selection, uv_lock: dict[str, Any]) -> list[str]:
     """For a GPU image whose packages bring no CUDA libraries (onnxruntime-gpu, cupy, TensorFlow
     without ``[and-cuda]``): NVIDIA's redistributable wheels of the chosen CUDA and cuDNN, what
@@ -490,18 +502,19 @@ def cuda_userland(selection: compat.Selection, uv_lock: dict[str, Any]) -> list[
     are there (torch's): never a second copy."""
     cuda = selection.cuda
     names = {canonicalize_name(p["name"]) for p in uv_lock.get("packages", [])}
-    if not selection.gpu or cuda is None or any(n.startswith("nvidia-cuda-runtime-cu") for n in names):
+    if not selection.gpu or cuda is None or any(n.startswith("nvidia-cuda-runtime") for n in names):
         return []
     major = cuda.split(".")[0]
+    suffix = f"-cu{major}" if int(major) < 13 else ""  # CUDA 13's wheels dropped the suffix
     # cuBLAS has CUDA's version from 12.0 on (CUDA 11.8 shipped cuBLAS 11.11); cuFFT and cuRAND
     # have versions of their own: the newest for this CUDA major, as NVIDIA's minor-version
     # compatibility allows
     same = "" if major == "11" else f"=={cuda}.*"
-    wheels = [f"nvidia-cuda-runtime-cu{major}=={cuda}.*", f"nvidia-cuda-nvrtc-cu{major}=={cuda}.*"]
-    wheels.append(f"nvidia-cublas-cu{major}{same}")
-    wheels += [f"nvidia-cufft-cu{major}", f"nvidia-curand-cu{major}"]
+    wheels = [f"nvidia-cuda-runtime{suffix}=={cuda}.*", f"nvidia-cuda-nvrtc{suffix}=={cuda}.*"]
+    wheels.append(f"nvidia-cublas{suffix}{same}")
+    wheels += [f"nvidia-cufft{suffix}", f"nvidia-curand{suffix}"]
     if selection.cudnn:
-        wheels.append(f"nvidia-cudnn-cu{major}=={selection.cudnn}.*")
+        wheels.append(f"nvidia-cudnn{suffix}=={selection.cudnn}.*")
     selection.because(
         f"CUDA {cuda} userland: no package brings its own CUDA libraries, so NVIDIA's wheels are added "
         f"({', '.join(w.split('=')[0] for w in wheels)})"

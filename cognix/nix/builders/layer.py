@@ -40,6 +40,6 @@ with tempfile.TemporaryDirectory(dir=".") as scratch:
         (out / "layer.json").write_text(json.dumps({"empty": True, "name": attrs["layerName"]}))
     else:
         descriptor, diff_id = oci.Layout(out).add_layer(entries)
-        summary = oci.summary((entry.path, entry.kind == "dir") for entry in entries)
+        summary = oci.summary((entry.path, entry.kind == "dir") for entry in oci.unique_sorted(entries))
         layer = oci.Layer(descriptor, diff_id, attrs["layerName"], summary)
         (out / "layer.json").write_text(json.dumps(layer.as_json(), sort_keys=True))

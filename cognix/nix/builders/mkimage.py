@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # oci.py (copied here by `cognix build`)
+sys.path.insert(0, str(Path(__file__).parent))  # oci.py, in the same store folder of builders
 import oci
 
 attrs = json.loads(Path(".attrs.json").read_text())  # Nix 2.8: NIX_ATTRS_JSON_FILE is the host path

@@ -65,7 +65,8 @@ in
   systemFiles = _: [ ]; # nixpkgs' packages find their files in their own store paths
 
   # layers: [ { name; roots; } ] in order; dirs: [ { path; mode ("1777"); uid; gid; } ];
-  # files: [ { path; text; } | { path; target; } ] (target: a symlink, e.g. into the CA bundle);
+  # files: [ { path; text; executable?; } | { path; target; } | { path; tree; depth?; } ] (target: a
+  # symlink, e.g. into the CA bundle; tree: links into a store folder, see builders/layering.py);
   # src: a store directory copied to /src.
   # Result: an executable that writes a docker-archive to stdout (`./result | docker load`).
   mkImage = { name, tag, layers, config, dirs, files, src }:

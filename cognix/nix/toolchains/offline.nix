@@ -84,7 +84,8 @@ in
     runPython "${name}.oci.tar" "${builders [ "mkimage.py" "oci.py" ]}/mkimage.py" {
       inherit tag config;
       layers = [ (layer "base" { kind = "base"; inherit dirs files; }) ] ++ planned
-        ++ [ (layer "src" { kind = "src"; inherit src config; }) ];
+        # the source layer needs only the user who owns /src: a label change must not recompress it
+        ++ [ (layer "src" { kind = "src"; inherit src; config = { inherit (config) User; }; }) ];
     };
 
   # `nix develop` evaluates a shell's environment by running its builder as bash: Debian's static bash
