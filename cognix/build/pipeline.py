@@ -16,7 +16,6 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from cognix.build import generate, nixcli, sbom, sources, steps
 from cognix.errors import CognixError
@@ -27,27 +26,6 @@ from cognix.project.config import Project
 from cognix.project.pylock import LOCK_NAME, Lock
 
 SBOM_NAME = "sbom.cdx.json"  # in .cognix/, beside the image it describes
-
-
-def lock_project(
-    project: Project,
-    *,
-    toolchain: str | None,
-    secrets: dict[str, Path],
-    progress: Callable[[str], None],
-    **options: Any,
-) -> Lock:
-    """``cognix lock``: wheels and Debian packages pinned (:mod:`cognix.project.lock`), then the
-    build.run steps run to record what they write (:mod:`cognix.build.steps`)."""
-    if toolchain != "nixpkgs":  # before the slow part (nixpkgs refuses the steps themselves below)
-        steps.check_secrets(project.config.build_or_default.run_commands, secrets)
-    document = locking.write_lock(project, toolchain=toolchain, progress=progress, **options)[1]
-    if not document.cognix.run_steps:
-        return document
-    refuse_run_steps(document)
-    return steps.record_hashes(
-        project, document, toolchain_for("offline", document, progress), secrets=secrets, progress=progress
-    )
 
 
 def ensure_lock(
@@ -68,7 +46,7 @@ def ensure_lock(
     if locked:
         raise CognixError(f"{LOCK_NAME} is stale: {reason}", hint="run `cognix lock`, or drop --locked")
     progress(f"locking ({reason})")
-    return lock_project(project, toolchain=toolchain, secrets=secrets or {}, progress=progress)
+    return steps.lock_project(project, toolchain=toolchain, secrets=secrets or {}, progress=progress)
 
 
 def choose_toolchain(project: Project, lock: Lock, requested: str | None, *, locked: bool) -> Lock:

@@ -23,20 +23,47 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cognix.build import generate, nixcli
 from cognix.build.sources import GENERATED
 from cognix.errors import CognixError
+from cognix.project import lock as locking
 from cognix.project.config import Project, RunCommand
 from cognix.project.pylock import LOCK_NAME, Lock, RunStep
 
-RUNNER = generate.NIX_LIBRARY / "builders" / "runstep.py"  # the same bytes Nix runs
+if TYPE_CHECKING:
+    from cognix.build.generate import Toolchain
+
+# the same bytes Nix runs (generate copies the package's nix/ folder into .cognix/)
+RUNNER = Path(__file__).resolve().parent.parent / "nix" / "builders" / "runstep.py"
 SANDBOX_SECRETS = "/cognix-secrets"  # runstep.py's SECRETS
 
 
 class StepError(CognixError):
     """A build.run step failed, or does not write the same files twice."""
+
+
+def lock_project(
+    project: Project,
+    *,
+    toolchain: str | None,
+    secrets: dict[str, Path],
+    progress: Callable[[str], None],
+    **options: Any,
+) -> Lock:
+    """``cognix lock``: wheels and Debian packages pinned (:mod:`cognix.project.lock`), then the
+    build.run steps run to record what they write. The build machinery is imported only when
+    there are steps: a lock without them stays as quick as uv."""
+    if toolchain != "nixpkgs":  # before the slow part (nixpkgs refuses the steps themselves below)
+        check_secrets(project.config.build_or_default.run_commands, secrets)
+    document = locking.write_lock(project, toolchain=toolchain, progress=progress, **options)[1]
+    if not document.cognix.run_steps:
+        return document
+    from cognix.build import pipeline
+
+    pipeline.refuse_run_steps(document)
+    chosen = pipeline.toolchain_for("offline", document, progress)
+    return record_hashes(project, document, chosen, secrets=secrets, progress=progress)
 
 
 def parse_secrets(specs: list[str]) -> dict[str, Path]:
@@ -77,12 +104,14 @@ def sandbox_options(secrets: dict[str, Path]) -> list[str]:
 def record_hashes(
     project: Project,
     lock: Lock,
-    toolchain: generate.Toolchain,
+    toolchain: Toolchain,
     *,
     secrets: dict[str, Path],
     progress: Callable[[str], None],
 ) -> Lock:
     """``lock`` with every build.run step's output hash, each step run twice on this host."""
+    from cognix.build import generate, nixcli
+
     steps = lock.cognix.run_steps
     recorded: list[RunStep] = []
     for index, step in enumerate(steps, start=1):

@@ -154,7 +154,7 @@ def lock_cmd(
 ) -> None:
     """Pin everything the image holds into pylock.toml (PEP 751): every wheel and Debian package
     by url and sha256, and what each build.run step writes, by its hash."""
-    from cognix.build import pipeline, steps
+    from cognix.build import steps
     from cognix.project import lock as locking
     from cognix.project.pylock import LOCK_NAME
 
@@ -168,7 +168,7 @@ def lock_cmd(
         return
     given = steps.parse_secrets(secret)
     with status("locking…") as spinner:
-        document = pipeline.lock_project(
+        document = steps.lock_project(
             project,
             upgrade=upgrade,
             upgrade_packages=upgrade_package,
