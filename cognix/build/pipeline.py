@@ -96,23 +96,10 @@ def prepare(
             hint="pin a version that ships a wheel for linux x86_64 and this Python, then run `cognix lock`",
         )
     lock = choose_toolchain(project, lock, toolchain, locked=locked)
-    refuse_run_steps(lock)
     chosen = toolchain_for(lock.cognix.builds_with, lock, progress)
     generate.check_system_packages(lock.cognix.system_packages, chosen)
     generate.write(project, lock, chosen, tag=tag)
     return lock, chosen
-
-
-def refuse_run_steps(lock: Lock) -> None:
-    """The nixpkgs toolchain cannot run ``build.run`` steps yet, and an image without what they
-    make fails at run time: refuse, never skip them."""
-    run_steps = lock.cognix.run_steps
-    if run_steps and lock.cognix.builds_with != "offline":
-        raise CognixError(
-            f"cog.yaml build.run has {len(run_steps)} step(s) (the first: {run_steps[0].command!r}), and the "
-            f"{lock.cognix.builds_with} toolchain cannot run them yet; an image without them would lack what they make",
-            hint="build with the offline toolchain (`cognix build --toolchain offline`), which runs them",
-        )
 
 
 def build_image(

@@ -54,15 +54,13 @@ def lock_project(
     """``cognix lock``: wheels and Debian packages pinned (:mod:`cognix.project.lock`), then the
     build.run steps run to record what they write. The build machinery is imported only when
     there are steps: a lock without them stays as quick as uv."""
-    if toolchain != "nixpkgs":  # before the slow part (nixpkgs refuses the steps themselves below)
-        check_secrets(project.config.build_or_default.run_commands, secrets)
+    check_secrets(project.config.build_or_default.run_commands, secrets)  # before the slow part
     document = locking.write_lock(project, toolchain=toolchain, progress=progress, **options)[1]
     if not document.cognix.run_steps:
         return document
     from cognix.build import pipeline
 
-    pipeline.refuse_run_steps(document)
-    chosen = pipeline.toolchain_for("offline", document, progress)
+    chosen = pipeline.toolchain_for(document.cognix.builds_with, document, progress)
     return record_hashes(project, document, chosen, secrets=secrets, progress=progress)
 
 
@@ -121,7 +119,7 @@ def record_hashes(
         inputs = nixcli.build(
             project.dir,
             f"runStepInputs.{index - 1}",
-            offline=True,
+            offline=toolchain.kind == "offline",
             out_link=project.dir / GENERATED / "run-step-inputs",
             progress=progress,
         )

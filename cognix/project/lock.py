@@ -583,7 +583,7 @@ def stale_reason(project: Project, document: Lock | None, *, toolchain: str | No
         return f"{LOCK_NAME} pins no Debian packages, which the offline toolchain is made of"
     if offline and tool.debian and tool.debian.requested != debian_request(tool.python, tool.system_packages):
         return f"the Debian packages this cognix builds images from differ from those {LOCK_NAME} pins"
-    if offline and any(step.output_hash is None for step in document.cognix.run_steps):
+    if any(step.output_hash is None for step in document.cognix.run_steps):
         return f"cognix lock has not run the build.run steps, whose output hashes {LOCK_NAME} records"
     return None
 

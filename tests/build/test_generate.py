@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from cognix.build import generate, server_wheel, sources
+from cognix.build.nixcli import nix32_to_hex
 from cognix.project import config
 from cognix.project.pylock import Lock, Package
 
@@ -263,6 +264,7 @@ in {
   libGL = drv "libGL";
   # nixpkgs' shape for openssl: first output `bin`, no `lib` output, the libraries in `out`
   openssl = derivation { name = "openssl"; inherit system; builder = "/bin/sh"; args = [ "-c" "" ]; outputs = [ "bin" "dev" "out" ]; };
+  bubblewrap = drv "bubblewrap";
   stdenv = { hostPlatform.system = system; cc.cc = drv "gcc-lib"; cc.bintools.dynamicLinker = "/stub/ld-linux-x86-64.so.2"; };
   pythonManylinuxPackages.manylinux2014 = [ (drv "glibc") ];
   fetchurl = { url, sha256, name }: drv name;
@@ -313,6 +315,46 @@ def test_nixpkgs_toolchain_instantiates_with_the_library(tmp_path: Path) -> None
     env = json.loads(conf["env"]["__json"])["config"]["Env"]
     path = next(item for item in env if item.startswith("PATH="))
     assert f"{openssl['bin']['path']}/bin" in path
+
+
+@needs_nix
+def test_nixpkgs_toolchain_runs_build_steps_as_fixed_output_derivations(tmp_path: Path) -> None:
+    """build.run on nixpkgs: each step a fixed-output derivation with the lock's hash, run by
+    runstep.py in nixpkgs' bubblewrap, and its files in the customisation layer's conf."""
+    project = make(
+        tmp_path,
+        'build:\n  python_version: "3.11"\n  run: ["echo made > /opt/marker"]\nrun: "predict.py:Runner"\n',
+        **{"predict.py": ""},
+    )
+    step = {"command": "echo made > /opt/marker", "secrets": [], "output-hash": "0" * 52}
+    generate.write(project, lock_doc(**{"run-steps": [step]}), NIXPKGS, tag="cog-x:latest")
+    (tmp_path / "pylock.toml").write_text(lock_doc(**{"run-steps": [step]}).render())
+    (tmp_path / "stub.nix").write_text(STUB_PKGS)
+    expression = (
+        "let model = import ./.cognix/nix { toolchain = import ./.cognix/nix/toolchains/nixpkgs.nix "
+        '{ pkgs = import ./stub.nix; pythonVersion = "3.11"; }; root = ./.; }; in model.image'
+    )
+    instantiated = subprocess.run(["nix-instantiate", "-E", expression], capture_output=True, text=True, cwd=tmp_path)
+    assert instantiated.returncode == 0, instantiated.stderr
+    shown = subprocess.run(
+        [
+            "nix",
+            "--extra-experimental-features",
+            "nix-command",
+            "show-derivation",
+            "-r",
+            instantiated.stdout.split()[0],
+        ],
+        capture_output=True,
+        text=True,
+    )
+    derivations = json.loads(shown.stdout)
+    run = next(d for path, d in derivations.items() if path.endswith("-run-step-1.drv"))
+    assert run["outputs"]["out"]["hash"] == nix32_to_hex("0" * 52)
+    attrs = json.loads(run["env"]["__json"])
+    assert attrs["command"] == "echo made > /opt/marker" and attrs["bwrap"].endswith("-bubblewrap")
+    conf = next(d for path, d in derivations.items() if path.endswith("-cog-x-conf.drv"))
+    assert json.loads(conf["env"]["__json"])["trees"] == [run["outputs"]["out"]["path"]]
 
 
 def test_unknown_apt_names_get_suggestions_before_nix_runs() -> None:

@@ -226,13 +226,6 @@ def _contains(path: Path, needle: bytes) -> bool:
     return any(needle in f.read_bytes() for f in files)
 
 
-def test_the_nixpkgs_toolchain_refuses_run_steps_it_cannot_run(tmp_path: Path) -> None:
-    project = project_with(tmp_path, "        return text\n", run=["echo made > /opt/marker"])
-    refused = run_cli("lock", "--toolchain", "nixpkgs", cwd=project)
-    assert refused.returncode == 1 and "Traceback" not in refused.stderr
-    assert "the nixpkgs toolchain cannot run them yet" in refused.stderr and "--toolchain offline" in refused.stderr
-
-
 COMPILE = r'''
 import importlib.util, subprocess, sysconfig, tempfile
 from pathlib import Path

@@ -1,7 +1,8 @@
 """Nix builder (nixpkgs toolchain): the conf that nixpkgs' stream_layered_image.py streams.
 
 Its ``store_layers`` follow cognix's layer plan (layering.py, as the offline builder); the
-customisation layer holds the base entries and the model source at /src, written by oci.py.
+customisation layer holds the base entries, what build.run wrote and the model source at /src,
+written by oci.py.
 """
 
 import hashlib
@@ -20,7 +21,8 @@ out.mkdir()
 
 with tempfile.TemporaryDirectory(dir=".") as scratch, (out / "layer.tar").open("wb") as layer:
     entries = layering.base_entries(attrs["dirs"], attrs["files"], Path(scratch))
-    oci.write_tar([*entries, *layering.source_entries(attrs["src"], attrs["config"])], layer)
+    ran = [entry for tree in attrs.get("trees", []) for entry in layering.root_entries(tree, entries)]  # build.run
+    oci.write_tar([*entries, *ran, *layering.source_entries(attrs["src"], attrs["config"])], layer)
 with (out / "layer.tar").open("rb") as layer:  # /src may hold gigabytes of weights: hashed, never held
     (out / "checksum").write_text(hashlib.file_digest(layer, "sha256").hexdigest())
 

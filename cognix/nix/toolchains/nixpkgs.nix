@@ -63,19 +63,20 @@ in
 
   systemPackages = { names, ... }: (import ../system-packages.nix { }).resolve pkgs names;
   systemFiles = _: [ ]; # nixpkgs' packages find their files in their own store paths
+  bwrap = pkgs.bubblewrap; # the root file system of build.run steps (builders/runstep.py)
 
   # layers: [ { name; roots; } ] in order; dirs: [ { path; mode ("1777"); uid; gid; } ];
   # files: [ { path; text; executable?; } | { path; target; } | { path; tree; depth?; } ] (target: a
   # symlink, e.g. into the CA bundle; tree: links into a store folder, see builders/layering.py);
   # src: a store directory copied to /src.
   # Result: an executable that writes a docker-archive to stdout (`./result | docker load`).
+  # build.run's files (layers with a `tree`) go into the customisation layer, beside /src.
   mkImage = { name, tag, layers, config, dirs, files, src }:
-    assert builtins.all (l: !(l ? tree)) layers
-      || throw "the nixpkgs toolchain cannot place build.run's files in an image yet";
     let
-      planLayers = map (l: { inherit (l) name; roots = map storeRoot l.roots; }) layers;
+      planLayers = map (l: { inherit (l) name; roots = map storeRoot l.roots; }) (builtins.filter (l: !(l ? tree)) layers);
       conf = runPython "${name}-conf" "${../builders}/stream_conf.py" {
         inherit config dirs files src tag;
+        trees = map (l: l.tree) (builtins.filter (l: l ? tree) layers);
         layers = planLayers;
         storeDir = builtins.storeDir;
         exportReferencesGraph.closure = concatMap (l: l.roots) planLayers;
