@@ -443,7 +443,7 @@ def write_lock(
         inputs, target, upgrade=upgrade, upgrade_packages=upgrade_packages, runtime=runtime_requirements()
     )
     if userland := cuda_userland(inputs.selection, uv_lock):
-        progress("adding NVIDIA's CUDA runtime, NVRTC, cuBLAS, cuFFT, cuRAND and cuDNN wheels")
+        progress("adding NVIDIA's CUDA runtime, NVRTC, cuBLAS, cuFFT, cuRAND, cuSOLVER, cuSPARSE and cuDNN wheels")
         inputs.requirements = [*inputs.requirements, *userland]
         try:
             uv_lock = resolve(
@@ -504,15 +504,18 @@ def cuda_userland(selection: compat.Selection, uv_lock: dict[str, Any]) -> list[
     names = {canonicalize_name(p["name"]) for p in uv_lock.get("packages", [])}
     if not selection.gpu or cuda is None or any(n.startswith("nvidia-cuda-runtime") for n in names):
         return []
-    major = cuda.split(".")[0]
-    suffix = f"-cu{major}" if int(major) < 13 else ""  # CUDA 13's wheels dropped the suffix
-    # cuBLAS has CUDA's version from 12.0 on (CUDA 11.8 shipped cuBLAS 11.11); cuFFT and cuRAND
-    # have versions of their own: the newest for this CUDA major, as NVIDIA's minor-version
-    # compatibility allows
-    same = "" if major == "11" else f"=={cuda}.*"
-    wheels = [f"nvidia-cuda-runtime{suffix}=={cuda}.*", f"nvidia-cuda-nvrtc{suffix}=={cuda}.*"]
+    major, minor = (int(part) for part in cuda.split(".")[:2])
+    suffix = f"-cu{major}" if major < 13 else ""  # CUDA 13's wheels dropped the suffix
+    # NVIDIA publishes CUDA 11 wheels from 11.7 on; an 11.0-11.6 build (TensorFlow 2.4-2.11) runs
+    # on them by CUDA's minor-version compatibility (the sonames are 11's)
+    exact = "" if (major, minor) < (11, 7) else f"=={cuda}.*"
+    # cuBLAS has CUDA's version from 12.0 on (CUDA 11.8 shipped cuBLAS 11.11); cuFFT, cuRAND,
+    # cuSOLVER and cuSPARSE have versions of their own: the newest for this CUDA major, as
+    # NVIDIA's minor-version compatibility allows
+    same = "" if major == 11 else exact
+    wheels = [f"nvidia-cuda-runtime{suffix}{exact}", f"nvidia-cuda-nvrtc{suffix}{exact}"]
     wheels.append(f"nvidia-cublas{suffix}{same}")
-    wheels += [f"nvidia-cufft{suffix}", f"nvidia-curand{suffix}"]
+    wheels += [f"nvidia-{name}{suffix}" for name in ("cufft", "curand", "cusolver", "cusparse")]
     if selection.cudnn:
         wheels.append(f"nvidia-cudnn{suffix}=={selection.cudnn}.*")
     selection.because(

@@ -1,5 +1,5 @@
 """CUDA userland for GPU images whose packages bring none: the lock adds NVIDIA's CUDA runtime,
-NVRTC, cuBLAS, cuFFT, cuRAND and cuDNN wheels (pinned with hashes) for onnxruntime-gpu, adds
+NVRTC, cuBLAS, cuFFT, cuRAND, cuSOLVER, cuSPARSE and cuDNN wheels (pinned with hashes) for onnxruntime-gpu, adds
 nothing beside torch's own nvidia-* wheels, and in the image every library onnxruntime's CUDA
 provider links is found, all but the driver's (which only a GPU host mounts).
 
@@ -49,6 +49,8 @@ def test_onnxruntime_gpu_gets_the_cuda_userland_pinned(tmp_path: Path) -> None:
         ("nvidia-cudnn-cu12", "9."),
         ("nvidia-cufft-cu12", ""),
         ("nvidia-curand-cu12", ""),
+        ("nvidia-cusolver-cu12", ""),  # what TensorFlow and cupy load beside the others
+        ("nvidia-cusparse-cu12", ""),
     ):
         assert packages[name].version.startswith(version), (name, packages[name].version)
         wheel = packages[name].wheel

@@ -175,7 +175,13 @@ def test_explain_and_cuda_choice_are_recorded(index, project) -> None:
     assert "cognix adds NVIDIA's CUDA userland wheels for build.gpu" in " ".join(refused.stderr.split())
     for name, version in (("cuda-runtime", "11.8.89"), ("cuda-nvrtc", "11.8.89"), ("cublas", "11.11.3.6")):
         index.wheel(f"nvidia-{name}-cu11", version)
-    for name, version in (("cufft", "10.9.0.58"), ("curand", "10.3.0.86"), ("cudnn", "8.9.6.50")):
+    for name, version in (
+        ("cufft", "10.9.0.58"),
+        ("curand", "10.3.0.86"),
+        ("cudnn", "8.9.6.50"),
+        ("cusolver", "11.4.1.48"),
+        ("cusparse", "11.7.5.86"),
+    ):
         index.wheel(f"nvidia-{name}-cu11", version)
     result = run_cli("lock", "--explain", cwd=root)
     assert result.returncode == 0, result.stderr
