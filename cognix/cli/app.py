@@ -69,7 +69,7 @@ def _ref(project: config.Project, mode: str) -> str:
             f"cog.yaml has no '{key}:' entry",
             hint=f'add {key}: "{"train.py:train" if mode == "train" else "run.py:Runner"}" to cog.yaml',
         )
-    return ref
+    return project.entry("train" if mode == "train" else "run")
 
 
 def _predict(

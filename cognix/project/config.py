@@ -25,7 +25,11 @@ CONFIG_NAME = "cog.yaml"
 MAX_SEARCH_DEPTH = 100
 MIN_PYTHON = (3, 10)
 DEFAULT_PYTHON = "3.13"
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=.*$", re.DOTALL)
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*")  # Go's regexp, as Cog has it: no newline in a value
+DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() takes "²", which int() refuses
+# A YAML document may name a node twice (an alias); these bound what the aliases expand to and
+# how deep the document nests, so an alias bomb or a cycle is an error, not a hang or a traceback
+MAX_NODES, MAX_DEPTH = 100_000, 64
 RESERVED_ENV = {
     "PATH",
     "LD_LIBRARY_PATH",
@@ -133,12 +137,39 @@ class Project:
     config: Config
     warnings: list[str]
 
+    def entry(self, key: str) -> str:
+        """cog.yaml's ``run:`` (or ``predict:``) or ``train:``, checked before anything imports it:
+        the file must exist, or the error points at cog.yaml's line (a config error, exit 2). A
+        missing class is reported by the import itself, after any error of the module's own."""
+        ref = self.config.train if key == "train" else self.config.runner
+        if ref is None:
+            raise CognixError(f"cog.yaml has no '{key}:' entry")
+        key = key if key == "train" else ("run" if self.config.run else "predict")
+        filename = ref.partition(":")[0]
+        problem = None
+        source = self.dir / filename
+        if not source.is_file():
+            problem = (f"file does not exist: {filename}", f"create {filename} next to cog.yaml, or fix {key}:")
+        if problem:
+            node = yaml.compose(self.config_path.read_text(), Loader=yaml.SafeLoader)
+            lines = _line_index(node) if node is not None else {}
+            issue = ConfigIssue(key, f'invalid {key} "{ref}": {problem[0]}', _line_of(lines, (key,)), problem[1])
+            raise ConfigError(self.config_path, [issue])
+        return ref
+
     @property
     def requirements(self) -> list[str]:
         """Requirement lines from ``python_requirements`` or ``python_packages``."""
         build = self.config.build_or_default
         if build.python_requirements:
-            return (self.dir / build.python_requirements).read_text().splitlines()
+            path = self.dir / build.python_requirements
+            try:
+                return path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as error:
+                raise CognixError(
+                    f"cannot read build.python_requirements ({build.python_requirements}): {error}",
+                    hint="save it as UTF-8 text (pip reads requirements files as UTF-8 too)",
+                ) from None
         return list(build.python_packages or [])
 
 
@@ -197,6 +228,39 @@ def find_config(start: Path, explicit: str | None = None) -> Path:
         f"{CONFIG_NAME} not found in {start.resolve()} (or in any parent directories)",
         hint="run 'cognix init' to create one, or pass -f PATH",
     )
+
+
+def _check_shape(root: yaml.Node, path: Path) -> None:
+    """Refuse what yaml.safe_load would take and then expand: aliases beyond ``MAX_NODES`` nodes
+    (a "billion laughs"), cycles, nesting beyond ``MAX_DEPTH``, and a key given twice in one
+    mapping (Go's YAML refuses it; PyYAML keeps the last and drops the first silently)."""
+
+    def fail(message: str, node: yaml.Node) -> ConfigError:
+        return ConfigError(path, [ConfigIssue("", f"failed to parse cog.yaml: {message}", node.start_mark.line + 1)])
+
+    visited = 0
+    stack: list[tuple[yaml.Node, tuple[int, ...]]] = [(root, ())]
+    while stack:
+        node, ancestors = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            raise fail(f"its aliases expand to more than {MAX_NODES:,} values (an alias bomb?)", node)
+        if id(node) in ancestors:
+            raise fail("an alias refers to a node that contains it", node)
+        if len(ancestors) > MAX_DEPTH:
+            raise fail(f"nested deeper than {MAX_DEPTH} levels", node)
+        inside = (*ancestors, id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    line = key.start_mark.line + 1
+                    if key.value in seen:
+                        raise fail(f'mapping key "{key.value}" already defined at line {seen[key.value]}', key)
+                    seen[key.value] = line
+                stack += [(key, inside), (value, inside)]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(item, inside) for item in node.value]
 
 
 def _line_index(
@@ -336,9 +400,9 @@ def _check_python_version(value: Any) -> tuple[str, str] | None:
     parts = text.split(".")
     if len(parts) < 2:
         return "must include major and minor version (e.g., '3.11')", 'write it as "3.X", e.g. "3.12"'
-    if not parts[0].isdigit():
+    if not DIGITS.fullmatch(parts[0]):
         return "invalid major version number", 'write it as "3.X", e.g. "3.12"'
-    if not parts[1].isdigit():
+    if not DIGITS.fullmatch(parts[1]):
         return "invalid minor version number", 'write it as "3.X", e.g. "3.12"'
     if (int(parts[0]), int(parts[1])) < MIN_PYTHON:
         if isinstance(value, float):
@@ -351,7 +415,7 @@ def _check_cuda(value: str) -> str | None:
     parts = value.split(".")
     if len(parts) < 2:
         return "must include both major and minor versions (e.g., '11.8')"
-    if not parts[0].isdigit():
+    if not DIGITS.fullmatch(parts[0]):
         return "invalid major version number"
     if int(parts[0]) < 11:
         return "minimum supported CUDA version is 11"
@@ -362,7 +426,8 @@ def _python_minor(build: Any) -> tuple[int, int] | None:
     if not isinstance(build, dict) or isinstance(build.get("python_version"), (bool, list, dict)):
         return None
     parts = _version_text(build.get("python_version", DEFAULT_PYTHON)).split(".")
-    return (int(parts[0]), int(parts[1])) if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() else None
+    numeric = len(parts) >= 2 and DIGITS.fullmatch(parts[0]) and DIGITS.fullmatch(parts[1])
+    return (int(parts[0]), int(parts[1])) if numeric else None
 
 
 def _build_issues(build: dict[str, Any], project_dir: Path, invalid: Any) -> None:
@@ -385,7 +450,14 @@ def _build_issues(build: dict[str, Any], project_dir: Path, invalid: Any) -> Non
             "move the packages into your requirements file and delete python_packages",
         )
     req = build.get("python_requirements")
-    if isinstance(req, str) and not (project_dir / req).is_file():
+    if isinstance(req, str) and not _inside(project_dir, req):
+        invalid(
+            ("build", "python_requirements"),
+            req,
+            "must be a file inside the project (the image holds only the project)",
+            "move the file into the project folder and name it relative to cog.yaml",
+        )
+    elif isinstance(req, str) and not (project_dir / req).is_file():
         invalid(("build", "python_requirements"), req, "file does not exist", f"create {req} next to cog.yaml")
     cuda = build.get("cuda")
     if isinstance(cuda, str) and (cuda_problem := _check_cuda(cuda)):
@@ -439,7 +511,7 @@ def _env_issues(items: list[Any], invalid: Any) -> None:
         if not isinstance(item, str):
             continue
         name, sep, _ = item.partition("=")
-        if not sep or not name or not ENV_NAME.match(item):
+        if not sep or not name or not ENV_NAME.fullmatch(item):
             invalid(
                 ("environment", i),
                 None,
@@ -480,6 +552,13 @@ def _semantic_issues(data: dict[str, Any], project_dir: Path) -> list[Issue]:
         value = data.get(key)
         if isinstance(value, str) and len(value.split(".py:")) != 2:
             invalid((key,), value, f"must be in the form '{form}'", f'e.g. {key}: "{form}"')
+        elif isinstance(value, str) and not _inside(project_dir, value.split(":", 1)[0]):
+            invalid(
+                (key,),
+                value,
+                "must name a file inside the project (the image holds only the project)",
+                "move the file into the project folder and name it relative to cog.yaml",
+            )
     if data.get("run") and data.get("predict"):
         issues.append(
             ("predict", "only one of run or predict can be set", ("predict",), "keep run: and delete predict:")
@@ -501,6 +580,11 @@ def _semantic_issues(data: dict[str, Any], project_dir: Path) -> list[Issue]:
         _env_issues(data["environment"], invalid)
     _model_issues(data, invalid)
     return issues
+
+
+def _inside(project_dir: Path, name: str) -> bool:
+    """Whether a path cog.yaml names stays in the project (no ``..`` out, not absolute)."""
+    return not Path(name).is_absolute() and (project_dir / name).resolve().is_relative_to(project_dir.resolve())
 
 
 def _model_issues(data: dict[str, Any], invalid: Any) -> None:
@@ -597,9 +681,15 @@ def parse(text: str, path: Path, project_dir: Path | None = None) -> tuple[Confi
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()  # kept for line numbers
+            if node is not None:
+                _check_shape(node, path)
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except RecursionError:  # PyYAML composes nested nodes recursively
+        raise ConfigError(
+            path, [ConfigIssue("", f"failed to parse cog.yaml: nested deeper than {MAX_DEPTH} levels", None)]
+        ) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         problem = getattr(e, "problem", None) or str(e)

@@ -197,4 +197,12 @@ class Lock(_Table):
 
 def read(path: Path) -> Lock | None:
     """The lock at ``path``, or None when there is none."""
-    return Lock.from_toml(path.read_text(), source=path) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:  # TOML is UTF-8: anything else is damage
+        raise LockFileError(
+            f"{path} cannot be read as a lock: {error}", hint=f"delete {path} and run `cognix lock` to write it anew"
+        ) from None
+    return Lock.from_toml(text, source=path)

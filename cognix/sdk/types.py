@@ -30,8 +30,11 @@ def filename_from_url(url: str) -> str:
 
 
 def decode_data_url(url: str) -> bytes:
-    """The bytes of a ``data:`` URI (base64 or percent-encoded); ValueError if malformed."""
-    header, _, payload = url.partition(",")
+    """The bytes of a ``data:`` URI (base64 or percent-encoded); ValueError if malformed (RFC 2397:
+    the comma between the media type and the data is required, even for empty data)."""
+    header, comma, payload = url.partition(",")
+    if not comma:
+        raise ValueError("no ',' between the media type and the data")
     if header.endswith(";base64"):
         return base64.b64decode(payload, validate=True)
     return urllib.parse.unquote_to_bytes(payload)

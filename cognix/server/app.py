@@ -10,8 +10,10 @@ import asyncio
 import gc
 import json
 import logging
+import math
 import platform
 import shutil
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,42 @@ def _dumps(body: Any) -> bytes:
     try:
         return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:  # e.g. integers beyond 64 bits, which orjson refuses
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        # the same body either way: NaN and infinities as null, as orjson writes them (a bare NaN
+        # is not JSON, and clients' parsers reject the whole response)
+        return json.dumps(_finite(body), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in a JSON value (walked without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _deliverable(url: str) -> bool:
+    """Whether a webhook URL parses with a host, as httpx will need it to."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:  # an unclosed "[" of an IPv6 host, a bad port
+        return False
+    return bool(parts.hostname)
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -162,7 +199,7 @@ class CogAPI:
         kind = "training" if mode == "train" else "prediction"
         supervisor = self.supervisors[mode]
         try:
-            data = await _request_body(request)
+            data = await _request_body(request, self.settings)
         except _BadRequest as e:
             return e.response
         if path_id is not None and data.get("id") not in (None, path_id):
@@ -283,9 +320,23 @@ def _detail(issue: inputs.InputIssue) -> dict[str, Any]:
     return {"loc": ["body", "input", issue.field], "msg": issue.msg, "type": issue.type}
 
 
-async def _request_body(request: Request) -> dict[str, Any]:
-    """The request body, shape-checked: ``input``, ``id``, ``webhook``, filter, ``context``."""
-    raw = await request.body()
+async def _request_body(request: Request, settings: Settings) -> dict[str, Any]:
+    """The request body, shape-checked: ``input``, ``id``, ``webhook``, filter, ``context``.
+    More than ``max_request_bytes`` is a 413, refused by its Content-Length or as it arrives."""
+    limit = settings.max_request_bytes
+    too_large = _BadRequest(
+        _json({"detail": f"the request body is larger than {limit} bytes (COGNIX_MAX_REQUEST_BYTES)"}, status=413)
+    )
+    length = request.headers.get("content-length", "")
+    if length.isdecimal() and int(length) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         data = orjson.loads(raw) if raw.strip() else {}
     except orjson.JSONDecodeError as e:
@@ -297,9 +348,14 @@ async def _request_body(request: Request) -> dict[str, Any]:
         raise _BadRequest(_invalid(["body", "input"], "value is not a valid dict", "type_error.dict"))
     if data.get("id") is not None and not isinstance(data["id"], str):
         raise _BadRequest(_invalid(["body", "id"], "str type expected", "type_error.str"))
+    if _depth(data.get("input")) > settings.max_input_depth:  # deeper ones would not even reach the worker
+        message = f"input is nested deeper than {settings.max_input_depth} levels (COGNIX_MAX_INPUT_DEPTH)"
+        raise _BadRequest(_invalid(["body", "input"], message, "value_error"))
     webhook = data.get("webhook")
     if webhook is not None and not (isinstance(webhook, str) and webhook.startswith(("http://", "https://"))):
         raise _BadRequest(_invalid(["body", "webhook"], "invalid or missing URL scheme", "value_error.url.scheme"))
+    if webhook is not None and not _deliverable(webhook):  # "http://", "http://[::1": refused now, not at delivery
+        raise _BadRequest(_invalid(["body", "webhook"], "invalid URL: it has no valid host", "value_error.url.host"))
     data["webhook"] = webhook
     events = data.get("webhook_events_filter")
     if events is None:

@@ -33,6 +33,8 @@ class Settings:
     log_level: str = "info"  # COG_LOG_LEVEL
     kubernetes: bool = False  # KUBERNETES_SERVICE_HOST set: write /var/run/cog/ready once set up
     max_input_bytes: int = 1 << 30  # COGNIX_MAX_INPUT_BYTES, per downloaded input file
+    max_request_bytes: int = 128 << 20  # COGNIX_MAX_REQUEST_BYTES, a request body (data URIs included)
+    max_input_depth: int = 100  # COGNIX_MAX_INPUT_DEPTH, lists and objects nested in an input
     fetch_timeout: float = 120.0  # COGNIX_FETCH_TIMEOUT, seconds per downloaded input file
 
     @property
@@ -74,5 +76,7 @@ def settings_from_env(**settings: Any) -> Settings:
     settings.setdefault("log_level", os.environ.get("COG_LOG_LEVEL", "info"))
     settings.setdefault("kubernetes", bool(os.environ.get("KUBERNETES_SERVICE_HOST")))
     settings.setdefault("max_input_bytes", int(os.environ.get("COGNIX_MAX_INPUT_BYTES", 1 << 30)))
+    settings.setdefault("max_request_bytes", _env_int("COGNIX_MAX_REQUEST_BYTES", 128 << 20))
+    settings.setdefault("max_input_depth", _env_int("COGNIX_MAX_INPUT_DEPTH", 100))
     settings.setdefault("fetch_timeout", float(os.environ.get("COGNIX_FETCH_TIMEOUT", 120)))
     return Settings(**settings)

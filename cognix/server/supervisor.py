@@ -303,7 +303,9 @@ class Supervisor:
         return len(self._queued)
 
     async def run(self, prediction: Prediction) -> None:
-        """Wait for a slot, send to the worker, and wait until the prediction is terminal."""
+        """Wait for a slot, send to the worker, and wait until the prediction is terminal.
+        Whatever fails on the way (encoding the input for the worker, a dead pipe, this task
+        being cancelled), the prediction ends in exactly one terminal state and frees its slot."""
         assert self._semaphore is not None
         await self._semaphore.acquire()
         self._queued.discard(prediction.id)
@@ -316,9 +318,17 @@ class Supervisor:
                 return
             self.running[prediction.id] = prediction
             prediction.start()
-            self._send(ipc.Predict(prediction.id, prediction.input, prediction.context))
+            try:
+                self._send(ipc.Predict(prediction.id, prediction.input, prediction.context))
+            except Exception as error:  # e.g. RecursionError pickling the input: the worker never got it
+                log.error("prediction %s could not be sent to the model: %r", prediction.id, error)
+                prediction.finish(Status.FAILED, error=f"the input could not be passed to the model: {error!r}")
+                return
             await prediction.done.wait()
         finally:
+            if not prediction.terminal:
+                prediction.finish(Status.FAILED, error="the prediction was interrupted before it finished")
+            self.running.pop(prediction.id, None)
             self._semaphore.release()
 
     def cancel(self, prediction: Prediction) -> None:

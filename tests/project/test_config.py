@@ -130,6 +130,21 @@ MALFORMED = [
     ),
     ("build: {python_version: '3.11'\n", "failed to parse cog.yaml: invalid YAML", 2),
     ("- a\n- b\n", "failed to parse cog.yaml: the top level must be a mapping", 1),
+    # issue 12: hostile YAML is an error with its line, never a hang or a traceback
+    (
+        "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)),
+        "its aliases expand to more than 100,000 values (an alias bomb?)",
+        1,
+    ),
+    ("build: &x\n  python_version: '3.11'\n  self: *x\n", "an alias refers to a node that contains it", 1),
+    ("build:\n  python_version: '3.11'\nbuild:\n  gpu: true\n", 'mapping key "build" already defined at line 1', 3),
+    ("build:\n  python_version: '3.11'\n  gpu: true\n  gpu: false\n", 'mapping key "gpu" already defined at line 3', 4),
+    ("build:\n  python_version: '\u00b2.11'\n", "invalid major version number", 2),
+    ("build:\n  python_version: '3.11'\n  cuda: '\u00b9\u00b9.8'\n", "invalid major version number", 3),
+    ("build:\n  python_version: '3.11'\nenvironment:\n  - \"A=1\\nB=2\"\n", "is not in the KEY=VALUE format", 4),
+    ("build:\n  python_version: '3.11'\nrun: '../x.py:Runner'\n", "must name a file inside the project", 3),
+    ("build:\n  python_version: '3.11'\n  python_requirements: /etc/passwd\n", "must be a file inside the project", 3),
 ]
 
 
@@ -137,6 +152,26 @@ def _issues(text: str, tmp_path: Path):
     with pytest.raises(ConfigError) as info:
         parse(text, tmp_path / "cog.yaml")
     return info.value.issues
+
+
+def test_a_missing_predictor_file_is_a_config_error_at_its_line(tmp_path: Path) -> None:
+    """Issue 12 (9): named at cog.yaml's line with exit 2, before anything imports it."""
+    (tmp_path / "cog.yaml").write_text("build:\n  python_version: '3.11'\nrun: predict.py:Runner\n")
+    project = load_project(tmp_path)
+    with pytest.raises(ConfigError) as missing:
+        project.entry("run")
+    assert str(missing.value) == (
+        'cog.yaml:3: invalid run "predict.py:Runner": file does not exist: predict.py\n'
+        "  hint: create predict.py next to cog.yaml, or fix run:"
+    )
+    assert missing.value.exit_code == 2
+    (tmp_path / "predict.py").write_text("from cog import BasePredictor as Runner\n")
+    assert project.entry("run") == "predict.py:Runner"
+
+
+def test_nesting_deeper_than_the_bound_is_an_error(tmp_path: Path) -> None:
+    issues = _issues("build:\n  x: " + "[" * 1000 + "]" * 1000 + "\n", tmp_path)  # RecursionError in PyYAML
+    assert [i.message for i in issues] == ["failed to parse cog.yaml: nested deeper than 64 levels"]
 
 
 @pytest.mark.parametrize(("text", "message", "line"), MALFORMED, ids=[m[1][:60] for m in MALFORMED])

@@ -302,3 +302,25 @@ def test_triton_gets_the_setuptools_it_imports_without_declaring(project) -> Non
     names = {p["name"] for p in tomllib.loads((root / "pylock.toml").read_text())["packages"]}
     assert {"triton", "setuptools"} <= names
     assert "setuptools: triton imports it without declaring it, so cognix adds it" in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize(
+    ("lock", "requirements", "command", "message"),
+    [
+        (b"\xff\xfe\x00garbage", b"numpy\n", "--check", "pylock.toml cannot be read as a lock: 'utf-8' codec"),
+        (b'packages = "x"\n', b"numpy\n", "--check", "packages: Input should be a valid list"),
+        (None, b"numpy\xff\xfe\n", "--toolchain=nixpkgs", "cannot read build.python_requirements (requirements.txt)"),
+    ],
+    ids=["garbage-lock", "packages-not-a-list", "requirements-not-utf8"],
+)
+def test_damaged_locks_and_requirements_are_errors_not_tracebacks(
+    tmp_path: Path, lock: bytes | None, requirements: bytes, command: str, message: str
+) -> None:
+    """Issue 12 (16, 18): bytes that are not what cognix wrote name the file and the fix."""
+    (tmp_path / "cog.yaml").write_text(COG_YAML)
+    (tmp_path / "requirements.txt").write_bytes(requirements)
+    if lock is not None:
+        (tmp_path / "pylock.toml").write_bytes(lock)
+    result = run_cli("lock", command, cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert message in " ".join(result.stderr.split())

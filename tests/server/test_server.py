@@ -76,6 +76,10 @@ def test_validation_errors_as_cog(kitchen) -> None:
     assert predict(kitchen, {"input": []}).status_code == 422
     bad_json = httpx.post(kitchen.url + "/predictions", content=b"{oops", timeout=10)
     assert bad_json.status_code == 422 and bad_json.json()["detail"][0]["loc"] == ["body"]
+    for hook in ("http://", "http://[::1", "http://host:port/"):  # issue 12 (11): refused now, not at delivery
+        refused = predict(kitchen, {"input": {"text": "ok"}, "webhook": hook})
+        assert refused.status_code == 422, hook
+        assert refused.json()["detail"][0]["loc"] == ["body", "webhook"]
 
 
 def test_failure_is_data_not_http_error(kitchen) -> None:
@@ -136,6 +140,10 @@ def test_file_in_as_data_uri_and_url_out_as_data_url(kitchen) -> None:
         assert base64.b64decode(out.split(",", 1)[1]) == b"\x00\x01" * 1000 + b"!"
         missing = predict(kitchen, {"input": {"action": "file", "image": p.url + "/files/nope"}})
         assert missing.status_code == 422 and "404" in missing.json()["detail"][0]["msg"]
+    # issue 12 (22): no comma is no data URI (it was taken as an empty file)
+    broken = predict(kitchen, {"input": {"action": "file", "image": "data:text/plain;base64"}})
+    assert broken.status_code == 422
+    assert "invalid data URI: no ',' between the media type and the data" in broken.json()["detail"][0]["msg"]
 
 
 def test_local_paths_are_refused_as_file_inputs(kitchen) -> None:
@@ -643,3 +651,66 @@ def test_worker_messages_survive_the_channel_as_they_were_sent() -> None:
         server.sendall(ipc.encode(messages[0]))
         assert ipc.BlockingChannel(worker).recv() == messages[0]
     assert type(pickle.loads(ipc.encode(messages[2])[4:]).value) is ipc.TemporaryFileRef
+
+
+def test_non_finite_floats_beside_big_integers_stay_valid_json(tmp_path) -> None:
+    """Issue 12 (20): an output that orjson refuses (an integer beyond 64 bits) went through the
+    stdlib encoder, which wrote a bare NaN. Both encoders now write null for it."""
+    (tmp_path / "cog.yaml").write_text('build:\n  python_version: "3.11"\nrun: "predict.py:Runner"\n')
+    (tmp_path / "predict.py").write_text(
+        "from typing import Any\nfrom cog import BaseRunner\n\n\nclass Runner(BaseRunner):\n"
+        "    def run(self) -> Any:\n        return {'nan': float('nan'), 'inf': float('-inf'), 'big': 2 ** 70}\n"
+    )
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    with serve(tmp_path) as server:
+        response = httpx.post(f"{server.url}/predictions", json={"input": {}}, timeout=30)
+    body = json.loads(response.text, parse_constant=refuse)
+    assert body["status"] == "succeeded" and body["output"] == {"nan": None, "inf": None, "big": 2**70}
+
+
+def test_a_request_body_past_the_limit_is_413_by_length_or_as_it_streams() -> None:
+    """Issue 12 (21): a body is bounded (COGNIX_MAX_REQUEST_BYTES, 128 MiB by default), whether
+    it announces its length or arrives chunked."""
+    with serve(KITCHEN, env={"COGNIX_MAX_REQUEST_BYTES": "1000"}) as server:
+        body = json.dumps({"input": {"text": "x" * 2000}}).encode()
+        announced = httpx.post(f"{server.url}/predictions", content=body, timeout=30)
+        assert announced.status_code == 413 and "COGNIX_MAX_REQUEST_BYTES" in announced.json()["detail"]
+        chunked = httpx.post(f"{server.url}/predictions", content=iter([body[:600], body[600:]]), timeout=30)
+        assert chunked.status_code == 413
+        small = httpx.post(f"{server.url}/predictions", json={"input": {"text": "ok"}}, timeout=30)
+        assert small.status_code == 200 and small.json()["output"] == "ok"
+
+
+NESTED = """from typing import Any
+from cog import BaseRunner
+
+
+class Runner(BaseRunner):
+    def run(self, data: Any) -> str:
+        return "ran"
+"""
+
+
+def nested(depth: int) -> dict:
+    value: dict = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def test_a_deeply_nested_input_is_refused_and_the_server_stays_ready(tmp_path) -> None:
+    """Issue 12 (1): an input nested ~600 deep made pickling it for the worker fail, and the slot
+    was never freed (BUSY for good, then 409s). Such an input is now a 422 (COGNIX_MAX_INPUT_DEPTH,
+    100), before it takes a place; the supervisor also ends any prediction it cannot send."""
+    (tmp_path / "cog.yaml").write_text('build:\n  python_version: "3.11"\nrun: "predict.py:Runner"\n')
+    (tmp_path / "predict.py").write_text(NESTED)
+    with serve(tmp_path, env={"COGNIX_QUEUE_DEPTH": "1"}) as server:
+        for _ in range(4):  # more than the slot and the queue hold
+            refused = httpx.post(f"{server.url}/predictions", json={"input": {"data": nested(600)}}, timeout=30)
+            assert refused.status_code == 422 and "nested deeper than 100 levels" in refused.text
+        assert httpx.get(f"{server.url}/health-check").json()["status"] == "READY"
+        fine = httpx.post(f"{server.url}/predictions", json={"input": {"data": nested(50)}}, timeout=30)
+        assert fine.json()["output"] == "ran"
