@@ -100,6 +100,8 @@ def prepare(
         )
     lock = choose_toolchain(project, lock, toolchain, locked=locked)
     chosen = toolchain_for(lock.cognix.builds_with, lock, progress)
+    if any(step.output_hash is None for step in lock.cognix.run_steps):  # another toolchain's, cleared
+        lock = steps.record_hashes(project, lock, chosen, secrets=secrets or {}, progress=progress)
     generate.check_system_packages(lock.cognix.system_packages, chosen)
     generate.write(project, lock, chosen, tag=tag)
     return lock, chosen

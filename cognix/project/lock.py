@@ -562,8 +562,12 @@ def toolchain_name(name: str) -> ToolchainName:
 
 def record_toolchain(project: Project, document: Lock, toolchain: ToolchainName) -> Lock:
     """Record the toolchain that builds the image (``cognix build --toolchain``) in the lock;
-    nothing that was resolved changes."""
-    updated = document.with_cognix(toolchain=toolchain)
+    nothing that was resolved changes, but build.run's hashes are the old toolchain's (its
+    Python and tools made those files), so they are cleared for the steps to run again."""
+    steps = document.cognix.run_steps
+    if toolchain != document.cognix.builds_with:
+        steps = [step.model_copy(update={"output_hash": None}) for step in steps]
+    updated = document.with_cognix(toolchain=toolchain, run_steps=steps)
     updated.write(project.dir / LOCK_NAME)
     return updated
 

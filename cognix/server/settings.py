@@ -8,6 +8,7 @@ inherits the environment unchanged: the model may read it.)
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,8 @@ def settings_from_env(**settings: Any) -> Settings:
     settings.setdefault("log_level", os.environ.get("COG_LOG_LEVEL", "info"))
     settings.setdefault("kubernetes", bool(os.environ.get("KUBERNETES_SERVICE_HOST")))
     settings.setdefault("max_input_bytes", int(os.environ.get("COGNIX_MAX_INPUT_BYTES", 1 << 30)))
-    settings.setdefault("max_request_bytes", _env_int("COGNIX_MAX_REQUEST_BYTES", 128 << 20))
-    settings.setdefault("max_input_depth", _env_int("COGNIX_MAX_INPUT_DEPTH", 100))
+    # 0 lifts a limit
+    settings.setdefault("max_request_bytes", _env_int("COGNIX_MAX_REQUEST_BYTES", 128 << 20) or sys.maxsize)
+    settings.setdefault("max_input_depth", _env_int("COGNIX_MAX_INPUT_DEPTH", 100) or sys.maxsize)
     settings.setdefault("fetch_timeout", float(os.environ.get("COGNIX_FETCH_TIMEOUT", 120)))
     return Settings(**settings)

@@ -22,7 +22,9 @@ out.mkdir()
 with tempfile.TemporaryDirectory(dir=".") as scratch, (out / "layer.tar").open("wb") as layer:
     entries = layering.base_entries(attrs["dirs"], attrs["files"], Path(scratch))
     ran = [entry for tree in attrs.get("trees", []) for entry in layering.root_entries(tree, entries)]  # build.run
-    oci.write_tar([*entries, *ran, *layering.source_entries(attrs["src"], attrs["config"])], layer)
+    # the first entry of a path wins: the source over build.run's files (/src stays the user's),
+    # and those over the base (a step's edited /etc/passwd), as the offline layers stack them
+    oci.write_tar([*layering.source_entries(attrs["src"], attrs["config"]), *ran, *entries], layer)
 with (out / "layer.tar").open("rb") as layer:  # /src may hold gigabytes of weights: hashed, never held
     (out / "checksum").write_text(hashlib.file_digest(layer, "sha256").hexdigest())
 
