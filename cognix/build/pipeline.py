@@ -127,6 +127,7 @@ def build_image(
     env = nix_build("pythonEnv", out_link=folder / "python-env")
     roots = nix_build("imageClosure", out_link=folder / "image-closure")
     src = nixcli.source_path(project.dir)
+    check_server_starts(env)
     progress("computing the OpenAPI schema with the image's Python")
     runner = project.config.runner
     labels = {"run.cog.openapi_schema": openapi_schema(runner, env, src)} if runner else {}
@@ -176,6 +177,20 @@ def write_sbom(lock: Lock, env: Path, roots: Path, src: Path, target: Path) -> s
     )
     target.write_text(document)
     return document
+
+
+def check_server_starts(env: Path) -> None:
+    """The image's Python imports the server (fastapi, uvicorn and what they import): a lock that
+    lacks one of them, say after an edit, stops the build here instead of the image at start."""
+    command = [str(env / "bin" / "python"), "-I", "-c", "import cognix.server.app"]
+    clean = {"PATH": f"{env}/bin", "HOME": tempfile.gettempdir(), "LANG": "C.UTF-8"}
+    result = subprocess.run(command, capture_output=True, text=True, env=clean)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise CognixError(  # the message is the import's own last line: the traceback would only say where
+            f"the image's Python cannot import cognix's server: {last}",
+            hint=f"{LOCK_NAME} lacks a package the server needs (was it edited?): run `cognix lock`",
+        )
 
 
 def openapi_schema(runner: str, env: Path, src: Path) -> str:

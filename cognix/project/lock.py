@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import tomllib
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
@@ -584,6 +584,10 @@ def stale_reason(project: Project, document: Lock | None, *, toolchain: str | No
         return f"{LOCK_NAME} does not exist"
     if document.cognix.inputs_hash != inputs_digest(project):
         return f"cog.yaml or the requirements changed since {LOCK_NAME} was written"
+    if missing := uncovered(project, document):
+        return (
+            f"{LOCK_NAME} lacks {', '.join(missing)}, which the requirements or cognix's server name (was it edited?)"
+        )
     offline = (toolchain or document.cognix.builds_with) == "offline"
     tool = document.cognix
     if offline and tool.debian is None:
@@ -593,6 +597,24 @@ def stale_reason(project: Project, document: Lock | None, *, toolchain: str | No
     if any(step.output_hash is None for step in document.cognix.run_steps):
         return f"cognix lock has not run the build.run steps, whose output hashes {LOCK_NAME} records"
     return None
+
+
+def uncovered(project: Project, document: Lock) -> list[str]:
+    """The top-level requirements (the project's, and the server's own) with no package in the
+    lock; their own dependencies are checked when the image's Python imports the server."""
+    locked = {canonicalize_name(p.name) for p in document.packages}
+    wanted = set()
+    for line in [*project.requirements, *runtime_requirements()]:
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue  # uv reported it when locking
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            wanted.add(canonicalize_name(requirement.name))
+    return sorted(wanted - locked)
 
 
 def environment_drift(project: Project) -> list[str]:

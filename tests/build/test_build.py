@@ -453,3 +453,33 @@ def test_the_toolchain_is_recorded_in_the_lock(project) -> None:
     assert refused.returncode == 1 and "pylock.toml records the nixpkgs toolchain" in refused.stderr
     unknown = run_cli("lock", "--toolchain", "guix", cwd=root)
     assert unknown.returncode == 1 and "unknown toolchain 'guix'" in unknown.stderr
+
+
+def _drop_package(lock: Path, name: str) -> None:
+    """Remove one [[packages]] table from a lock, as a hand edit would."""
+    blocks = lock.read_text().split("\n[[packages]]\n")
+    kept = [b for b in blocks if not b.startswith(f'name = "{name}"\n')]
+    assert len(kept) == len(blocks) - 1, f"{name} is not in the lock"
+    lock.write_text("\n[[packages]]\n".join(kept))
+
+
+def test_a_lock_edited_to_drop_a_package_is_stale_or_stops_the_build(project) -> None:
+    """Issue 12 (17): a top-level requirement missing from the lock makes it stale; a dependency
+    of the server missing (anyio, under starlette) stops the build when the image's Python
+    imports the server, not the image when it starts."""
+    root = six_project(project, "1.16.0")
+    assert run_cli("lock", cwd=root).returncode == 0
+    lock = root / "pylock.toml"
+    original = lock.read_text()
+    _drop_package(lock, "six")
+    stale = run_cli("lock", "--check", cwd=root)
+    assert stale.returncode == 1 and "pylock.toml lacks six" in " ".join(stale.stderr.split())
+    lock.write_text(original)
+    _drop_package(lock, "anyio")
+    assert run_cli("lock", "--check", cwd=root).returncode == 0  # not a top-level requirement
+    refused = run_cli("build", "--locked", "-o", str(root / "image.tar"), cwd=root, timeout=600)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "the image's Python cannot import cognix's server: ModuleNotFoundError: No module named 'anyio'" in (
+        " ".join(refused.stderr.split())
+    )
+    assert not (root / "image.tar").exists()
