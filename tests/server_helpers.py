@@ -145,6 +145,11 @@ def peer() -> Iterator[Peer]:
 
         def do_POST(self) -> None:
             body = self.body()
+            if self.path.startswith(("/307/", "/302/")):  # a redirect to the rest of the path
+                with state.lock:
+                    state.requests.append({"method": "POST", "path": self.path, "json": None, "status": 0})
+                self.reply(int(self.path[1:4]), headers={"Location": self.path[4:]})
+                return
             with state.lock:
                 status = 503 if state.fail_first > 0 else 200
                 state.fail_first -= 1

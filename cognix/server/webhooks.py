@@ -83,9 +83,15 @@ class _Delivery:
             attempts = TERMINAL_ATTEMPTS if terminal else 1
             for attempt in range(attempts):
                 try:
+                    # 307 and 308 carry the POST to the new URL; 301-303 would turn it into a GET
+                    # without the body, so they are a failure, said in the log, not a delivery
                     resp = await self.hooks.client.get().post(
-                        self.url, json=body, headers=self.headers, timeout=TIMEOUT
+                        self.url, json=body, headers=self.headers, timeout=TIMEOUT, follow_redirects=True
                     )
+                    lost = [r.status_code for r in resp.history if r.status_code in (301, 302, 303)]
+                    if lost or resp.is_redirect:
+                        reason = f"redirected with HTTP {(lost or [resp.status_code])[0]}, which drops the body"
+                        break
                     if resp.status_code not in RETRY_STATUSES:
                         return
                     reason = f"HTTP {resp.status_code}"

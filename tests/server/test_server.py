@@ -214,6 +214,22 @@ def test_terminal_webhook_is_retried() -> None:
         assert attempts[-1]["headers"]["Authorization"] == "Bearer tok"
 
 
+def test_a_307_webhook_is_followed_and_a_302_is_a_logged_failure() -> None:
+    """Issue 12 (12): a redirected webhook counted as delivered. 307 (method-preserving) is
+    followed with its body; 302 would become a GET without it, so it fails, and says so."""
+    with peer() as p, serve(KITCHEN) as server:
+        for name, path in (("moved", "/307/hooks/moved"), ("lost", "/302/hooks/lost")):
+            predict(
+                server,
+                {"id": name, "input": {}, "webhook": p.url + path, "webhook_events_filter": ["completed"]},
+                Prefer="respond-async",
+            )
+        p.wait_for(lambda: p.webhooks("moved"))
+        assert [r["path"] for r in p.requests if r["status"] == 200] == ["/hooks/moved"]
+        p.wait_for(lambda: "redirected with HTTP 302, which drops the body" in server.log)
+        assert not p.webhooks("lost")
+
+
 def test_put_is_idempotent(kitchen) -> None:
     first = httpx.put(kitchen.url + "/predictions/same-id", json={"input": {"action": "count"}}, timeout=30).json()
     again = httpx.put(kitchen.url + "/predictions/same-id", json={"input": {"action": "count"}}, timeout=30).json()
