@@ -10,6 +10,7 @@ recorded, so ``cognix lock --explain`` can say why.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,18 +121,23 @@ class Selection:
         self.warnings.append(text)
 
 
-def pinned_versions(requirements: list[str]) -> dict[str, str]:
-    """Name → the first version in each requirement's specifier (Cog's reading); local
-    artifacts, options and unparsable lines are skipped."""
-    versions: dict[str, str] = {}
-    for line in requirements:
+def parsed_requirements(lines: Iterable[str]) -> Iterator[Requirement]:
+    """The requirements of requirement-file lines; comments, options (``-…``), local artifacts
+    and unparsable lines are skipped (uv reports those when it locks)."""
+    for line in lines:
         line = line.split(" #", 1)[0].strip()
         if not line or line.startswith(("#", "-")):
             continue
         try:
-            req = Requirement(line)
+            yield Requirement(line)
         except InvalidRequirement:
             continue
+
+
+def pinned_versions(requirements: list[str]) -> dict[str, str]:
+    """Name → the first version in each requirement's specifier (Cog's reading)."""
+    versions: dict[str, str] = {}
+    for req in parsed_requirements(requirements):
         specs = list(req.specifier)
         versions[req.name.lower()] = specs[0].version if specs else ""
     return versions

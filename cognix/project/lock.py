@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import tomllib
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
@@ -603,17 +603,11 @@ def uncovered(project: Project, document: Lock) -> list[str]:
     """The top-level requirements (the project's, and the server's own) with no package in the
     lock; their own dependencies are checked when the image's Python imports the server."""
     locked = {canonicalize_name(p.name) for p in document.packages}
-    wanted = set()
-    for line in [*project.requirements, *runtime_requirements()]:
-        line = line.split(" #", 1)[0].strip()
-        if not line or line.startswith(("#", "-")):
-            continue
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement:
-            continue  # uv reported it when locking
-        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-            wanted.add(canonicalize_name(requirement.name))
+    wanted = {
+        canonicalize_name(requirement.name)
+        for requirement in compat.parsed_requirements([*project.requirements, *runtime_requirements()])
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""})
+    }
     return sorted(wanted - locked)
 
 
