@@ -11,6 +11,7 @@ gc.set_threshold(100_000, 50, 100)
 
 from cognix.cli.app import app, main  # noqa: E402
 
+gc.freeze()  # what the imports made lives as long as the process: no collection need walk it
 gc.set_threshold(*_DEFAULT_GC_THRESHOLD)
 
 __all__ = ["app", "main"]

@@ -1,8 +1,9 @@
 """Where the CLI writes for people: rich on stderr, made on first use.
 
 rich costs ~20 ms to import, and most commands print only when they end (``cognix lock`` after
-uv has run), so the console is created the first time something is printed. A spinner is shown
-only on a terminal: in a CI log or a pipe its frames are noise.
+uv has run), so the console is created the first time something is printed, or when a long
+step reports progress. A spinner is shown only on a terminal: in a CI log or a pipe its frames
+are noise.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ class Status(Protocol):
 
 class _Quiet:
     def update(self, text: Any) -> None:
-        """Not a terminal: progress is not drawn."""
+        """Not a terminal: progress is not drawn. The console is made now, while the work runs
+        (``cognix lock``: while uv resolves), not after it, where it would delay the result."""
+        err.get()
 
 
 @contextlib.contextmanager

@@ -227,21 +227,27 @@ def _uv() -> str:
     return uv
 
 
-def resolve(
-    inputs: LockInputs,
-    previous: Path | None,
-    *,
-    upgrade: bool = False,
-    upgrade_packages: list[str] | None = None,
-    runtime: Sequence[str] = (),
-) -> dict[str, Any]:
-    """Run uv for the target; return its pylock document."""
-    with tempfile.TemporaryDirectory(prefix="cognix-lock-") as tmp:
-        work = Path(tmp)
+class Resolution:
+    """uv resolving for the target, in its own process: started as soon as the inputs are known,
+    so what cognix does while uv waits on the index (the Debian pins, its own imports) costs no
+    time. ``result`` waits for it; leaving the ``with`` block without the result stops it."""
+
+    def __init__(
+        self,
+        inputs: LockInputs,
+        previous: Path | None,
+        *,
+        upgrade: bool = False,
+        upgrade_packages: list[str] | None = None,
+        runtime: Sequence[str] = (),
+    ) -> None:
+        self.inputs = inputs
+        self._work = tempfile.TemporaryDirectory(prefix="cognix-lock-")
+        work = Path(self._work.name)
         (work / "requirements.in").write_text("\n".join([*inputs.requirements, *runtime]) + "\n")
-        out = work / LOCK_NAME
+        self._out = work / LOCK_NAME
         if previous is not None and previous.exists() and not upgrade:
-            shutil.copyfile(previous, out)  # uv keeps its versions unless asked to upgrade
+            shutil.copyfile(previous, self._out)  # uv keeps its versions unless asked to upgrade
         cmd = [
             _uv(),
             "pip",
@@ -250,7 +256,7 @@ def resolve(
             "--format",
             "pylock.toml",
             "-o",
-            str(out),
+            str(self._out),
             "--python-version",
             inputs.python,
             "--python-platform",
@@ -272,10 +278,36 @@ def resolve(
             cmd.append("--upgrade")
         for name in upgrade_packages or []:
             cmd += ["--upgrade-package", name]
-        result = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "UV_NO_PROGRESS": "1"})
-        if result.returncode != 0:
-            raise _uv_error(result.stderr, inputs)
-        return tomllib.loads(out.read_text())
+        self._process = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "UV_NO_PROGRESS": "1"},
+        )
+
+    def result(self) -> dict[str, Any]:
+        """uv's pylock document, or the error its message explains."""
+        _, stderr = self._process.communicate()
+        if self._process.returncode != 0:
+            raise _uv_error(stderr, self.inputs)
+        return tomllib.loads(self._out.read_text())
+
+    def __enter__(self) -> Resolution:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._process.returncode is None:  # an error elsewhere: nothing will read uv's answer
+            self._process.kill()
+            self._process.communicate()
+        self._work.cleanup()
+
+
+def resolve(inputs: LockInputs, previous: Path | None, **options: Any) -> dict[str, Any]:
+    """Run uv for the target; return its pylock document."""
+    with Resolution(inputs, previous, **options) as resolution:
+        return resolution.result()
 
 
 def _uv_error(stderr: str, inputs: LockInputs | None = None) -> LockError:
@@ -419,7 +451,6 @@ def write_lock(
 ) -> tuple[Path, Lock]:
     """Lock ``project``; write and return its pylock.toml. Opt-ins recorded in an earlier lock
     (source builds, the toolchain) are kept unless given anew."""
-    progress("choosing CUDA, cuDNN and framework builds")
     try:
         previous = read_lock(project)
     except LockFileError as error:  # e.g. an older cognix's format: nothing in it can be kept
@@ -432,23 +463,22 @@ def write_lock(
     target = project.dir / LOCK_NAME
     pinned_debs = {p.name for p in previous.cognix.debian.packages} if previous and previous.cognix.debian else set()
     deb_upgrades = [name for name in upgrade_packages or [] if name in pinned_debs]
-    pin = None
-    if (inputs.toolchain or DEFAULT_TOOLCHAIN) == "offline":  # before uv: an unshipped Python fails fast
-        kept = previous.cognix.debian if previous and not (upgrade or deb_upgrades) else None
-        pin = debian_pin(
-            inputs.python, inputs.system_packages, kept, refresh=upgrade or bool(deb_upgrades), progress=progress
-        )
-    progress(f"resolving for Python {inputs.python} on {PLATFORM} with uv")
-    uv_lock = resolve(
-        inputs, target, upgrade=upgrade, upgrade_packages=upgrade_packages, runtime=runtime_requirements()
-    )
+    options: dict[str, Any] = {"upgrade": upgrade, "upgrade_packages": upgrade_packages}
+    options["runtime"] = runtime_requirements()
+    with Resolution(inputs, target, **options) as resolution:
+        progress(f"resolving for Python {inputs.python} on {PLATFORM} with uv")
+        pin = None
+        if (inputs.toolchain or DEFAULT_TOOLCHAIN) == "offline":  # while uv runs; an unshipped Python stops it
+            kept = previous.cognix.debian if previous and not (upgrade or deb_upgrades) else None
+            pin = debian_pin(
+                inputs.python, inputs.system_packages, kept, refresh=upgrade or bool(deb_upgrades), progress=progress
+            )
+        uv_lock = resolution.result()
     if userland := cuda_userland(inputs.selection, uv_lock):
         progress("adding NVIDIA's CUDA runtime, NVRTC, cuBLAS, cuFFT, cuRAND, cuSOLVER, cuSPARSE and cuDNN wheels")
         inputs.requirements = [*inputs.requirements, *userland]
         try:
-            uv_lock = resolve(
-                inputs, target, upgrade=upgrade, upgrade_packages=upgrade_packages, runtime=runtime_requirements()
-            )
+            uv_lock = resolve(inputs, target, **options)
         except LockError as error:
             raise LockError(
                 f"cognix adds NVIDIA's CUDA userland wheels for build.gpu ({', '.join(userland)}), since no "
@@ -460,9 +490,7 @@ def write_lock(
     if undeclared := undeclared_requirements(inputs.selection, uv_lock):
         progress(f"adding {', '.join(undeclared)}, which a locked package imports without declaring it")
         inputs.requirements = [*inputs.requirements, *undeclared]
-        uv_lock = resolve(
-            inputs, target, upgrade=upgrade, upgrade_packages=upgrade_packages, runtime=runtime_requirements()
-        )
+        uv_lock = resolve(inputs, target, **options)
     document = build_lock(inputs, uv_lock, progress).with_cognix(debian=pin)
     progress("writing the lock")
     document.write(target)

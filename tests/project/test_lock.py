@@ -97,6 +97,28 @@ def test_a_package_without_a_wheel_for_the_target_is_named(index, project) -> No
     assert "maconly" in result.stderr
 
 
+def test_an_error_found_while_uv_resolves_stops_uv(tmp_path: Path, index, project) -> None:
+    """uv starts as soon as the requirements are known and the Debian pins are made while it
+    runs; when those fail (no suite ships Python 3.12), uv is stopped and its files removed."""
+    index.wheel("steady", "1.0")
+    root = project("steady==1.0")
+    (root / "cog.yaml").write_text(COG_YAML.replace('"3.11"', '"3.12"'))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    result = run_cli("lock", cwd=root, env={"TMPDIR": str(scratch)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "no Debian suite ships Python 3.12" in result.stderr
+    running = [p for p in Path("/proc").glob("[0-9]*/cmdline") if str(scratch).encode() in _read(p)]
+    assert not running and not any(scratch.iterdir())
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # the process ended meanwhile
+        return b""
+
+
 def test_sdist_only_package_needs_an_explicit_opt_in(index, project) -> None:
     index.sdist("oldlib", "0.9")
     root = project("oldlib==0.9")
