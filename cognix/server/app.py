@@ -103,7 +103,7 @@ class CogAPI:
         self.settings = settings
         self.request_shutdown = request_shutdown
         self.prespawned = workers or {}
-        self.history = History(settings.history_size)
+        self.history = History(settings.history_size, settings.history_bytes)
         self.client = LazyClient()
         self.supervisors: dict[str, Supervisor] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -303,7 +303,7 @@ class CogAPI:
         prediction = self.history.get(prediction_id)
         if prediction is None:
             return _json({}, 404)
-        if not prediction.terminal:
+        if isinstance(prediction, Prediction) and not prediction.terminal:
             self.supervisors[mode].cancel(prediction)
         return _json({})
 

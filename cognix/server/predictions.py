@@ -169,22 +169,67 @@ def _size(value: Any) -> int:
     return 8
 
 
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """A finished prediction whose input, output and logs the history dropped: its id, terminal
+    status, error and times, ~0.5 KB. It answers GET and a retried PUT, so an id whose payload
+    outgrew the history's budget still never runs twice."""
+
+    id: str
+    status: Status
+    error: str | None
+    metrics: dict[str, Any]
+    created_at: float
+    started_at: float | None
+    completed_at: float | None
+    terminal = True
+    DROPPED = ("input", "output", "logs")
+
+    @classmethod
+    def of(cls, prediction: Prediction) -> Ended:
+        return cls(
+            prediction.id,
+            prediction.status,
+            prediction.error,
+            prediction.metrics,
+            prediction.created_at,
+            prediction.started_at,
+            prediction.completed_at,
+        )
+
+    def response(self, *, with_input: bool = True) -> dict[str, Any]:
+        """As :meth:`Prediction.response`, with ``dropped`` naming what is no longer held."""
+        body: dict[str, Any] = {"id": self.id, "output": None, "logs": "", "status": self.status}
+        body.update(metrics=self.metrics, dropped=list(self.DROPPED))
+        if self.error is not None:
+            body["error"] = self.error
+        body.update(
+            created_at=rfc3339(self.created_at),
+            started_at=rfc3339(self.started_at),
+            completed_at=rfc3339(self.completed_at),
+        )
+        return body
+
+
 class History:
     """Recent predictions by id: active ones always; finished ones up to ``capacity`` of
-    them and ``max_bytes`` of outputs and logs, the oldest forgotten first."""
+    them and ``max_bytes`` of outputs and logs, the oldest forgotten first. A forgotten one is
+    kept as an :class:`Ended` record for as long as it is among the last ``ended`` finished."""
 
-    def __init__(self, capacity: int = 1000, max_bytes: int = 256 << 20) -> None:
+    def __init__(self, capacity: int = 1000, max_bytes: int = 256 << 20, ended: int = 10_000) -> None:
         self.capacity = capacity
         self.max_bytes = max_bytes
         self.bytes = 0
         self.active: dict[str, Prediction] = {}
         self.finished: collections.OrderedDict[str, tuple[Prediction, int]] = collections.OrderedDict()
+        self.ended_capacity = ended
+        self.ended: collections.OrderedDict[str, Ended] = collections.OrderedDict()
 
-    def get(self, prediction_id: str) -> Prediction | None:
+    def get(self, prediction_id: str) -> Prediction | Ended | None:
         if prediction_id in self.active:
             return self.active[prediction_id]
         entry = self.finished.get(prediction_id)
-        return entry[0] if entry else None
+        return entry[0] if entry else self.ended.get(prediction_id)
 
     def add(self, prediction: Prediction) -> None:
         self.active[prediction.id] = prediction
@@ -197,5 +242,8 @@ class History:
         self.finished[prediction.id] = (prediction, size)
         self.bytes += size
         while self.finished and (len(self.finished) > self.capacity or self.bytes > self.max_bytes):
-            _, (_, dropped) = self.finished.popitem(last=False)
+            _, (oldest, dropped) = self.finished.popitem(last=False)
             self.bytes -= dropped
+            self.ended[oldest.id] = Ended.of(oldest)
+        while len(self.ended) > self.ended_capacity:
+            self.ended.popitem(last=False)

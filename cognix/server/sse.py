@@ -7,16 +7,23 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from cognix.server.predictions import Prediction
+from cognix.server.predictions import Ended, Prediction
 
 KEEPALIVE = 15.0  # seconds between comment lines on an idle stream
 Event = tuple[int, str, Any]
 
 
-def events(prediction: Prediction) -> AsyncIterator[str]:
+def events(prediction: Prediction | Ended) -> AsyncIterator[str]:
     """The prediction's events as SSE. Subscribes now, not at the first read, so nothing
-    emitted between this call and the response starting is lost."""
+    emitted between this call and the response starting is lost. Of an :class:`Ended` one,
+    whose events the history dropped, only the terminal event is left to send."""
+    if isinstance(prediction, Ended):
+        return _ended(prediction)
     return _stream(prediction, *prediction.subscribe())
+
+
+async def _ended(prediction: Ended) -> AsyncIterator[str]:
+    yield _format("completed", prediction.response())
 
 
 async def _stream(

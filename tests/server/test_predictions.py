@@ -6,7 +6,7 @@ import json
 
 import orjson
 
-from cognix.server.predictions import History, Prediction
+from cognix.server.predictions import Ended, History, Prediction
 from cognix.server.states import Health, Status
 
 
@@ -23,7 +23,8 @@ def test_history_keeps_at_most_capacity_finished_predictions() -> None:
         p = _finished(i)
         history.add(p)
         history.retire(p)
-    assert [history.get(f"p{i}") is not None for i in range(10)] == [False] * 7 + [True] * 3
+    assert [isinstance(history.get(f"p{i}"), Prediction) for i in range(10)] == [False] * 7 + [True] * 3
+    assert all(isinstance(history.get(f"p{i}"), Ended) for i in range(7))  # their ids still answer
 
 
 def test_history_is_bounded_in_bytes() -> None:
@@ -33,7 +34,20 @@ def test_history_is_bounded_in_bytes() -> None:
         history.add(p)
         history.retire(p)
     assert history.bytes <= 10_000
-    assert history.get("p49") is not None and history.get("p0") is None
+    assert isinstance(history.get("p49"), Prediction) and isinstance(history.get("p0"), Ended)
+
+
+def test_a_dropped_prediction_is_remembered_by_id_for_the_window() -> None:
+    history = History(capacity=2, max_bytes=10_000, ended=5)
+    for i in range(10):
+        p = _finished(i, output="y" * 20_000)  # each alone is over the byte budget
+        history.add(p)
+        history.retire(p)
+    assert history.bytes == 0 and not history.finished
+    assert [history.get(f"p{i}") is not None for i in range(10)] == [False] * 5 + [True] * 5
+    kept = history.get("p9")
+    assert kept is not None and kept.terminal and kept.response()["status"] == Status.SUCCEEDED
+    assert kept.response()["output"] is None and kept.response()["dropped"] == ["input", "output", "logs"]
 
 
 def test_active_predictions_are_never_forgotten() -> None:

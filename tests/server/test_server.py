@@ -241,6 +241,23 @@ def test_put_is_idempotent(kitchen) -> None:
     ]
 
 
+def test_an_id_stays_answered_after_the_history_drops_its_output() -> None:
+    """An output over the history's byte budget is dropped as the prediction ends; the id
+    still answers GET and a retried PUT with its terminal state, and the model is not run again."""
+    with serve(KITCHEN, env={"COGNIX_HISTORY_BYTES": "1000"}) as server:
+        body = {"input": {"action": "echo", "text": "x" * 5000}}
+        first = httpx.put(server.url + "/predictions/big-one", json=body, timeout=30)
+        assert first.status_code == 200 and first.json()["output"] == "x" * 5000
+        shown = httpx.get(server.url + "/predictions/big-one", timeout=10).json()
+        assert shown["status"] == "succeeded" and shown["output"] is None
+        assert shown["dropped"] == ["input", "output", "logs"] and shown["completed_at"]
+        counted = httpx.put(server.url + "/predictions/counted", json={"input": {"action": "count"}}, timeout=30)
+        again = httpx.put(server.url + "/predictions/big-one", json=body, timeout=30)
+        assert again.status_code == 200 and again.json()["status"] == "succeeded"
+        after = httpx.put(server.url + "/predictions/after", json={"input": {"action": "count"}}, timeout=30)
+        assert after.json()["output"] == counted.json()["output"] + 1  # big-one did not run twice
+
+
 def test_put_while_running_returns_current_state(kitchen) -> None:
     body = {"input": {"action": "sleep", "seconds": 1.0}}
     httpx.put(kitchen.url + "/predictions/long-one", json=body, headers={"Prefer": "respond-async"}, timeout=10)
