@@ -57,6 +57,13 @@ class Server:
             time.sleep(0.05)
         raise AssertionError(f"server never reached {statuses}:\n{self.log}")
 
+    def wait_for_log(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the log never said {text!r}:\n{self.log}")
+            time.sleep(0.05)
+
 
 @contextlib.contextmanager
 def serve(

@@ -225,7 +225,9 @@ def serve_cmd(
         concurrency=config.concurrency.max if config.concurrency else None,
     )
     err.print(f"Serving {config.runner or config.train} on http://{host}:{port} (Ctrl-C to stop)")
-    server.serve(settings, host=host, await_explicit_shutdown=await_explicit_shutdown)
+    status = server.serve(settings, host=host, await_explicit_shutdown=await_explicit_shutdown)
+    if status:
+        raise typer.Exit(status)
 
 
 TOOLCHAIN_HELP = (

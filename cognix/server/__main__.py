@@ -27,11 +27,12 @@ def main() -> None:
     if not settings.refs:
         print("COG_PREDICT_TYPE_STUB (or COG_TRAIN_TYPE_STUB) is not set", file=sys.stderr)
         sys.exit(1)
-    serve(
+    status = serve(
         settings,
         host=args.host,
         await_explicit_shutdown=args.await_explicit_shutdown.lower() in ("true", "1", "yes"),
     )
+    sys.exit(status)
 
 
 main()

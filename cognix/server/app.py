@@ -35,6 +35,7 @@ from cognix.server.webhooks import Webhooks
 
 log = logging.getLogger("cognix.server")
 EVENTS = frozenset({"start", "output", "logs", "completed"})
+FORCED_DRAIN = 2.0  # seconds a forced stop gives the terminal webhooks it sends
 
 
 def _dumps(body: Any) -> bytes:
@@ -107,6 +108,8 @@ class CogAPI:
         self.client = LazyClient()
         self.supervisors: dict[str, Supervisor] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.lost = 0  # predictions and webhooks a stop left unfinished: the exit status is 1
+        self._stopping: asyncio.Future[None] | None = None
 
     @property
     def predict(self) -> Supervisor | None:
@@ -124,15 +127,37 @@ class CogAPI:
             self._spawn(supervisor.start(self.prespawned.pop(mode, None)))
 
     async def shutdown(self) -> None:
-        """Drain: finish in-flight predictions and their webhooks, then stop the workers."""
-        for prediction in list(self.history.active.values()):
+        """Drain: finish in-flight predictions, give their webhooks COGNIX_WEBHOOK_DRAIN_SECONDS,
+        then stop the workers. Each step says what it waits for. Runs once, however often called."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._drain())
+        await asyncio.shield(self._stopping)
+
+    async def _drain(self) -> None:
+        active = list(self.history.active.values())
+        if active:
+            log.info("shutting down: waiting for %d predictions (%s)", len(active), ", ".join(p.id for p in active))
+        for prediction in active:
             await prediction.done.wait()
         if self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
-        await self.webhooks.drain()
+        self.lost += await self.webhooks.drain(self.settings.webhook_drain)
         for supervisor in self.supervisors.values():
             await supervisor.stop()
         await self.client.aclose()
+
+    async def abandon(self, reason: str) -> None:
+        """A forced stop (Ctrl-C twice): every prediction in flight ends now as failed, so a sync
+        client gets its answer and an async one its terminal webhook (given ``FORCED_DRAIN``
+        seconds), and the server counts them as lost work, which makes its exit status 1."""
+        active = list(self.history.active.values())
+        for prediction in active:
+            prediction.finish(Status.FAILED, error=reason)
+        if active:
+            log.error("stopped before %d predictions finished (%s)", len(active), ", ".join(p.id for p in active))
+        self.lost += len(active)
+        self.webhooks.hurry(FORCED_DRAIN)
+        await self.shutdown()
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 from typing import Any
@@ -12,8 +13,13 @@ from cognix.server.spawn import spawn_worker
 log = logging.getLogger("cognix.server")
 
 
-def serve(settings: Settings, *, host: str, await_explicit_shutdown: bool = False) -> None:
-    """Serve on ``host`` and ``settings.port`` until stopped (SIGINT, SIGTERM, or POST /shutdown)."""
+FORCED = "the server was stopped (Ctrl-C twice) before this prediction finished"
+
+
+def serve(settings: Settings, *, host: str, await_explicit_shutdown: bool = False) -> int:
+    """Serve on ``host`` and ``settings.port`` until stopped (SIGINT, SIGTERM, or POST /shutdown).
+    A stop drains in-flight work; a second Ctrl-C ends it as failed. Returns the exit status:
+    1 when a stop left work unfinished (a prediction, or a webhook it gave up on), else 0."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
     # the model starts loading now, while FastAPI and uvicorn are imported below
     workers = {
@@ -25,13 +31,23 @@ def serve(settings: Settings, *, host: str, await_explicit_shutdown: bool = Fals
     from cognix.server.app import create_app
 
     class Server(uvicorn.Server):
+        forced: asyncio.Task[None] | None = None
+
         def handle_exit(self, sig: int, frame: Any) -> None:
             if await_explicit_shutdown and sig == signal.SIGTERM:
                 log.info("SIGTERM ignored: waiting for POST /shutdown (--await-explicit-shutdown)")
                 return
             super().handle_exit(sig, frame)  # stop accepting, drain in-flight predictions, exit
-            # uvicorn re-raises captured signals after shutdown; a drained stop exits 0 instead
+            # uvicorn re-raises captured signals after shutdown; the exit status says what was lost
             getattr(self, "_captured_signals", []).clear()
+            if self.force_exit and self.forced is None:  # uvicorn stops waiting; the work ends now
+                loop = asyncio.get_running_loop()
+                loop.call_soon_threadsafe(lambda: setattr(self, "forced", loop.create_task(app.api.abandon(FORCED))))
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            await super().shutdown(sockets)
+            if self.forced is not None:  # uvicorn skips the app's shutdown when forced
+                await self.forced
 
     server: Server | None = None
 
@@ -53,3 +69,4 @@ def serve(settings: Settings, *, host: str, await_explicit_shutdown: bool = Fals
     server = Server(config)
     log.info("serving %s on http://%s:%d", ", ".join(settings.refs.values()), host, settings.port)
     server.run()
+    return 1 if app.api.lost else 0

@@ -1,5 +1,6 @@
 """Webhooks: ``start`` and ``completed`` at once, ``output``/``logs`` throttled, the terminal
-one retried on 429/5xx with exponential backoff. Delivery never blocks or fails the server."""
+one retried on 429/5xx with exponential backoff (12 tries over ~111 s). Delivery never blocks or
+fails the server; at shutdown it gets a bounded time to finish, and what it leaves is named."""
 
 from __future__ import annotations
 
@@ -28,21 +29,46 @@ class Webhooks:
         self.headers = {"User-Agent": f"cognix/{__version__}", "Content-Type": "application/json"}
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
-        self.pending: set[asyncio.Task[Any]] = set()
+        self.pending: dict[asyncio.Task[Any], _Delivery] = {}
+        self.deadline: float | None = None  # the loop time at which a drain gives up
 
     def watch(self, prediction: Prediction, trace_headers: dict[str, str]) -> None:
         if prediction.webhook:
             prediction.listeners.append(_Delivery(self, prediction, prediction.webhook, trace_headers).on_event)
 
-    def spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any, delivery: _Delivery) -> None:
         task = asyncio.get_running_loop().create_task(coro)
-        self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
+        self.pending[task] = delivery
+        task.add_done_callback(lambda done: self.pending.pop(done, None))
 
-    async def drain(self) -> None:
-        """Wait for in-flight deliveries (shutdown)."""
-        while self.pending:
-            await asyncio.gather(*list(self.pending), return_exceptions=True)
+    def hurry(self, timeout: float) -> None:
+        """Give the deliveries at most ``timeout`` more seconds, a drain under way included."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        self.deadline = deadline if self.deadline is None else min(self.deadline, deadline)
+
+    async def drain(self, timeout: float) -> int:
+        """Shutting down: wait up to ``timeout`` seconds for the deliveries in flight, then give
+        up on the rest, naming each in the log. Returns for how many predictions one was given up."""
+        loop = asyncio.get_running_loop()
+        self.hurry(timeout)
+        if self.pending:
+            log.info("shutting down: waiting up to %gs for %s", timeout, _described(self.pending.values()))
+        while self.pending and self.deadline is not None and (left := self.deadline - loop.time()) > 0:
+            await asyncio.wait(list(self.pending), timeout=min(left, 0.1))  # 0.1: a hurry is seen
+        abandoned = dict(self.pending)
+        for task, delivery in abandoned.items():
+            task.cancel()
+            failure = f": {delivery.failure}" if delivery.failure else " (no answer yet)"
+            log.error(
+                "gave up on the webhook to %s for %s at shutdown%s", delivery.url, delivery.prediction.id, failure
+            )
+        await asyncio.gather(*abandoned, return_exceptions=True)
+        return len({delivery.prediction.id for delivery in abandoned.values()})
+
+
+def _described(deliveries: Any) -> str:
+    names = sorted({f"{d.prediction.id} -> {d.url}" for d in deliveries})
+    return f"{len(names)} webhook deliver{'y' if len(names) == 1 else 'ies'} ({', '.join(names)})"
 
 
 class _Delivery:
@@ -56,17 +82,18 @@ class _Delivery:
         self.lock = asyncio.Lock()
         self.last_sent = 0.0
         self.flush_scheduled = False
+        self.failure: str | None = None  # why the last try failed, for the shutdown log
 
     def on_event(self, prediction: Prediction, event: str) -> None:
         if event not in prediction.events_filter:
             return
         if event in ("start", "completed"):
-            self.hooks.spawn(self.send(terminal=event == "completed"))
+            self.hooks.spawn(self.send(terminal=event == "completed"), self)
             return
         if not self.flush_scheduled:
             self.flush_scheduled = True
             wait = max(0.0, self.last_sent + self.hooks.throttle - asyncio.get_running_loop().time())
-            self.hooks.spawn(self.flush_after(wait))
+            self.hooks.spawn(self.flush_after(wait), self)
 
     async def flush_after(self, wait: float) -> None:
         await asyncio.sleep(wait)
@@ -97,6 +124,15 @@ class _Delivery:
                     reason = f"HTTP {resp.status_code}"
                 except httpx.HTTPError as e:
                     reason = f"{type(e).__name__}: {e}"
+                self.failure = reason
                 if attempt + 1 < attempts:
+                    if attempt == 0:  # said at once, not only when the retries are spent
+                        log.warning(
+                            "webhook %s for %s failed: %s; retrying %d times",
+                            self.url,
+                            self.prediction.id,
+                            reason,
+                            attempts - 1,
+                        )
                     await asyncio.sleep(min(BACKOFF_BASE * 2**attempt, BACKOFF_MAX))
             log.warning("webhook %s for %s failed: %s", self.url, self.prediction.id, reason)

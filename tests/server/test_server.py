@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.server_helpers import MODELS, peer, serve
+from tests.server_helpers import MODELS, free_port, peer, serve
 
 KITCHEN = MODELS / "kitchen"
 
@@ -507,6 +507,43 @@ def test_sigterm_drains_in_flight_predictions() -> None:
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(30) == 0
         assert [b["status"] for b in p.webhooks("drain")][-1] == "succeeded"
+
+
+def test_sigterm_with_an_unreachable_webhook_is_bounded_and_says_what_it_gave_up() -> None:
+    """The terminal webhook is retried for ~111 s; a stop gives it COGNIX_WEBHOOK_DRAIN_SECONDS,
+    says at once what it waits for, names what it gave up on, and exits 1 for the lost work."""
+    dead = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens there
+    with serve(KITCHEN, env={"COGNIX_WEBHOOK_DRAIN_SECONDS": "2"}) as server:
+        body = {"id": "unheard", "input": {"action": "echo"}, "webhook": dead, "webhook_events_filter": ["completed"]}
+        predict(server, body, Prefer="respond-async")
+        server.wait_for_log("webhook " + dead + " for unheard failed")  # said at the first failure
+        began = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(30) == 1
+        assert time.monotonic() - began < 8
+        assert "waiting up to 2s for 1 webhook delivery (unheard -> " + dead + ")" in server.log
+        assert "gave up on the webhook to " + dead + " for unheard at shutdown: ConnectError" in server.log
+
+
+def test_ctrl_c_twice_fails_the_work_in_flight_and_exits_1() -> None:
+    """The second Ctrl-C stops waiting: the sync client gets the prediction as failed, in JSON,
+    the async one its terminal webhook, and the exit status says work was lost."""
+    with peer() as p, serve(KITCHEN) as server:
+        async_body = {"id": "async-one", "input": {"action": "sleep", "seconds": 30}, "webhook": p.url}
+        predict(server, async_body, Prefer="respond-async")
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            sync = pool.submit(predict, server, {"input": {"action": "sleep", "seconds": 30}})
+            server.wait_for("BUSY")
+            server.process.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+            assert server.process.poll() is None  # draining: the predictions run on
+            server.process.send_signal(signal.SIGINT)
+            response = sync.result(timeout=20)
+        assert server.process.wait(20) == 1
+        assert response.headers["content-type"] == "application/json"
+        assert response.json()["status"] == "failed" and "Ctrl-C twice" in response.json()["error"]
+        p.wait_for(lambda: any(b["status"] == "failed" for b in p.webhooks("async-one")))
+        assert "stopped before 2 predictions finished" in server.log
 
 
 def test_await_explicit_shutdown() -> None:
