@@ -2,7 +2,9 @@
 
 Each blob is checked first (``HEAD``) and skipped when the registry has it; a blob this machine
 pushed to another repository of the same registry is cross-mounted instead of uploaded; the
-rest is uploaded in one ``PUT`` or, when large, in chunks. Credentials come from
+rest is uploaded in one ``PUT`` or, when large, in chunks. The ``PUT`` that completes an upload
+is the one request that is not re-sent: when its answer is lost, the blob is looked up by digest
+and the upload starts over, once, only if the registry lacks it. Credentials come from
 ``~/.docker/config.json`` (what ``docker login``/``podman login --authfile`` write) or from
 ``COGNIX_REGISTRY_USERNAME``/``COGNIX_REGISTRY_PASSWORD``; Basic and Bearer-token challenges
 are both answered.
@@ -33,6 +35,7 @@ from cognix.image.reference import DOCKER_HUB, Reference
 
 CHUNK = 16 * 1024 * 1024  # blobs above this go up in PATCH chunks of this size
 RETRIES = 3  # for 429, 502-504 and dropped connections
+MAYBE_DONE = (404, 502, 503, 504)  # answers to a completing PUT that may hide a stored blob (see upload)
 
 
 class RegistryError(CognixError):
@@ -120,9 +123,14 @@ class Client:
     def close(self) -> None:
         self.http.close()
 
-    def request(self, method: str, url: str, *, denied_ok: bool = False, **kwargs: Any) -> httpx.Response:
+    def request(
+        self, method: str, url: str, *, denied_ok: bool = False, resend: bool = True, **kwargs: Any
+    ) -> httpx.Response:
         """A request, answering an authentication challenge and retrying what registries say to
-        retry (429, 502-504, dropped connections) with backoff; ``denied_ok``: return 401/403."""
+        retry (429, 502-504, dropped connections) with backoff; ``denied_ok``: return 401/403.
+        ``resend=False``, for a request that must not be carried out twice: only a 429 or a
+        connection that was never made is retried; a 502-504 is returned and a connection dropped
+        after sending raises :class:`httpx.TransportError`, since the registry may have done it."""
         url = urljoin(self.base, url)
         for attempt in range(RETRIES + 1):
             try:
@@ -130,6 +138,9 @@ class Client:
                 if response.status_code == 401 and self._authenticate(response):
                     response = self._send(method, url, **kwargs)
             except httpx.TransportError as e:
+                unsent = isinstance(e, (httpx.ConnectError, httpx.ConnectTimeout))  # nothing reached the registry
+                if not resend and not unsent:
+                    raise
                 if attempt < RETRIES and not isinstance(e, httpx.ConnectError):  # a dropped connection, not none
                     time.sleep(2**attempt)
                     continue
@@ -140,7 +151,7 @@ class Client:
                     if tls
                     else "check the address; for a plain-HTTP registry on this machine add --insecure",
                 ) from None
-            if response.status_code in (429, 502, 503, 504) and attempt < RETRIES:
+            if response.status_code in ((429, 502, 503, 504) if resend else (429,)) and attempt < RETRIES:
                 time.sleep(min(float(response.headers.get("retry-after", 2**attempt)), 30))
                 continue
             break
@@ -178,11 +189,18 @@ class Client:
             return True
         return False
 
-    def has_blob(self, digest: str) -> bool:
+    def has_blob(self, digest: str, size: int | None = None) -> bool:
+        """Whether the repository has blob ``digest`` (of ``size`` bytes, when given): HEAD by digest."""
         response = self.request("HEAD", f"blobs/{digest}")
         if response.status_code not in (200, 404):
             self._expect(response, 200, f"say whether it has {digest}")
-        return response.status_code == 200
+        if response.status_code != 200:
+            return False
+        if size is None:
+            return True
+        said: str = response.headers.get("docker-content-digest", digest)  # the digest it stored it under
+        length: str | None = response.headers.get("content-length")
+        return said == digest and length == str(size)
 
     def mount(self, digest: str, source: str) -> bool:
         """Cross-repository mount, best effort: False when refused (the account may not read
@@ -195,30 +213,62 @@ class Client:
         return False
 
     def upload(self, blob: Blob, data: BinaryIO, progress: Callable[[int], None]) -> None:
+        """Upload ``blob`` from ``data`` (seekable); ``progress(n)``: n more bytes sent, or taken back.
+
+        The ``PUT`` that completes an upload is not idempotent: the registry stores the blob and
+        closes the upload session, and a re-sent ``PUT`` gets 404 (BLOB_UPLOAD_UNKNOWN). So it is
+        not re-sent; when its answer is lost (a dropped connection, a gateway's 502-504) or the
+        session is gone (404), the blob is looked up by digest: there, with this size, the upload
+        is done; not there, it starts over from a new session, once. Other answers fail at once."""
+        for attempt in range(2):
+            sent, lost = self._upload_session(blob, data, progress)
+            if lost is None or self.has_blob(blob.digest, blob.size):
+                return
+            if attempt == 0:
+                progress(-sent)
+                data.seek(0)
+        raise RegistryError(
+            f"{self.reference.registry} did not store {blob.digest} ({blob.size:,} bytes) "
+            f"in {self.reference.repository}: {lost}, on a fresh upload too",
+            hint="the connection to the registry (or to a proxy in front of it) drops uploads: "
+            "check the proxy's body-size and timeout limits, then push again (what is there is skipped)",
+        )
+
+    def _upload_session(self, blob: Blob, data: BinaryIO, progress: Callable[[int], None]) -> tuple[int, str | None]:
+        """One upload session: bytes sent, and None when the registry answered 201, or what went
+        wrong when that may hide a stored blob (:data:`MAYBE_DONE`, a dropped connection)."""
         started = self._expect(self.request("POST", "blobs/uploads/"), 202, "start an upload")
         location = started.headers["location"]
-        if blob.size <= CHUNK:
-            body = data.read()
-            done = self.request(
-                "PUT",
-                _with_digest(location, blob.digest),
-                content=body,
-                headers={"Content-Type": "application/octet-stream"},
-            )
-            progress(len(body))
-        else:
-            offset = 0
-            while chunk := data.read(CHUNK):
-                headers = {
-                    "Content-Type": "application/octet-stream",
-                    "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
-                }
-                patched = self._expect(self.request("PATCH", location, content=chunk, headers=headers), 202, "upload")
-                location = patched.headers["location"]
-                offset += len(chunk)
-                progress(len(chunk))
-            done = self.request("PUT", _with_digest(location, blob.digest))
+        sent = 0
+        try:
+            if blob.size <= CHUNK:
+                body = data.read()
+                done = self.request(
+                    "PUT",
+                    _with_digest(location, blob.digest),
+                    resend=False,
+                    content=body,
+                    headers={"Content-Type": "application/octet-stream"},
+                )
+                sent = len(body)
+                progress(sent)
+            else:
+                while chunk := data.read(CHUNK):
+                    headers = {
+                        "Content-Type": "application/octet-stream",
+                        "Content-Range": f"{sent}-{sent + len(chunk) - 1}",
+                    }
+                    patched = self.request("PATCH", location, content=chunk, headers=headers)
+                    location = self._expect(patched, 202, "upload").headers["location"]
+                    sent += len(chunk)
+                    progress(len(chunk))
+                done = self.request("PUT", _with_digest(location, blob.digest), resend=False)
+        except httpx.TransportError as e:  # from the completing PUT: the others are re-sent, or raise RegistryError
+            return sent, f"the connection dropped before its answer to the upload's last request ({e})"
+        if done.status_code in MAYBE_DONE:
+            return sent, f"HTTP {done.status_code} to the upload's last request"
         self._expect(done, 201, f"finish uploading {blob.digest}")
+        return sent, None
 
     def put_manifest(self, tag: str, manifest: bytes, media_type: str) -> None:
         response = self.request("PUT", f"manifests/{tag}", content=manifest, headers={"Content-Type": media_type})

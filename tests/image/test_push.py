@@ -322,3 +322,112 @@ def test_broken_credential_and_cache_files_are_named(plain_registry: Registry, t
         "push", f"{plain_registry.host}/x:v1", "--archive", str(archive), "--insecure", cwd=tmp_path, env=env
     )
     assert fine.returncode == 0, fine.stderr
+
+
+def lossy_front(upstream: str, drop: Callable[[int], str | None], dropped: list[str]) -> type:
+    """A loopback front for the real registry that forwards every request and passes the answer
+    back, except for PUTs that complete a blob upload (``?digest=``): ``drop(n)`` for the n-th
+    such PUT (from 1) says ``"after"`` (forward it, so the registry stores the blob and closes the
+    upload session, read the registry's answer, then close the client's connection without
+    answering: a response lost on the way back), ``"before"`` (close the connection without
+    forwarding: lost on the way there) or None (forward it). Each dropped path goes in ``dropped``."""
+    from urllib.parse import urlsplit
+
+    from tests.server_helpers import QuietHandler
+
+    completing = [0]
+
+    class Front(QuietHandler):
+        def handle_one(self) -> None:
+            body = self.body()
+            what = None
+            if self.command == "PUT" and "/blobs/uploads/" in self.path and "digest=" in urlsplit(self.path).query:
+                completing[0] += 1
+                what = drop(completing[0])
+            if what == "before":
+                dropped.append(self.path)
+                self.close_connection = True
+                return
+            forwarded = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "content-range")}
+            answer = httpx.request(self.command, f"http://{upstream}{self.path}", headers=forwarded, content=body)
+            if what == "after":
+                assert answer.status_code == 201, answer.text  # the registry stored the blob ...
+                dropped.append(self.path)
+                self.close_connection = True  # ... and its answer never reaches the client
+                return
+            self.send_response(answer.status_code)
+            keep = ("location", "docker-content-digest", "docker-upload-uuid", "content-type", "range")
+            for key, value in answer.headers.items():
+                if key.lower() in keep:
+                    self.send_header(key, value.replace(upstream, self.headers["Host"]))
+            self.send_header("Content-Length", answer.headers.get("content-length", "0"))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(answer.content)
+
+        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_one
+
+    return Front
+
+
+def pulled_intact(host: str, reference: str, into: Path, report: registry.PushReport) -> None:
+    """skopeo pulls the image from the registry itself, verifying every blob's digest on the way."""
+    copied = subprocess.run(
+        ["skopeo", "copy", "--quiet", "--src-tls-verify=false", f"docker://{host}/{reference}", f"oci:{into}:v1"],
+        capture_output=True,
+        text=True,
+    )
+    assert copied.returncode == 0, copied.stderr
+    for blob in report.uploaded:
+        assert (into / "blobs" / "sha256" / blob.digest[7:]).stat().st_size == blob.size
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["one-put", "chunked"])
+def test_a_lost_answer_to_the_put_that_completes_an_upload_is_not_a_failure(
+    plain_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunked: bool
+) -> None:
+    """The registry stores a blob, and the answer to the PUT that completed its upload is lost
+    (a dropped connection, a proxy's timeout). Re-sending that PUT gets 404 BLOB_UPLOAD_UNKNOWN:
+    the registry closed the upload session when it stored the blob. The push must see that the
+    registry has the blob (HEAD by digest) and go on. A real registry cannot be made to lose its
+    own answer, so a loopback front forwards the first completing PUT, reads the registry's 201,
+    and closes the connection without passing it on; everything else is real HTTP to the real
+    registry."""
+    from tests.server_helpers import loopback_http
+
+    if chunked:
+        monkeypatch.setattr(registry, "CHUNK", 4096)  # the layer goes up in PATCHes, then a PUT without a body
+    archive = image(tmp_path / "a", {"weights.bin": "".join(map(str, range(5_000)))})
+    dropped: list[str] = []
+    with loopback_http(lossy_front(plain_registry.host, lambda n: "after" if n == 1 else None, dropped)) as base:
+        report = registry.push(archive, f"{base.removeprefix('http://')}/models/lost:v1", insecure=True)
+    assert len(dropped) == 1 and len(report.uploaded) == 3
+    assert len(plain_registry.uploads()) == 3  # the blob whose answer was lost was not uploaded again
+    assert skopeo_digest(f"{plain_registry.host}/models/lost:v1") == report.digest == oci_digest(archive)
+    pulled_intact(plain_registry.host, "models/lost:v1", tmp_path / "pulled", report)
+
+
+def test_an_upload_lost_on_the_way_starts_over_once_then_fails_clearly(
+    plain_registry: Registry, tmp_path: Path
+) -> None:
+    """The completing PUT never reaches the registry (the front closes the connection without
+    forwarding it): the blob is not there, so the upload starts over from a new session; when
+    that one is lost too, the push fails naming the blob and the registry, with no traceback."""
+    from tests.server_helpers import loopback_http
+
+    archive = image(tmp_path / "a", {"predict.py": "lost on the way"})
+    dropped: list[str] = []
+    with loopback_http(lossy_front(plain_registry.host, lambda n: "before" if n == 1 else None, dropped)) as base:
+        report = registry.push(archive, f"{base.removeprefix('http://')}/models/again:v1", insecure=True)
+    assert len(dropped) == 1 and len(report.uploaded) == 3 and len(plain_registry.uploads()) == 3
+    assert plain_registry.log.read_text().count('"POST /v2/models/again/blobs/uploads/') == 4  # 3 blobs, 1 restart
+    assert skopeo_digest(f"{plain_registry.host}/models/again:v1") == oci_digest(archive)
+
+    dropped.clear()
+    with loopback_http(lossy_front(plain_registry.host, lambda n: "before", dropped)) as base:
+        target = f"{base.removeprefix('http://')}/models/never:v1"
+        failed = run_cli("push", target, "--archive", str(archive), "--insecure", cwd=tmp_path)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr, failed.stderr
+    config = json.loads(registry.Archive(archive).image().manifest)["config"]["digest"]  # the first blob pushed
+    assert f"did not store {config}" in failed.stderr and base.removeprefix("http://") in failed.stderr
+    assert len(dropped) == 2  # the upload and one fresh start, no more
