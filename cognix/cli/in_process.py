@@ -20,6 +20,7 @@ from cognix.cli import prediction_io
 from cognix.errors import CognixError
 from cognix.project import config
 from cognix.runtime import inputs, outputs, predictor
+from cognix.runtime.scrub import Scrubber, secret_values
 from cognix.sdk.scope import prediction_scope
 
 err = Console(stderr=True, highlight=False)
@@ -58,6 +59,8 @@ def run_once(
     values = inputs.validate(sig, raw)  # before setup, as Cog validates before starting
     with tempfile.TemporaryDirectory(prefix="cognix-inputs-") as tmp:
         py_inputs = inputs.materialize(sig, values, Path(tmp))
+        scrubber = Scrubber()  # as the server's worker does: no secret value in the error
+        scrubber.add("prediction", secret_values(py_inputs))
         err.print("[dim]Running setup...[/]")
         with stdout_to_stderr():
             try:
@@ -79,7 +82,7 @@ def run_once(
         if json_input is not None:
             prediction: dict[str, Any] = {"status": "failed" if error else "succeeded"}
             if error:
-                prediction["error"] = str(error)
+                prediction["error"] = scrubber.scrub(str(error))
             else:
                 writer.output_path = None
                 prediction["output"] = _encode(result, sig, writer)
@@ -90,7 +93,8 @@ def run_once(
             return
         if error is not None:
             raise CognixError(
-                f'Prediction failed with status "failed": {error}', details=_user_traceback(error)
+                scrubber.scrub(f'Prediction failed with status "failed": {error}'),
+                details=scrubber.scrub(_user_traceback(error)),
             ) from None
         writer.emit(_encode(result, sig, writer), sys.stdout)
 

@@ -11,6 +11,7 @@ import array
 import asyncio
 import contextvars
 import ctypes
+import dataclasses
 import faulthandler
 import fcntl
 import gc
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from cognix.runtime import inputs, outputs, predictor
+from cognix.runtime.scrub import Scrubber, secret_values
 from cognix.sdk import CancelationException
 from cognix.sdk.scope import prediction_scope
 from cognix.server import ipc
@@ -45,6 +47,22 @@ _DRAIN_MARKER = b"\0cognix-drain-" + os.urandom(8).hex().encode() + b"\0"  # ran
 _libc = ctypes.CDLL(None)
 # a prediction's outcome, decided when it ends; its metrics are added once its output is drained
 _Report = Callable[..., ipc.Done | ipc.Failed | ipc.Canceled]
+
+
+class ScrubbingChannel(ipc.BlockingChannel):
+    """The channel to the server, masking the running predictions' secret values in what they
+    wrote and raised (:mod:`cognix.runtime.scrub`): nothing sent from here can leak one."""
+
+    def __init__(self, sock: socket.socket, scrubber: Scrubber) -> None:
+        super().__init__(sock)
+        self.scrubber = scrubber
+
+    def send(self, message: ipc.WorkerMessage) -> None:
+        if isinstance(message, ipc.Log):
+            message = dataclasses.replace(message, text=self.scrubber.scrub(message.text))
+        elif isinstance(message, ipc.Failed):
+            message = dataclasses.replace(message, error=self.scrubber.scrub(message.error))
+        super().send(message)
 
 
 class _LogStream(io.TextIOBase):
@@ -93,11 +111,14 @@ class _Pump:
     pipe is empty and no chunk is on its way), else :meth:`mark` and :meth:`wait` wait for the
     pump to read past a marker."""
 
-    def __init__(self, fd: int, name: str, send: Callable[[str, str], None]) -> None:
+    def __init__(
+        self, fd: int, name: str, send: Callable[[str, str], None], unfinished: Callable[[bytes], int]
+    ) -> None:
         read_end, write_end = os.pipe()
         os.dup2(write_end, fd)
         os.close(write_end)
         self.fd, self.read_end, self.name, self.send = fd, read_end, name, send
+        self.unfinished = unfinished  # how much of a read's end may begin a secret: held back
         self.marked = self.seen = 0  # markers written into the pipe, and read back out of it
         self.held = b""  # the start of a marker split across two reads
         self.forwarding = threading.Lock()  # held from reading a chunk until it is sent
@@ -112,7 +133,7 @@ class _Pump:
                 if not chunk:
                     break
                 *parts, rest = (self.held + chunk).split(_DRAIN_MARKER)
-                cut = len(rest) - _marker_start(rest)
+                cut = len(rest) - max(_marker_start(rest), self.unfinished(rest))
                 self.held, text = rest[cut:], b"".join((*parts, rest[:cut]))
                 if text:
                     try:
@@ -152,10 +173,9 @@ class _Pump:
 
 
 class Worker:
-    def __init__(
-        self, channel: ipc.BlockingChannel, project_dir: Path, ref: str, mode: str, weights: str | None
-    ) -> None:
+    def __init__(self, channel: ScrubbingChannel, project_dir: Path, ref: str, mode: str, weights: str | None) -> None:
         self.channel = channel
+        self.scrubber = channel.scrubber
         self.project_dir = project_dir
         self.ref = ref
         self.mode = mode
@@ -176,7 +196,11 @@ class Worker:
         return running[0] if len(running) == 1 else None
 
     def capture_output(self) -> None:
-        self.pumps = [_Pump(1, "stdout", self._send_fd_log), _Pump(2, "stderr", self._send_fd_log)]
+        unfinished = self.scrubber.unfinished
+        self.pumps = [
+            _Pump(1, "stdout", self._send_fd_log, unfinished),
+            _Pump(2, "stderr", self._send_fd_log, unfinished),
+        ]
         sys.stdout = _LogStream(self.channel, "stdout", self.only_running)
         sys.stderr = _LogStream(self.channel, "stderr", self.only_running)
 
@@ -271,10 +295,13 @@ class Worker:
                 self.running.pop(prediction_id, None)
                 self.cancel_requested.discard(prediction_id)
 
-    def _prepare(self, values: dict[str, Any]) -> dict[str, Any]:
+    def _prepare(self, prediction_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        """``run()``'s arguments; their secret values are masked from now until the report."""
         assert self.predictor is not None
         # inputs were validated and fetched by the server: files are local paths now
-        return inputs.materialize(self.predictor.signature, values, Path(tempfile.gettempdir()))
+        arguments = inputs.materialize(self.predictor.signature, values, Path(tempfile.gettempdir()))
+        self.scrubber.add(prediction_id, secret_values(arguments))
+        return arguments
 
     def _metric_hook(self, prediction_id: str) -> Callable[[str, Any, str], None]:
         return lambda name, value, mode: self.channel.send(ipc.Metric(prediction_id, name, value, mode))
@@ -288,7 +315,7 @@ class Worker:
         with prediction_scope(context, self._metric_hook(prediction_id)) as scope:
             args: dict[str, Any] = {}
             try:
-                args = self._prepare(values)
+                args = self._prepare(prediction_id, values)
                 result = self.predictor.fn(**args)
                 if self.predictor.signature.output.is_iterator:
                     for item in result:
@@ -308,6 +335,7 @@ class Worker:
                 self.running.pop(prediction_id, None)
                 self.channel.send(report(metrics=scope.metrics.as_dict()))
             finally:  # a pending signal is delivered now and finds nothing to cancel
+                self.scrubber.remove(prediction_id)
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
 
     async def serve_async(self) -> None:
@@ -325,7 +353,7 @@ class Worker:
         with prediction_scope(context, self._metric_hook(prediction_id)) as scope:
             args: dict[str, Any] = {}
             try:
-                args = self._prepare(values)
+                args = self._prepare(prediction_id, values)
                 result = self.predictor.fn(**args)
                 if self.predictor.signature.output.is_iterator and not inspect.isawaitable(result):
                     async for item in _aiter(result):
@@ -343,7 +371,10 @@ class Worker:
                 self._flush()  # while it still runs: fd-level output read now is attributed to it
                 self.running.pop(prediction_id, None)
                 self.cancel_requested.discard(prediction_id)
-            self.channel.send(report(metrics=scope.metrics.as_dict()))
+            try:
+                self.channel.send(report(metrics=scope.metrics.as_dict()))
+            finally:
+                self.scrubber.remove(prediction_id)
 
     def _flush(self) -> None:
         """Send everything written so far (Python and C buffers, and the fd pipes) before a report.
@@ -384,7 +415,7 @@ def main(argv: list[str]) -> None:
     fd, project_dir, ref, mode = int(argv[0]), Path(argv[1]), argv[2], argv[3]
     weights = os.environ.get(WEIGHTS_VARIABLE) or None  # set by spawn_worker from the server's settings
     faulthandler.enable(file=os.fdopen(os.dup(2), "w"), all_threads=False)  # crash reports reach the server log
-    channel = ipc.BlockingChannel(socket.socket(fileno=fd))
+    channel = ScrubbingChannel(socket.socket(fileno=fd), Scrubber())
     worker = Worker(channel, project_dir, ref, mode, weights)
     worker.capture_output()
     os.chdir(project_dir)

@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from tests.conftest import run_cli
 from tests.server_helpers import MODELS, free_port, peer, serve
 
 KITCHEN = MODELS / "kitchen"
@@ -395,6 +396,30 @@ def test_secrets_never_leak(kitchen) -> None:
     assert "token=**********" in shown  # str(Secret) in the model's own log line
     assert '"token": "**********"' in shown or '"token":"**********"' in shown
     assert "hunter2" not in kitchen.log
+
+
+def test_a_secret_value_the_model_prints_or_raises_is_masked(kitchen) -> None:
+    """get_secret_value() printed from Python, from a subprocess, split over two writes to
+    the fd, and in the exception: masked in the logs, the error, GET and the webhooks."""
+    with peer() as p:
+        body = {"id": "leaky", "input": {"action": "leak", "token": "s3cr3t-t0ken"}, "webhook": p.url}
+        predict(kitchen, body, Prefer="respond-async")
+        p.wait_for(lambda: any(b["status"] == "failed" for b in p.webhooks("leaky")))
+        final = httpx.get(kitchen.url + "/predictions/leaky").json()
+        shown = json.dumps(p.webhooks("leaky")) + json.dumps(final)
+    assert "s3cr3t" not in shown and "t0ken" not in shown and "s3cr3t" not in kitchen.log
+    assert final["error"] == "bad token **********"
+    for line in ("python sees **********", "c-level sees **********", "split ********** end"):
+        assert line in final["logs"]
+
+
+def test_predict_json_masks_a_secret_value_in_the_error() -> None:
+    result = run_cli(
+        "predict", "--json", '{"action": "leak", "token": "s3cr3t-t0ken"}', cwd=KITCHEN, env={"NO_COLOR": "1"}
+    )
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["error"] == "bad token **********"
+    assert "s3cr3t-t0ken" not in result.stdout
 
 
 # --- trainings -------------------------------------------------------------------------------

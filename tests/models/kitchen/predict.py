@@ -27,7 +27,7 @@ class Runner(BaseRunner):
         self,
         action: str = Input(
             default="echo",
-            choices=["echo", "sleep", "crash", "exit", "fail", "log", "file", "ghost", "metric", "count"],
+            choices=["echo", "sleep", "crash", "exit", "fail", "log", "leak", "file", "ghost", "metric", "count"],
         ),
         text: str = "hi",
         seconds: float = Input(default=0.0, ge=0, le=60),
@@ -52,6 +52,14 @@ class Runner(BaseRunner):
             print(f"err {text}", file=sys.stderr)
             os.system(f"echo c-level {text}")
             return "logged"
+        if action == "leak":  # the secret's own value, everywhere a model can put it
+            value = token.get_secret_value() if token else ""
+            print(f"python sees {value}")
+            os.system(f"echo c-level sees {value}")
+            os.write(1, f"split {value[:3]}".encode())  # one value over two writes to the fd
+            time.sleep(0.05)
+            os.write(1, f"{value[3:]} end\n".encode())
+            raise ValueError(f"bad token {value}")
         if action == "file":
             out = Path(tempfile.mkdtemp()) / "out.txt"
             out.write_bytes((image.read_bytes() if image else b"") + b"!")
