@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
-import math
 import platform
 import shutil
 import urllib.parse
@@ -24,7 +22,7 @@ from starlette.responses import Response, StreamingResponse
 
 from cognix._version import __version__
 from cognix.runtime import inputs, schema
-from cognix.server import sse
+from cognix.server import bodies, sse
 from cognix.server.files import InputFiles, OutputFiles
 from cognix.server.http_client import LazyClient
 from cognix.server.predictions import History, Prediction, masked_input, new_id
@@ -36,27 +34,6 @@ from cognix.server.webhooks import Webhooks
 log = logging.getLogger("cognix.server")
 EVENTS = frozenset({"start", "output", "logs", "completed"})
 FORCED_DRAIN = 2.0  # seconds a forced stop gives the terminal webhooks it sends
-
-
-def _dumps(body: Any) -> bytes:
-    # orjson: responses carry whole files as data URLs, and JSON is much of the hot path's work
-    try:
-        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
-    except TypeError:  # e.g. integers beyond 64 bits, which orjson refuses
-        # the same body either way: NaN and infinities as null, as orjson writes them (a bare NaN
-        # is not JSON, and clients' parsers reject the whole response)
-        return json.dumps(_finite(body), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by None."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(item) for item in value]
-    return value
 
 
 def _depth(value: Any) -> int:
@@ -83,7 +60,10 @@ def _deliverable(url: str) -> bool:
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(_dumps(body), status_code=status, media_type="application/json", headers=headers)
+    encoded = bodies.encode(body)
+    if isinstance(encoded, bytes):
+        return Response(encoded, status_code=status, media_type="application/json", headers=headers)
+    return StreamingResponse(encoded, status_code=status, media_type="application/json", headers=headers)
 
 
 def _invalid(loc: list[str | int], msg: str, kind: str = "value_error") -> Response:
@@ -267,6 +247,7 @@ class CogAPI:
             webhook=data["webhook"],
             events_filter=data["events"],
             history_capacity=self.settings.stream_history if supervisor.signature.streaming else 0,
+            max_output_bytes=self.settings.max_output_bytes,
         )
         self.history.add(prediction)  # before any await: the same id cannot start twice
         respond_async = "respond-async" in request.headers.get("prefer", "")

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cognix.runtime.signature import Kind, Signature
+from cognix.server import bodies
+from cognix.server.spill import OutputItems, size_of
 from cognix.server.states import TERMINAL, Status
 
 MASK = "**********"
+BACKLOG = 1024  # events a live SSE client may fall behind before the model is made to wait
 
 
 def now() -> str:
@@ -54,6 +57,7 @@ class Prediction:
     webhook: str | None = None
     events_filter: frozenset[str] = frozenset({"start", "output", "logs", "completed"})
     history_capacity: int = 1024
+    max_output_bytes: int = 1 << 30  # an iterator's items, past which the prediction fails
     status: Status = Status.STARTING
     output: Any = None
     logs: list[str] = field(default_factory=list)
@@ -89,10 +93,13 @@ class Prediction:
         self._emit("log", {"source": stream, "data": text}, webhook="logs")
 
     def add_output(self, value: Any) -> None:
-        if not isinstance(self.output, list):
-            self.output = []
+        """One item of an iterator's output; :class:`OutputTooLarge` past ``max_output_bytes``."""
+        if self.terminal:  # e.g. failed for its size while the model was still yielding
+            return
+        if not isinstance(self.output, OutputItems):
+            self.output = OutputItems(bodies.dumps, self.max_output_bytes)
         self.output.append(value)
-        self._emit("output", {"chunk": value, "index": len(self.output) - 1})
+        self._emit("output", {"chunk": value, "index": self.output.count - 1})
 
     def add_metric(self, name: str, value: Any, mode: str) -> None:
         self._emit("metric", {"name": name, "value": value, "mode": mode}, webhook=None)
@@ -115,7 +122,7 @@ class Prediction:
 
     def approx_size(self) -> int:
         """Bytes held by output and logs (strings dominate: data URLs, text)."""
-        return _size(self.output) + sum(map(len, self.logs))
+        return size_of(self.output) + sum(map(len, self.logs))
 
     @property
     def log_text(self) -> str:
@@ -150,6 +157,10 @@ class Prediction:
             for listener in self.listeners:
                 listener(self, hook)
 
+    def congested(self) -> bool:
+        """A live SSE client is :data:`BACKLOG` events behind: the worker should wait for it."""
+        return any(queue.qsize() >= BACKLOG for queue in self.subscribers)
+
     def subscribe(self) -> tuple[asyncio.Queue[tuple[int, str, Any]], list[tuple[int, str, Any]], int]:
         """A live queue, the replayed events, and how many earlier events were dropped."""
         queue: asyncio.Queue[tuple[int, str, Any]] = asyncio.Queue()
@@ -157,16 +168,6 @@ class Prediction:
         replay = list(self.history)
         first = replay[0][0] if replay else self._seq + 1
         return queue, replay, first - 1
-
-
-def _size(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, list):
-        return sum(map(_size, value))
-    if isinstance(value, dict):
-        return sum(map(_size, value.values()))
-    return 8
 
 
 @dataclass(frozen=True, slots=True)

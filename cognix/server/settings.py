@@ -29,6 +29,7 @@ class Settings:
     stream_history: int = 1024  # COG_STREAM_HISTORY_CAPACITY
     history_size: int = 1000
     history_bytes: int = 256 << 20  # COGNIX_HISTORY_BYTES, outputs and logs of finished predictions
+    max_output_bytes: int = 1 << 30  # COGNIX_MAX_OUTPUT_BYTES, an iterator's items (spilled to disk)
     webhook_drain: float = 10.0  # COGNIX_WEBHOOK_DRAIN_SECONDS, for webhooks in flight at shutdown
     concurrency: int | None = None  # COG_MAX_CONCURRENCY, else cog.yaml's concurrency.max; None: the decorator
     weights: str | None = None  # COG_WEIGHTS, for setup(weights=)
@@ -84,5 +85,6 @@ def settings_from_env(**settings: Any) -> Settings:
     settings.setdefault("max_input_depth", _env_int("COGNIX_MAX_INPUT_DEPTH", 100) or sys.maxsize)
     settings.setdefault("fetch_timeout", float(os.environ.get("COGNIX_FETCH_TIMEOUT", 120)))
     settings.setdefault("history_bytes", _env_int("COGNIX_HISTORY_BYTES", 256 << 20))
+    settings.setdefault("max_output_bytes", _env_int("COGNIX_MAX_OUTPUT_BYTES", 1 << 30) or sys.maxsize)
     settings.setdefault("webhook_drain", _env_float("COGNIX_WEBHOOK_DRAIN_SECONDS", 10.0))
     return Settings(**settings)

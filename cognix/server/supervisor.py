@@ -23,6 +23,7 @@ from cognix.server.files import OutputFiles, has_files
 from cognix.server.predictions import Prediction, now
 from cognix.server.settings import Settings
 from cognix.server.spawn import spawn_worker
+from cognix.server.spill import OutputTooLarge
 from cognix.server.states import Health, Status
 
 WorkerHandle = tuple[subprocess.Popen[bytes], socket.socket]
@@ -79,6 +80,7 @@ class Supervisor:
         self._health_waiters: dict[int, asyncio.Future[str | None]] = {}
         self._health_ids = itertools.count()
         self._file_locks: dict[str, asyncio.Lock] = {}
+        self._canceling: set[str] = set()  # predictions told to cancel: read on, whoever lags
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self.restarting = False  # after a crash: new predictions queue until setup is done again
@@ -116,10 +118,32 @@ class Supervisor:
 
     async def _read(self, reader: asyncio.StreamReader, process: subprocess.Popen[bytes]) -> None:
         while (message := await ipc.read_message(reader)) is not None:
-            self._handle(message)
+            try:
+                self._handle(message)
+            except Exception as error:  # a server bug: it fails the prediction, never this reader
+                self._handling_failed(message, error)
+            if type(message) is ipc.Output:
+                await self._keep_pace(message.prediction_id)
         await asyncio.get_running_loop().run_in_executor(None, process.wait)
         if not self._stopping:
             await self._worker_exited(process.returncode)
+
+    def _handling_failed(self, message: ipc.WorkerMessage, error: Exception) -> None:
+        log.exception("the server failed on the model's %s message", type(message).__name__)
+        prediction = self.running.get(getattr(message, "prediction_id", None) or "")
+        if prediction is not None:
+            self._send(ipc.Cancel(prediction.id))
+            self._finish(prediction, Status.FAILED, error=f"internal error: {type(error).__name__}: {error}")
+
+    async def _keep_pace(self, prediction_id: str) -> None:
+        """Backpressure: while an SSE client is far behind, the worker is not read, so its
+        sends block and the model yields no faster than the slowest live client reads. A
+        cancel (or the prediction ending) lets it go on."""
+        prediction = self.running.get(prediction_id)
+        while prediction is not None and prediction.congested() and not prediction.terminal:
+            if prediction.id in self._canceling:
+                return
+            await asyncio.sleep(0.005)
 
     def _handle(self, message: ipc.WorkerMessage) -> None:
         # the per-prediction messages first: they are the hot path. Class patterns without
@@ -128,7 +152,7 @@ class Supervisor:
             case ipc.Log():
                 self._log(message)
             case ipc.Output():
-                self._with_files(message.prediction_id, message.value, Prediction.add_output)
+                self._with_files(message.prediction_id, message.value, self._add_output)
             case ipc.Done():
                 self._succeeded(message)
             case ipc.Failed():
@@ -228,6 +252,17 @@ class Supervisor:
 
         self._background(resolve_then_apply())
 
+    def _add_output(self, prediction: Prediction, value: Any) -> None:
+        try:
+            prediction.add_output(value)
+        except OutputTooLarge as error:
+            self._send(ipc.Cancel(prediction.id))  # the iterator is still producing
+            self._finish(
+                prediction,
+                Status.FAILED,
+                error=f"{error}; return files for large outputs, or raise the limit",
+            )
+
     def _output_failed(self, prediction: Prediction, error: OSError) -> None:
         self._send(ipc.Cancel(prediction.id))  # an iterator may still be producing
         self._finish(prediction, Status.FAILED, error=f"cannot read an output file: {error}")
@@ -239,6 +274,7 @@ class Supervisor:
 
     def _finish(self, prediction: Prediction, status: Status, **result: Any) -> None:
         self.running.pop(prediction.id, None)
+        self._canceling.discard(prediction.id)
         self._file_locks.pop(prediction.id, None)
         prediction.finish(status, **result)
 
@@ -333,6 +369,7 @@ class Supervisor:
 
     def cancel(self, prediction: Prediction) -> None:
         if prediction.id in self.running:
+            self._canceling.add(prediction.id)  # read on, so the worker can answer it
             self._send(ipc.Cancel(prediction.id))
         else:  # still queued: it never reaches the model, and its place is free at once
             self._queued.discard(prediction.id)

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from cognix._version import __version__
+from cognix.server import bodies
 from cognix.server.http_client import LazyClient
 from cognix.server.predictions import Prediction
 
@@ -112,8 +113,10 @@ class _Delivery:
                 try:
                     # 307 and 308 carry the POST to the new URL; 301-303 would turn it into a GET
                     # without the body, so they are a failure, said in the log, not a delivery
+                    encoded = bodies.encode(body)  # a spilled output is read from disk as it is sent
+                    content = encoded if isinstance(encoded, bytes) else bodies.stream(encoded)
                     resp = await self.hooks.client.get().post(
-                        self.url, json=body, headers=self.headers, timeout=TIMEOUT, follow_redirects=True
+                        self.url, content=content, headers=self.headers, timeout=TIMEOUT, follow_redirects=True
                     )
                     lost = [r.status_code for r in resp.history if r.status_code in (301, 302, 303)]
                     if lost or resp.is_redirect:

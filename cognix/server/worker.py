@@ -49,9 +49,11 @@ _libc = ctypes.CDLL(None)
 _Report = Callable[..., ipc.Done | ipc.Failed | ipc.Canceled]
 
 
-class ScrubbingChannel(ipc.BlockingChannel):
-    """The channel to the server, masking the running predictions' secret values in what they
-    wrote and raised (:mod:`cognix.runtime.scrub`): nothing sent from here can leak one."""
+class WorkerChannel(ipc.BlockingChannel):
+    """The channel to the server. It masks the running predictions' secret values in what they
+    wrote and raised (:mod:`cognix.runtime.scrub`), so nothing sent from here can leak one; and
+    a cancel (SIGUSR1) waits while a message is being sent: a server that reads slowly (a slow
+    SSE client holds it back) blocks the send, and the cancel's exception must not cut a frame."""
 
     def __init__(self, sock: socket.socket, scrubber: Scrubber) -> None:
         super().__init__(sock)
@@ -62,7 +64,11 @@ class ScrubbingChannel(ipc.BlockingChannel):
             message = dataclasses.replace(message, text=self.scrubber.scrub(message.text))
         elif isinstance(message, ipc.Failed):
             message = dataclasses.replace(message, error=self.scrubber.scrub(message.error))
-        super().send(message)
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        try:
+            super().send(message)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class _LogStream(io.TextIOBase):
@@ -173,7 +179,7 @@ class _Pump:
 
 
 class Worker:
-    def __init__(self, channel: ScrubbingChannel, project_dir: Path, ref: str, mode: str, weights: str | None) -> None:
+    def __init__(self, channel: WorkerChannel, project_dir: Path, ref: str, mode: str, weights: str | None) -> None:
         self.channel = channel
         self.scrubber = channel.scrubber
         self.project_dir = project_dir
@@ -415,7 +421,7 @@ def main(argv: list[str]) -> None:
     fd, project_dir, ref, mode = int(argv[0]), Path(argv[1]), argv[2], argv[3]
     weights = os.environ.get(WEIGHTS_VARIABLE) or None  # set by spawn_worker from the server's settings
     faulthandler.enable(file=os.fdopen(os.dup(2), "w"), all_threads=False)  # crash reports reach the server log
-    channel = ScrubbingChannel(socket.socket(fileno=fd), Scrubber())
+    channel = WorkerChannel(socket.socket(fileno=fd), Scrubber())
     worker = Worker(channel, project_dir, ref, mode, weights)
     worker.capture_output()
     os.chdir(project_dir)

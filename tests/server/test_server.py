@@ -242,6 +242,57 @@ def test_put_is_idempotent(kitchen) -> None:
     ]
 
 
+def test_an_output_past_memory_goes_to_disk_and_comes_back_whole() -> None:
+    """12 MB of items: the first 8 MiB stay in memory, the rest is spilled to a file, and the
+    sync response, GET and the SSE completed event each carry every item, in order."""
+    body = {"input": {"n": 12_000, "pad": 1000, "quiet": True}}
+    with serve(MODELS / "stream") as server:
+        sync = httpx.put(server.url + "/predictions/big", json=body, timeout=60).json()
+        expected = [f"t{i}{'.' * 1000} " for i in range(12_000)]
+        assert sync["status"] == "succeeded" and sync["output"] == expected
+        assert httpx.get(server.url + "/predictions/big", timeout=60).json()["output"] == expected
+        with httpx.stream(
+            "POST", server.url + "/predictions", json=body, headers={"Accept": "text/event-stream"}, timeout=60
+        ) as stream:
+            data = [line for line in stream.iter_lines() if line.startswith("data: ")]
+        assert json.loads(data[-1][6:])["output"] == expected
+
+
+def test_an_output_past_the_limit_fails_the_prediction_and_stops_the_model() -> None:
+    with serve(MODELS / "stream", env={"COGNIX_MAX_OUTPUT_BYTES": "100000"}) as server:
+        body = {"input": {"n": 1_000_000, "pad": 100, "quiet": True}}
+        started = time.monotonic()
+        result = httpx.post(server.url + "/predictions", json=body, timeout=60).json()
+        assert result["status"] == "failed"
+        assert result["error"].startswith("the output passed 100,000 bytes (COGNIX_MAX_OUTPUT_BYTES)")
+        assert time.monotonic() - started < 20  # stopped, not left to yield its million items
+        assert server.wait_for("READY")["status"] == "READY"
+
+
+def test_a_slow_sse_client_makes_the_model_wait(tmp_path) -> None:
+    """Backpressure: a client that stops reading stops the model once the socket buffers (tens
+    of MB on loopback) and the event backlog are full, instead of the server taking all it yields."""
+    progress = tmp_path / "progress"
+    body = {"id": "slow-reader", "input": {"n": 10_000_000, "pad": 20_000, "quiet": True, "progress": str(progress)}}
+    with (
+        serve(MODELS / "stream") as server,
+        httpx.stream(
+            "POST", server.url + "/predictions", json=body, headers={"Accept": "text/event-stream"}, timeout=60
+        ) as stream,
+    ):
+        lines = stream.iter_lines()  # kept: an iterator let go of closes the connection
+        next(lines)  # the first event; then the client reads nothing
+        counts = []
+        for _ in range(3):
+            time.sleep(1.5)
+            while not (text := progress.read_text()):  # caught between truncating and writing
+                time.sleep(0.001)
+            counts.append(int(text))
+        assert counts[1] == counts[2] < 20_000, counts  # held still, at a bounded number
+        assert httpx.get(server.url + "/health-check", timeout=10).json()["status"] == "BUSY"
+        httpx.post(server.url + "/predictions/slow-reader/cancel", timeout=10)
+
+
 def test_an_id_stays_answered_after_the_history_drops_its_output() -> None:
     """An output over the history's byte budget is dropped as the prediction ends; the id
     still answers GET and a retried PUT with its terminal state, and the model is not run again."""
