@@ -195,7 +195,7 @@ def lock_cmd(
 
 @app.command("serve")
 def serve_cmd(
-    port: Annotated[int, typer.Option("-p", "--port", help="Port to listen on.")] = 8393,
+    port: Annotated[int, typer.Option("-p", "--port", min=0, max=65535, help="Port to listen on.")] = 8393,
     host: Annotated[str, typer.Option("--host", help="Address to bind (0.0.0.0 for all).")] = "127.0.0.1",
     upload_url: Annotated[str | None, typer.Option("--upload-url", help="PUT output files here.")] = None,
     queue_depth: Annotated[
@@ -214,6 +214,9 @@ def serve_cmd(
     config = project.config
     if not config.runner and not config.train:
         _ref(project, "predict")  # raises the "no run:" error
+    for key, ref in (("run", config.runner), ("train", config.train)):
+        if ref:
+            project.entry(key)  # a missing predictor file, named at its cog.yaml line, before serving
     os.environ.update(config.environment_dict)  # Cog applies `environment` at run time too
     settings = server.settings_from_env(
         project_dir=project.dir,
@@ -234,7 +237,23 @@ TOOLCHAIN_HELP = (
     "offline (Debian's Python; no nixpkgs needed) or nixpkgs (the lock's pinned nixpkgs). "
     "Default: the one pylock.toml records, else offline; a toolchain given here is recorded there."
 )
-Toolchain = Annotated[str | None, typer.Option("--toolchain", envvar="COGNIX_TOOLCHAIN", help=TOOLCHAIN_HELP)]
+
+
+def _check_toolchain(name: str | None) -> str | None:
+    """Refuse an unknown ``--toolchain`` as it is parsed, before any project is read."""
+    if not name:
+        return None  # COGNIX_TOOLCHAIN= (empty) is no choice
+    from cognix.project.pylock import TOOLCHAINS
+
+    if name not in TOOLCHAINS:
+        raise typer.BadParameter(f"unknown toolchain {name!r}; use one of: {', '.join(TOOLCHAINS)}")
+    return name
+
+
+Toolchain = Annotated[
+    str | None,
+    typer.Option("--toolchain", envvar="COGNIX_TOOLCHAIN", help=TOOLCHAIN_HELP, callback=_check_toolchain),
+]
 Secrets = Annotated[
     list[str],
     typer.Option(
@@ -284,9 +303,12 @@ def build_cmd(
 ) -> None:
     """Build the model's OCI image with Nix: reproducible, layered, from pylock.toml."""
     from cognix.build import pipeline, sources
+    from cognix.image.reference import check_reference
 
     if fmt not in ("oci-archive", "docker-archive"):
         raise CognixError(f"unknown --format {fmt!r}", hint="use oci-archive or docker-archive")
+    if tag:
+        check_reference(tag)  # before the lock and the build, not after
     project = _project(config_file)
     image = _build_image(project, tag, toolchain, locked, secret)
     pipeline.export(image, output, fmt, image.ref_name)
@@ -336,7 +358,8 @@ def _archive(archive: Path | None, tag: str | None, toolchain: str | None, confi
     if archive is None:
         return _build_image(_project(config_file), tag, toolchain, locked=False).path
     if not archive.is_file():
-        raise CognixError(f"{archive} does not exist", hint="build it with `cognix build -o PATH`")
+        problem = "is not a file" if archive.exists() else "does not exist"
+        raise CognixError(f"{archive} {problem}", hint="build it with `cognix build -o PATH`")
     return archive
 
 
@@ -395,6 +418,10 @@ def load_cmd(
 ) -> None:
     """Build the image (or take --archive) and load it into podman or docker, unless it is there already."""
     from cognix.image import load
+    from cognix.image.reference import check_reference
+
+    if tag:
+        check_reference(tag)  # before building
 
     err.print(load.load(_archive(archive, tag, toolchain, config_file), engine=engine, name=tag))
 

@@ -57,6 +57,7 @@ def run_once(
         prediction_io.check_no_nulls(raw)
     raw.update(prediction_io.parse_input_args(input_args, sig, cwd))
     values = inputs.validate(sig, raw)  # before setup, as Cog validates before starting
+    prediction_io.check_output_path(output, cwd)
     with tempfile.TemporaryDirectory(prefix="cognix-inputs-") as tmp:
         py_inputs = inputs.materialize(sig, values, Path(tmp))
         scrubber = Scrubber()  # as the server's worker does: no secret value in the error

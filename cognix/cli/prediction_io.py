@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from cognix.errors import UsageError
+from cognix.errors import CognixError, UsageError
 from cognix.runtime.signature import Kind, OutputKind, Signature, TypeSpec
 
 
@@ -39,7 +40,12 @@ def _file_arg(name: str, text: str, cwd: Path, spec: TypeSpec | None) -> Any:
     path = (cwd / text[1:]).expanduser()
     if not path.is_file():
         raise UsageError(f'input "{name}": file not found: {text[1:]}', hint="give @PATH relative to this directory")
-    return str(path.resolve()) if spec is None or spec.is_file else path.read_text()
+    if spec is None or spec.is_file:
+        return str(path.resolve())
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f'input "{name}": cannot read {text[1:]} as text: {e}', hint="give UTF-8 text") from None
 
 
 def parse_input_args(items: list[str], signature: Signature, cwd: Path) -> dict[str, Any]:
@@ -99,18 +105,43 @@ def load_json_input(arg: str, stdin: TextIO, cwd: Path) -> dict[str, Any]:
     elif arg.startswith("@"):
         path = cwd / arg[1:]
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")  # JSON is UTF-8 (RFC 8259)
         except OSError as e:
             raise UsageError(f'Failed to read JSON from file "{arg[1:]}": {e.strerror}') from None
+        except UnicodeDecodeError as e:
+            raise UsageError(f'Failed to read JSON from file "{arg[1:]}": not UTF-8 ({e})') from None
     else:
         text = arg
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise UsageError(f"Failed to parse JSON: {e}") from None
+    except RecursionError:  # the decoder recurses once per level
+        raise UsageError("Failed to parse JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise UsageError('Failed to parse JSON: expected an object of inputs, e.g. \'{"prompt": "hi"}\'')
     return {name: _files_in_json(value, cwd) for name, value in data.items()}
+
+
+def check_output_path(output_path: str | None, cwd: Path) -> None:
+    """Refuse an ``-o`` that cannot be written before setup() and the prediction run, not after."""
+    if not output_path:
+        return
+    target = cwd / output_path
+    if target.is_dir():
+        raise UsageError(f"-o {output_path} is a directory", hint="give the path of a file to write")
+    parent = next((p for p in target.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise UsageError(f"-o {output_path}: {parent} is not a directory", hint="give the path of a file to write")
+
+
+def _write(target: Path, write: Callable[[Path], object]) -> None:
+    """``write(target)``, its folder made first; a failure names the path (a full disk, a read-only one)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write(target)
+    except OSError as e:
+        raise CognixError(f"cannot write the output to {target}: {e.strerror or e}") from None
 
 
 class OutputWriter:
@@ -136,7 +167,7 @@ class OutputWriter:
         target = self._target(path.suffix)
         self.count += 1
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+        shutil.copyfile(path, target)  # an OSError here is the output's, reported as an invalid output
         if temporary:
             shutil.rmtree(path.parent, ignore_errors=True)
         return self.note(target)
@@ -156,7 +187,7 @@ class OutputWriter:
         text = encoded if isinstance(encoded, str) else json.dumps(encoded, indent=2, ensure_ascii=False)
         if self.output_path and not self.count:  # -o already holds the file(s) of an object output
             target = self.cwd / self.output_path
-            target.write_text(text)
+            _write(target, lambda to: to.write_text(text))
             self.note(target)
         else:
             print(text, file=stdout)
@@ -166,7 +197,7 @@ def write_prediction_json(prediction: dict[str, Any], output_path: str | None, c
     """``--json`` mode: the whole prediction (status, output, error, metrics) as JSON."""
     text = json.dumps(prediction, indent=2, ensure_ascii=False)
     if output_path:
-        (cwd / output_path).write_text(text)
+        _write(cwd / output_path, lambda to: to.write_text(text))
         print(f"Written output to: {output_path}", file=sys.stderr)
     else:
         print(text, file=stdout)

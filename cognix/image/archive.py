@@ -11,13 +11,15 @@ import json
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from cognix.errors import CognixError
 from cognix.nix.builders.oci import LAYER_NAME
 
 # one tar entry as the layer holds it: (type, mode, uid, gid, mtime, link target, sha256 or "")
 FileEntry = tuple[bytes, int, int, int, float, str, str]
+T = TypeVar("T")
+_REBUILD = "build it anew with `cognix build` (cognix reads the OCI archives it writes)"
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,37 @@ class Archive:
         return member  # type: ignore[return-value]
 
     def blob(self, digest: str) -> BinaryIO:
-        return self.open(f"blobs/sha256/{digest.split(':', 1)[1]}")
+        algorithm, _, hexdigest = digest.partition(":")
+        if algorithm != "sha256" or not hexdigest or "/" in hexdigest:
+            raise self._invalid(f"a descriptor's digest is {digest!r}, not sha256:<hex>")
+        return self.open(f"blobs/sha256/{hexdigest}")
+
+    def _invalid(self, problem: str) -> CognixError:
+        return CognixError(f"{self.path} is not an OCI archive cognix can read: {problem}", hint=_REBUILD)
+
+    def _json(self, name: str, data: bytes | None = None) -> dict[str, Any]:
+        """The JSON object in ``name`` (or its bytes ``data``), or an error naming the file."""
+        try:
+            value = json.loads(self.open(name).read() if data is None else data)
+        except ValueError as e:  # also a UnicodeDecodeError
+            raise self._invalid(f"{name} is not JSON ({e})") from None
+        if not isinstance(value, dict):
+            raise self._invalid(f"{name} is not a JSON object")
+        return value
+
+    def _field(self, obj: dict[str, Any], key: str, kind: type[T], where: str) -> T:
+        """``obj[key]``, which an OCI descriptor must hold as a ``kind``, or an error naming it."""
+        value = obj.get(key)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self._invalid(f"{where} has no {key} ({kind.__name__})")
+        return value
 
     def image(self) -> Image:
-        descriptor = json.load(self.open("index.json"))["manifests"][0]
+        index = self._json("index.json")
+        manifests = index.get("manifests")
+        if not isinstance(manifests, list) or not manifests or not isinstance(manifests[0], dict):
+            raise self._invalid("index.json lists no manifest")
+        descriptor: dict[str, Any] = manifests[0]
         if descriptor.get("mediaType") in (
             "application/vnd.oci.image.index.v1+json",
             "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -85,26 +114,40 @@ class Archive:
                 f"{self.path} holds an index of several images (multi-platform)",
                 hint="copy the linux/amd64 image out first: skopeo copy --override-arch amd64 …",
             )
-        manifest_bytes = self.blob(descriptor["digest"]).read()
-        manifest = json.loads(manifest_bytes)
-        config = json.load(self.blob(manifest["config"]["digest"]))
-        layers = [
-            Layer(
-                d.get("annotations", {}).get(LAYER_NAME, ""),
-                d["digest"],
-                d["size"],
-                d["mediaType"],
-                d.get("annotations", {}),
+        digest = self._field(descriptor, "digest", str, "index.json's manifest")
+        manifest_name = f"the manifest {digest}"
+        manifest_bytes = self.blob(digest).read()
+        manifest = self._json(manifest_name, manifest_bytes)
+        config_descriptor = self._field(manifest, "config", dict, manifest_name)
+        config_digest = self._field(config_descriptor, "digest", str, f"{manifest_name}'s config")
+        config = self._json(f"the config {config_digest}", self.blob(config_digest).read())
+        layers = []
+        for d in self._field(manifest, "layers", list, manifest_name):
+            where = f"a layer of {manifest_name}"
+            if not isinstance(d, dict):
+                raise self._invalid(f"{where} is not a JSON object")
+            annotations = d.get("annotations") or {}
+            if not isinstance(annotations, dict):
+                raise self._invalid(f"{where} has annotations that are not a JSON object")
+            layers.append(
+                Layer(
+                    annotations.get(LAYER_NAME, ""),
+                    self._field(d, "digest", str, where),
+                    self._field(d, "size", int, where),
+                    self._field(d, "mediaType", str, where),
+                    annotations,
+                )
             )
-            for d in manifest["layers"]
-        ]
+        index_annotations = descriptor.get("annotations") or {}
         return Image(
             path=self.path,
-            digest=descriptor["digest"],
-            ref_name=descriptor.get("annotations", {}).get("org.opencontainers.image.ref.name", ""),
+            digest=digest,
+            ref_name=index_annotations.get("org.opencontainers.image.ref.name", "")
+            if isinstance(index_annotations, dict)
+            else "",
             manifest=manifest_bytes,
             manifest_type=descriptor.get("mediaType", manifest.get("mediaType", "")),
-            config_digest=manifest["config"]["digest"],
+            config_digest=config_digest,
             config=config,
             layers=layers,
         )

@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 from cognix.errors import CognixError
 from cognix.image.archive import Archive, Layer
 from cognix.nix.builders import oci
-from cognix.project.pylock import Lock
+from cognix.project.pylock import read as read_lock
 
 _FACTS = ("python", "cuda", "cudnn", "torch-variant", "gpu", "platform", "system-packages")
 _LONG_LABELS = ("run.cog.openapi_schema", "run.cog.config")
@@ -72,10 +72,11 @@ def _summary(archive: Archive, layer: Layer) -> dict[str, str]:
 
 def load_side(path: Path) -> Side:
     """A pylock.toml or an OCI archive."""
+    lock = read_lock(path) if path.suffix == ".toml" and path.is_file() else None  # the one reader of locks
     if not path.is_file():
-        raise CognixError(f"{path} does not exist", hint="give two pylock.toml files or two image archives")
-    if path.suffix == ".toml":
-        lock = Lock.from_toml(path.read_text(), source=path)
+        problem = "is not a file" if path.exists() else "does not exist"
+        raise CognixError(f"{path} {problem}", hint="give two pylock.toml files or two image archives")
+    if lock is not None:
         facts = lock.cognix.model_dump(mode="json", by_alias=True, exclude_none=True)
         packages: dict[str, str] = {canonicalize_name(p.name): p.version for p in lock.packages}
         return Side("lock", packages, {k: facts[k] for k in _FACTS if k in facts})

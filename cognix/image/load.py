@@ -21,6 +21,8 @@ ENGINES = ("podman", "docker")
 
 def load(archive: Path, *, engine: str | None = None, name: str | None = None) -> str:
     """Load ``archive`` (as ``name``, default: the name it was built with); returns what happened."""
+    if engine is not None and engine not in ENGINES:
+        raise CognixError(f"unknown --engine {engine!r}", hint=f"use one of: {', '.join(ENGINES)}")
     engine = engine or next((e for e in ENGINES if shutil.which(e)), None)
     if engine not in ENGINES or shutil.which(engine) is None:
         raise CognixError(

@@ -214,7 +214,8 @@ def find_config(start: Path, explicit: str | None = None) -> Path:
     if explicit:
         path = (start / explicit).resolve()
         if not path.is_file():
-            raise ConfigNotFound(f"{explicit} does not exist", hint="pass the path of your cog.yaml to -f/--file")
+            problem = "is not a file" if path.exists() else "does not exist"
+            raise ConfigNotFound(f"{explicit} {problem}", hint="pass the path of your cog.yaml to -f/--file")
         return path
     here = start.resolve()
     for _ in range(MAX_SEARCH_DEPTH):
@@ -462,7 +463,8 @@ def _build_issues(build: dict[str, Any], project_dir: Path, invalid: Any) -> Non
     cuda = build.get("cuda")
     if isinstance(cuda, str) and (cuda_problem := _check_cuda(cuda)):
         invalid(("build", "cuda"), cuda, cuda_problem, 'write it as "X.Y", e.g. "12.4"')
-    for i, item in enumerate(build.get("run") or []):
+    run = build.get("run")
+    for i, item in enumerate(run if isinstance(run, list) else []):  # the schema pass names a non-list
         cmd = item.get("command") if isinstance(item, dict) else item
         if isinstance(cmd, str) and "\n" in cmd.strip():
             invalid(
@@ -642,7 +644,8 @@ def _model_issues(data: dict[str, Any], invalid: Any) -> None:
         sources = w.get("source")
         for j, src in enumerate(sources if isinstance(sources, list) else [sources]):
             for key in ("include", "exclude"):
-                for k, pat in enumerate(src.get(key) or [] if isinstance(src, dict) else []):
+                patterns = src.get(key) if isinstance(src, dict) else None
+                for k, pat in enumerate(patterns if isinstance(patterns, list) else []):
                     loc = ("weights", i, "source", *((j,) if isinstance(sources, list) else ()), key, k)
                     if not isinstance(pat, str):
                         continue

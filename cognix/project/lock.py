@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import tomllib
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
@@ -95,7 +95,8 @@ def read_inputs(project: Project, *, allow_sdist: list[str] | None = None) -> Lo
     # the default index: the requirements file's --index-url, else uv's own setting, else PyPI
     default_index = os.environ.get("UV_DEFAULT_INDEX") or os.environ.get("UV_INDEX_URL") or PYPI
     lines, index_url, extra, links = [], default_index, [], []
-    for raw in project.requirements:
+    source = build.python_requirements or "build.python_packages"
+    for number, raw in enumerate(project.requirements, start=1):
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith("#"):
             continue
@@ -110,6 +111,7 @@ def read_inputs(project: Project, *, allow_sdist: list[str] | None = None) -> Lo
             continue
         if line.startswith("-"):
             raise LockError(f"unsupported option in requirements: {line}", hint="use one requirement per line")
+        _check_requirement(line, f"{source}, {'line' if build.python_requirements else 'item'} {number}")
         lines.append(line)
     selection = compat.select(
         gpu=build.gpu,
@@ -140,6 +142,23 @@ def read_inputs(project: Project, *, allow_sdist: list[str] | None = None) -> Lo
     return inputs
 
 
+# what uv reads itself and PEP 508 does not: a path or URL of an artifact, a per-requirement option
+_NOT_PEP_508 = re.compile(r"[/\\]|^\.|\s--|\.(?:whl|zip|tar\.gz)$")
+
+
+def _check_requirement(line: str, where: str) -> None:
+    """Refuse a line that is no requirement at all now, before uv and Debian are asked anything;
+    a path or URL, which PEP 508 does not describe, is left to uv."""
+    try:
+        Requirement(line)
+    except InvalidRequirement as error:
+        if not _NOT_PEP_508.search(line):
+            raise LockError(
+                f"{where}: invalid requirement {line!r}: {error}",
+                hint="write a PEP 508 requirement, e.g. numpy==1.26.4, or the path or URL of a wheel",
+            ) from None
+
+
 PYTORCH_INDEX = "https://download.pytorch.org/whl"  # COGNIX_PYTORCH_INDEX replaces it (a mirror)
 
 
@@ -163,7 +182,11 @@ def _framework_wheels(
     versions = {"torch": variant.torch, "torchvision": variant.torchvision, "torchaudio": variant.torchaudio}
     out = []
     for line in lines:
-        req = Requirement(line)
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:  # a path or URL (see _check_requirement): uv reads it as it is
+            out.append(line)
+            continue
         name = canonicalize_name(req.name)
         pinned = str(req.specifier).startswith("==") and "+" not in str(req.specifier)
         if name in versions and pinned and not req.url:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import typing
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import tomli_w
 import tomllib
-from pydantic import BaseModel, ConfigDict, ValidationError
+from packaging.version import InvalidVersion, Version
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
+from cognix._version import __version__
 from cognix.errors import CognixError
 
 LOCK_NAME = "pylock.toml"
@@ -35,8 +37,21 @@ class _Table(BaseModel):
     """A TOML table: kebab-case keys, nothing unknown (a typo or a hand edit is named, not dropped)."""
 
     model_config = ConfigDict(
-        alias_generator=lambda name: name.replace("_", "-"), populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=lambda name: name.replace("_", "-"),
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        strict=True,  # TOML has types: gpu = "no" is an edit to name, not a string to read as false
     )
+
+
+def _has_sha256(hashes: dict[str, str]) -> dict[str, str]:
+    if "sha256" not in hashes:
+        raise ValueError("no sha256 among the hashes: cognix checks every file by its sha256")
+    return hashes
+
+
+Hashes = Annotated[dict[str, str], AfterValidator(_has_sha256)]
 
 
 class Artifact(_Table):
@@ -44,7 +59,7 @@ class Artifact(_Table):
 
     url: str
     size: int
-    hashes: dict[str, str]
+    hashes: Hashes
 
     @property
     def sha256(self) -> str:
@@ -89,7 +104,7 @@ class DebianPackage(_Table):
     url: str  # deb.debian.org, while the suite still ships this version
     snapshot_url: str  # snapshot.debian.org, which keeps it for good
     size: int
-    hashes: dict[str, str]
+    hashes: Hashes
 
     @property
     def sha256(self) -> str:
@@ -187,12 +202,38 @@ class Lock(_Table):
     def from_toml(cls, text: str, *, source: Path | str = LOCK_NAME) -> Lock:
         hint = f"delete {source} and run `cognix lock` to write it anew"
         try:
-            return cls.model_validate(tomllib.loads(text), by_alias=True, by_name=False)  # the file's keys only
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise LockFileError(f"{source} is not valid TOML: {error}", hint=hint) from None
+        version = data.get("lock-version")
+        if isinstance(version, str) and version.split(".")[0] != "1":  # PEP 751: refuse an unknown major
+            raise LockFileError(
+                f"{source} has lock-version {version}, and this cognix reads lock-version 1 (PEP 751)",
+                hint=f"upgrade cognix, or {hint}",
+            )
+        try:
+            return cls.model_validate(data, by_alias=True, by_name=False)  # the file's keys only
         except ValidationError as error:
             problems = [f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in error.errors()[:5]]
+            newer = _newer_writer(data)
+            if newer:
+                raise LockFileError(
+                    f"{source} was written by cognix {newer}, newer than this one ({__version__}), "
+                    "and this cognix cannot read it: " + "; ".join(problems),
+                    hint=f"upgrade cognix, or {hint}",
+                ) from None
             raise LockFileError(f"{source} is not a lock cognix can read: " + "; ".join(problems), hint=hint) from None
+
+
+def _newer_writer(data: dict[str, object]) -> str | None:
+    """The cognix version that wrote ``data`` (a parsed lock) where it is newer than this one."""
+    tool = data.get("tool")
+    table = tool.get("cognix") if isinstance(tool, dict) else None
+    written = table.get("cognix-version") if isinstance(table, dict) else None
+    try:
+        return written if isinstance(written, str) and Version(written) > Version(__version__) else None
+    except InvalidVersion:
+        return None
 
 
 def read(path: Path) -> Lock | None:

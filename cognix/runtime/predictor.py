@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import inspect
+import os
 import sys
 import traceback
 import warnings
@@ -89,11 +90,25 @@ def _import_file(project_dir: Path, filename: str) -> Any:
         spec.loader.exec_module(module)
     except BaseException as e:
         sys.modules.pop(module_name, None)
-        user_tb = "".join(traceback.format_exception(e)).rstrip()
         raise PredictorError(
-            f"failed to import predictor module {filename}: {type(e).__name__}: {e}", details=user_tb
+            f"failed to import predictor module {filename}: {type(e).__name__}: {e}", details=user_traceback(e)
         ) from None
     return module
+
+
+_OWN = f"{Path(__file__).resolve().parent.parent}{os.sep}"  # cognix's package: its frames are not the user's
+
+
+def user_traceback(error: BaseException) -> str:
+    """The traceback of the user's own code: cognix's frames and the import machinery's left out.
+    A SyntaxError keeps its file, line and caret (they are not frames)."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not frame.filename.startswith(("<frozen ", _OWN))
+    ]
+    header = ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
+    return "".join([*header, *traceback.format_exception_only(error)]).rstrip()
 
 
 def _user_method(cls: type, name: str) -> Callable[..., Any] | None:
