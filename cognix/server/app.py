@@ -84,7 +84,8 @@ class CogAPI:
         self.settings = settings
         self.request_shutdown = request_shutdown
         self.prespawned = workers or {}
-        self.history = History(settings.history_size, settings.history_bytes)
+        # one history per mode: a training's id is no prediction's (GET, PUT and cancel by id)
+        self.histories = {mode: History(settings.history_size, settings.history_bytes) for mode in settings.refs}
         self.client = LazyClient()
         self.supervisors: dict[str, Supervisor] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -114,7 +115,7 @@ class CogAPI:
         await asyncio.shield(self._stopping)
 
     async def _drain(self) -> None:
-        active = list(self.history.active.values())
+        active = self._active()
         if active:
             log.info("shutting down: waiting for %d predictions (%s)", len(active), ", ".join(p.id for p in active))
         for prediction in active:
@@ -130,7 +131,7 @@ class CogAPI:
         """A forced stop (Ctrl-C twice): every prediction in flight ends now as failed, so a sync
         client gets its answer and an async one its terminal webhook (given ``FORCED_DRAIN``
         seconds), and the server counts them as lost work, which makes its exit status 1."""
-        active = list(self.history.active.values())
+        active = self._active()
         for prediction in active:
             prediction.finish(Status.FAILED, error=reason)
         if active:
@@ -138,6 +139,9 @@ class CogAPI:
         self.lost += len(active)
         self.webhooks.hurry(FORCED_DRAIN)
         await self.shutdown()
+
+    def _active(self) -> list[Prediction]:
+        return [p for history in self.histories.values() for p in history.active.values()]
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -222,7 +226,8 @@ class CogAPI:
                 },
                 406,
             )
-        existing = self.history.get(prediction_id)
+        history = self.histories[mode]
+        existing = history.get(prediction_id)
         if existing is not None:  # the same id never runs twice
             if want_sse:
                 return StreamingResponse(sse.events(existing), media_type="text/event-stream")
@@ -249,7 +254,7 @@ class CogAPI:
             history_capacity=self.settings.stream_history if supervisor.signature.streaming else 0,
             max_output_bytes=self.settings.max_output_bytes,
         )
-        self.history.add(prediction)  # before any await: the same id cannot start twice
+        history.add(prediction)  # before any await: the same id cannot start twice
         respond_async = "respond-async" in request.headers.get("prefer", "")
         fetched: tuple[dict[str, Any], Path | None] | None = None
         if not respond_async:  # sync and SSE: a bad file input is a 422, as Cog answers
@@ -257,7 +262,7 @@ class CogAPI:
                 fetched = await self.input_files.fetch(supervisor.signature, values)
             except inputs.InvalidInputs as e:
                 supervisor.drop(prediction_id)
-                self.history.active.pop(prediction_id, None)
+                history.active.pop(prediction_id, None)
                 return _json({"detail": [_detail(i) for i in e.issues]}, 422)
         self.webhooks.watch(prediction, _trace_headers(request))
         stream = sse.events(prediction) if want_sse else None  # subscribed before the first event
@@ -287,7 +292,7 @@ class CogAPI:
             prediction.finish(Status.FAILED, error=f"internal error: {type(e).__name__}: {e}")
         finally:
             supervisor.drop(prediction.id)  # if it never got as far as a slot
-            self.history.retire(prediction)
+            self.histories[supervisor.mode].retire(prediction)
             if workdir is not None:
                 shutil.rmtree(workdir, ignore_errors=True)
 
@@ -301,12 +306,12 @@ class CogAPI:
             supervisor.cancel(prediction)
         gone.cancel()
 
-    def get(self, prediction_id: str) -> Response:
-        prediction = self.history.get(prediction_id)
+    def get(self, mode: str, prediction_id: str) -> Response:
+        prediction = self.histories[mode].get(prediction_id)
         return _json(prediction.response(), 200) if prediction else _json({}, 404)
 
     def cancel(self, mode: str, prediction_id: str) -> Response:
-        prediction = self.history.get(prediction_id)
+        prediction = self.histories[mode].get(prediction_id)
         if prediction is None:
             return _json({}, 404)
         if isinstance(prediction, Prediction) and not prediction.terminal:
@@ -442,10 +447,13 @@ class CognixApp:
             await self._lifespan(receive, send)
             return
         path, method = scope.get("path", ""), scope.get("method")
-        if scope["type"] == "http" and (path in self.create_paths and method == "POST" or path == "/health-check"):
+        if scope["type"] == "http" and (path in self.create_paths or path == "/health-check"):
+            allowed = "GET, HEAD" if path == "/health-check" else "POST"
             try:
-                if path == "/health-check":
-                    response = _json(await self.api.health()) if method in ("GET", "HEAD") else _json({}, 405)
+                if method not in allowed.split(", "):
+                    response = _json({"detail": "Method Not Allowed"}, 405, {"Allow": allowed})
+                elif path == "/health-check":
+                    response = _json(await self.api.health())
                 else:
                     response = await self.api.create(Request(scope, receive), self.create_paths[path], None)
             except Exception:  # what a framework's error middleware would do
@@ -514,15 +522,14 @@ def _fastapi_app(api: CogAPI) -> Any:
 
 
 def _routes(app: Any, api: CogAPI, mode: str, kind: str) -> None:
-    async def create_idempotent(request: Request, item_id: str) -> Response:
-        return await api.create(request, mode, item_id)
-
-    async def get(item_id: str) -> Response:
-        return api.get(item_id)
+    async def by_id(request: Request, item_id: str) -> Response:
+        """GET reads it, PUT creates it idempotently: one route, so a 405 lists both."""
+        if request.method == "PUT":
+            return await api.create(request, mode, item_id)
+        return api.get(mode, item_id)
 
     async def cancel(item_id: str) -> Response:
         return api.cancel(mode, item_id)
 
-    app.add_api_route(f"/{kind}s/{{item_id}}", create_idempotent, methods=["PUT"])
-    app.add_api_route(f"/{kind}s/{{item_id}}", get, methods=["GET"])
+    app.add_api_route(f"/{kind}s/{{item_id}}", by_id, methods=["GET", "PUT"])
     app.add_api_route(f"/{kind}s/{{item_id}}/cancel", cancel, methods=["POST"])
