@@ -6,7 +6,6 @@ import gc
 import json
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -80,7 +79,8 @@ def _predict(
     project = _project(config_file)
     _warn_drift(project)
     try:
-        run_once(project, _ref(project, mode), mode, input_args, json_input, output)
+        _ref(project, mode)  # no entry at all: said with what to add
+        run_once(project, mode, input_args, json_input, output)
     except PredictionFailed:
         raise typer.Exit(1) from None
 
@@ -126,14 +126,14 @@ def schema_cmd(
     compact: Annotated[bool, typer.Option("--compact", help="Cog's exact bytes (as in image labels).")] = False,
 ) -> None:
     """Print the OpenAPI schema of the predictor, as Cog generates it."""
-    from cognix.cli.in_process import stdout_to_stderr
-    from cognix.runtime import predictor, schema
+    from cognix.cli import in_process
+    from cognix.runtime import schema
 
     project = _project(config_file)
     mode = "train" if train else "predict"
-    with stdout_to_stderr(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        loaded = predictor.load(project.dir, _ref(project, mode), mode=mode)
+    _ref(project, mode)  # no entry at all: said with what to add
+    with in_process.stdout_to_stderr():
+        loaded = in_process.load(project, mode)
     print(schema.dumps(schema.openapi(loaded.signature, mode=mode), indent=None if compact else 2))
 
 

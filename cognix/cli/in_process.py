@@ -41,14 +41,25 @@ def stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def load(project: config.Project, mode: str) -> predictor.Predictor:
+    """The project's predictor (``mode="train"``: its trainer), imported here. A name its file
+    does not define is cog.yaml's error, at the entry's line (exit 2), as a missing file is."""
+    key = "train" if mode == "train" else "run"
+    ref = project.entry(key)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            return predictor.load(project.dir, ref, mode=mode)
+        except predictor.PredictorNotFound as error:
+            raise project.entry_error(key, error.message, error.hint) from None
+
+
 def run_once(
-    project: config.Project, ref: str, mode: str, input_args: list[str], json_input: str | None, output: str | None
+    project: config.Project, mode: str, input_args: list[str], json_input: str | None, output: str | None
 ) -> None:
     """One prediction (``mode="train"``: one training); raises CognixError on failure."""
     cwd = Path.cwd()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        loaded = predictor.load(project.dir, ref, mode=mode)
+    loaded = load(project, mode)
     sig = loaded.signature
     raw: dict[str, Any] = {}
     if json_input is not None:

@@ -140,22 +140,29 @@ class Project:
     def entry(self, key: str) -> str:
         """cog.yaml's ``run:`` (or ``predict:``) or ``train:``, checked before anything imports it:
         the file must exist, or the error points at cog.yaml's line (a config error, exit 2). A
-        missing class is reported by the import itself, after any error of the module's own."""
+        missing class is found by the import, after any error of the module's own, and reported
+        at the same line (:meth:`entry_error`)."""
         ref = self.config.train if key == "train" else self.config.runner
         if ref is None:
             raise CognixError(f"cog.yaml has no '{key}:' entry")
-        key = key if key == "train" else ("run" if self.config.run else "predict")
         filename = ref.partition(":")[0]
-        problem = None
-        source = self.dir / filename
-        if not source.is_file():
-            problem = (f"file does not exist: {filename}", f"create {filename} next to cog.yaml, or fix {key}:")
-        if problem:
-            node = yaml.compose(self.config_path.read_text(), Loader=yaml.SafeLoader)
-            lines = _line_index(node) if node is not None else {}
-            issue = ConfigIssue(key, f'invalid {key} "{ref}": {problem[0]}', _line_of(lines, (key,)), problem[1])
-            raise ConfigError(self.config_path, [issue])
+        if not (self.dir / filename).is_file():
+            hint = f"create {filename} next to cog.yaml, or fix {self._entry_key(key)}:"
+            raise self.entry_error(key, f"file does not exist: {filename}", hint)
         return ref
+
+    def _entry_key(self, key: str) -> str:
+        """The key cog.yaml spells: ``train``, or ``run`` or its deprecated alias ``predict``."""
+        return key if key == "train" else ("run" if self.config.run else "predict")
+
+    def entry_error(self, key: str, problem: str, hint: str | None) -> ConfigError:
+        """``problem`` with cog.yaml's ``run:``/``predict:`` (key "run") or ``train:`` entry, at its line."""
+        ref = self.config.train if key == "train" else self.config.runner
+        key = self._entry_key(key)
+        node = yaml.compose(self.config_path.read_text(), Loader=yaml.SafeLoader)
+        lines = _line_index(node) if node is not None else {}
+        issue = ConfigIssue(key, f'invalid {key} "{ref}": {problem}', _line_of(lines, (key,)), hint)
+        return ConfigError(self.config_path, [issue])
 
     @property
     def requirements(self) -> list[str]:

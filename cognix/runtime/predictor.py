@@ -28,6 +28,10 @@ class PredictorError(CognixError):
     """The predictor could not be imported, inspected or set up."""
 
 
+class PredictorNotFound(PredictorError):
+    """The module imported, and holds no object by the name cog.yaml gives."""
+
+
 @dataclass
 class Predictor:
     """A loaded predictor: its signature and how to call it."""
@@ -129,10 +133,10 @@ def load(project_dir: Path, ref: str, *, mode: str = "predict") -> Predictor:
         candidates = ["Trainer", "train"] if mode == "train" else ["Runner", "Predictor"]
         name = next((c for c in candidates if hasattr(module, c)), "")
         if not name:
-            raise PredictorError(f"no {' or '.join(candidates)} found in {filename}", hint=f"use '{filename}:Name'")
+            raise PredictorNotFound(f"no {' or '.join(candidates)} found in {filename}", hint=f"use '{filename}:Name'")
     obj = getattr(module, name, None)
     if obj is None:
-        raise PredictorError(f"predictor not found: {filename}:{name}", hint=f"define {name} in {filename}")
+        raise PredictorNotFound(f"predictor not found: {filename}:{name}", hint=f"define {name} in {filename}")
     try:
         return _from_object(ref, obj, name, mode)
     except SignatureError as e:

@@ -169,6 +169,16 @@ def test_a_missing_predictor_file_is_a_config_error_at_its_line(tmp_path: Path) 
     assert project.entry("run") == "predict.py:Runner"
 
 
+def test_a_missing_predictor_class_is_a_config_error_at_its_line(tmp_path: Path) -> None:
+    """Issue 12 (9): the file imports and lacks the name; found by the import, said at cog.yaml's line."""
+    (tmp_path / "cog.yaml").write_text("build:\n  python_version: '3.11'\nrun: predict.py:Nope\n")
+    (tmp_path / "predict.py").write_text("from cog import BasePredictor as Runner\n")
+    for command in (["predict"], ["schema"]):
+        result = run_cli(*command, cwd=tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert 'cog.yaml:3: invalid run "predict.py:Nope": predictor not found: predict.py:Nope' in result.stderr
+
+
 def test_nesting_deeper_than_the_bound_is_an_error(tmp_path: Path) -> None:
     issues = _issues("build:\n  x: " + "[" * 1000 + "]" * 1000 + "\n", tmp_path)  # RecursionError in PyYAML
     assert [i.message for i in issues] == ["failed to parse cog.yaml: nested deeper than 64 levels"]
