@@ -860,3 +860,22 @@ def test_a_deeply_nested_input_is_refused_and_the_server_stays_ready(tmp_path) -
         assert httpx.get(f"{server.url}/health-check").json()["status"] == "READY"
         fine = httpx.post(f"{server.url}/predictions", json={"input": {"data": nested(50)}}, timeout=30)
         assert fine.json()["output"] == "ran"
+
+
+def test_an_input_the_worker_cannot_be_sent_fails_alone_and_frees_its_slot(tmp_path) -> None:
+    """Issue 12 (1), the invariant itself: with the depth bound lifted, the input is refused by
+    pickle (RecursionError) on its way to the worker. Each such prediction ends failed, saying
+    why, and gives its slot back: more of them than the slot and the queue hold, then a fine one."""
+    (tmp_path / "cog.yaml").write_text('build:\n  python_version: "3.11"\nrun: "predict.py:Runner"\n')
+    (tmp_path / "predict.py").write_text(NESTED)
+    with serve(tmp_path, env={"COGNIX_QUEUE_DEPTH": "1", "COGNIX_MAX_INPUT_DEPTH": "0"}) as server:
+        deep = '{"input": {"data": ' + '{"a": ' * 1000 + "{}" + "}" * 1000 + "}}"  # too deep for json.dumps
+        for _ in range(4):
+            failed = httpx.post(
+                f"{server.url}/predictions", content=deep, headers={"Content-Type": "application/json"}, timeout=30
+            )
+            assert failed.status_code == 200 and failed.json()["status"] == "failed", failed.text
+            assert "the input could not be passed to the model" in failed.json()["error"]
+        assert httpx.get(f"{server.url}/health-check").json()["status"] == "READY"
+        fine = httpx.post(f"{server.url}/predictions", json={"input": {"data": nested(50)}}, timeout=30)
+        assert fine.json()["output"] == "ran"
