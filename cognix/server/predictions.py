@@ -32,6 +32,16 @@ def _rfc3339(timestamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int((timestamp - seconds) * 1e6):06d}Z"
 
 
+def _with_ending(
+    body: dict[str, Any], error: str | None, created: float, started: float | None, completed: float | None
+) -> dict[str, Any]:
+    """What every prediction response ends with: its error, if any, then its three times."""
+    if error is not None:
+        body["error"] = error
+    body.update(created_at=rfc3339(created), started_at=rfc3339(started), completed_at=rfc3339(completed))
+    return body
+
+
 _sequence = itertools.count()
 
 
@@ -134,14 +144,7 @@ class Prediction:
         if with_input:
             body["input"] = self.shown_input
         body.update(output=self.output, logs=self.log_text, status=self.status, metrics=self.metrics)
-        if self.error is not None:
-            body["error"] = self.error
-        body.update(
-            created_at=rfc3339(self.created_at),
-            started_at=rfc3339(self.started_at),
-            completed_at=rfc3339(self.completed_at),
-        )
-        return body
+        return _with_ending(body, self.error, self.created_at, self.started_at, self.completed_at)
 
     # --- events -----------------------------------------------------------------------
 
@@ -202,14 +205,7 @@ class Ended:
         """As :meth:`Prediction.response`, with ``dropped`` naming what is no longer held."""
         body: dict[str, Any] = {"id": self.id, "output": None, "logs": "", "status": self.status}
         body.update(metrics=self.metrics, dropped=list(self.DROPPED))
-        if self.error is not None:
-            body["error"] = self.error
-        body.update(
-            created_at=rfc3339(self.created_at),
-            started_at=rfc3339(self.started_at),
-            completed_at=rfc3339(self.completed_at),
-        )
-        return body
+        return _with_ending(body, self.error, self.created_at, self.started_at, self.completed_at)
 
 
 class History:
