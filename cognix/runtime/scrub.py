@@ -61,13 +61,15 @@ class Scrubber:
                 text = text.replace(value, MASK)
         return text
 
-    def unfinished(self, data: bytes) -> int:
-        """How many bytes at the end of ``data`` could begin a secret value, whose rest is not
-        read yet: held back until it is, so a value split across two reads is still masked."""
+    def unfinished(self, data: bytes | str) -> int:
+        """How many bytes (or characters) at the end of ``data`` could begin a secret value,
+        whose rest is not written yet: held back until it is, so a value split across two
+        reads, or two flushes, is still masked."""
         longest = 0
-        for value in self._encoded:
+        values: tuple[bytes, ...] | tuple[str, ...] = self._encoded if isinstance(data, bytes) else self._values
+        for value in values:
             for n in range(min(len(value) - 1, len(data)), longest, -1):
-                if data.endswith(value[:n]):
+                if data.endswith(value[:n]):  # type: ignore[arg-type]  # bytes with bytes, str with str
                     longest = n
                     break
         return longest

@@ -63,7 +63,8 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     encoded = bodies.encode(body)
     if isinstance(encoded, bytes):
         return Response(encoded, status_code=status, media_type="application/json", headers=headers)
-    return StreamingResponse(encoded, status_code=status, media_type="application/json", headers=headers)
+    headers = {**(headers or {}), "Content-Length": str(encoded.length)}
+    return StreamingResponse(encoded.pieces, status_code=status, media_type="application/json", headers=headers)
 
 
 def _invalid(loc: list[str | int], msg: str, kind: str = "value_error") -> Response:
@@ -137,6 +138,8 @@ class CogAPI:
         if active:
             log.error("stopped before %d predictions finished (%s)", len(active), ", ".join(p.id for p in active))
         self.lost += len(active)
+        for task in list(self.tasks):  # fetching inputs, or waiting for a restarted model: not now
+            task.cancel()
         self.webhooks.hurry(FORCED_DRAIN)
         await self.shutdown()
 

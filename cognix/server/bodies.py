@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import orjson
 
-from cognix.server.spill import OutputItems
+from cognix.server.spill import OutputItems, Pieces
 
 _MARK = "\0cognix-spilled-output-" + os.urandom(8).hex()  # stands in for the items; never in a body
 
@@ -39,7 +39,7 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def encode(body: Any) -> bytes | Iterator[bytes]:
+def encode(body: Any) -> bytes | Pieces:
     """``body`` as JSON: bytes, or pieces when its ``output`` is items partly on disk."""
     output = body.get("output") if isinstance(body, dict) else None
     if not isinstance(output, OutputItems):
@@ -47,16 +47,17 @@ def encode(body: Any) -> bytes | Iterator[bytes]:
     if not output.spilled:
         return dumps({**body, "output": output.items})
     head, tail = dumps({**body, "output": _MARK}).split(dumps(_MARK), 1)
-    return _pieces(head, output, tail)
+    items = output.chunks()  # the items as they are now, whoever reads them later
+    return Pieces(_joined(head, items, tail), len(head) + items.length + len(tail))
 
 
-def _pieces(head: bytes, output: OutputItems, tail: bytes) -> Iterator[bytes]:
+def _joined(head: bytes, items: Iterable[bytes], tail: bytes) -> Iterator[bytes]:
     yield head
-    yield from output.chunks()
+    yield from items
     yield tail
 
 
-async def stream(body: bytes | Iterator[bytes]) -> AsyncIterator[bytes]:
+async def stream(body: Pieces) -> AsyncIterator[bytes]:
     """An encoded body as an async stream, for the HTTP clients that take one."""
-    for piece in [body] if isinstance(body, bytes) else body:
+    for piece in body:
         yield piece

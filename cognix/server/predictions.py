@@ -17,6 +17,10 @@ from cognix.server.states import TERMINAL, Status
 
 MASK = "**********"
 BACKLOG = 1024  # events a live SSE client may fall behind before the model is made to wait
+LAGGED = (
+    "this client fell behind while other predictions share the model's process, which cannot wait for it; "
+    "reconnect (PUT the same id with Accept: text/event-stream) to replay what the server keeps"
+)
 
 
 def now() -> str:
@@ -164,6 +168,14 @@ class Prediction:
         """A live SSE client is :data:`BACKLOG` events behind: the worker should wait for it."""
         return any(queue.qsize() >= BACKLOG for queue in self.subscribers)
 
+    def shed_lagging(self) -> None:
+        """End the streams of the SSE clients :data:`BACKLOG` events behind, when the model
+        cannot be made to wait for them: each gets, after what it has, an error event saying
+        to reconnect (which replays what the history keeps), and nothing more is queued for it."""
+        for queue in [q for q in self.subscribers if q.qsize() >= BACKLOG]:
+            self.subscribers.discard(queue)
+            queue.put_nowait((self._seq + 1, "error", {"error": LAGGED, "behind": queue.qsize()}))
+
     def subscribe(self) -> tuple[asyncio.Queue[tuple[int, str, Any]], list[tuple[int, str, Any]], int]:
         """A live queue, the replayed events, and how many earlier events were dropped."""
         queue: asyncio.Queue[tuple[int, str, Any]] = asyncio.Queue()
@@ -236,11 +248,17 @@ class History:
         prediction.subscribers.clear()
         prediction.listeners.clear()
         size = prediction.approx_size()
+        if size > self.max_bytes:  # kept, it would push out every other: only its record stays
+            self._end(prediction)
+            return
         self.finished[prediction.id] = (prediction, size)
         self.bytes += size
         while self.finished and (len(self.finished) > self.capacity or self.bytes > self.max_bytes):
             _, (oldest, dropped) = self.finished.popitem(last=False)
             self.bytes -= dropped
-            self.ended[oldest.id] = Ended.of(oldest)
+            self._end(oldest)
+
+    def _end(self, prediction: Prediction) -> None:
+        self.ended[prediction.id] = Ended.of(prediction)
         while len(self.ended) > self.ended_capacity:
             self.ended.popitem(last=False)

@@ -32,6 +32,7 @@ def serve(settings: Settings, *, host: str, await_explicit_shutdown: bool = Fals
 
     class Server(uvicorn.Server):
         forced: asyncio.Task[None] | None = None
+        forcing = False
 
         def handle_exit(self, sig: int, frame: Any) -> None:
             if await_explicit_shutdown and sig == signal.SIGTERM:
@@ -40,7 +41,8 @@ def serve(settings: Settings, *, host: str, await_explicit_shutdown: bool = Fals
             super().handle_exit(sig, frame)  # stop accepting, drain in-flight predictions, exit
             # uvicorn re-raises captured signals after shutdown; the exit status says what was lost
             getattr(self, "_captured_signals", []).clear()
-            if self.force_exit and self.forced is None:  # uvicorn stops waiting; the work ends now
+            if self.force_exit and not self.forcing:  # uvicorn stops waiting; the work ends now
+                self.forcing = True  # at once: a third Ctrl-C must not abandon it twice
                 loop = asyncio.get_running_loop()
                 loop.call_soon_threadsafe(lambda: setattr(self, "forced", loop.create_task(app.api.abandon(FORCED))))
 

@@ -53,7 +53,7 @@ async def _stream(
                 continue
             for piece in _format(event, data):
                 yield piece
-            if event == "completed":
+            if event in ("completed", "error"):  # error: this client was let go (Prediction.shed_lagging)
                 return
     finally:
         prediction.subscribers.discard(queue)

@@ -81,6 +81,7 @@ class Supervisor:
         self._health_ids = itertools.count()
         self._file_locks: dict[str, asyncio.Lock] = {}
         self._canceling: set[str] = set()  # predictions told to cancel: read on, whoever lags
+        self._paced = False  # the worker is not read while an SSE client catches up (_keep_pace)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self.restarting = False  # after a crash: new predictions queue until setup is done again
@@ -136,14 +137,26 @@ class Supervisor:
             self._finish(prediction, Status.FAILED, error=f"internal error: {type(error).__name__}: {error}")
 
     async def _keep_pace(self, prediction_id: str) -> None:
-        """Backpressure: while an SSE client is far behind, the worker is not read, so its
-        sends block and the model yields no faster than the slowest live client reads. A
-        cancel (or the prediction ending) lets it go on."""
+        """Backpressure: while an SSE client is far behind, the worker is not read, so its sends
+        block and the model yields no faster than the slowest live client reads. Only while this
+        prediction is the worker's one: with others running, pausing would stall them too, so
+        the lagging client is let go instead. A cancel, or a new prediction, ends the wait."""
         prediction = self.running.get(prediction_id)
-        while prediction is not None and prediction.congested() and not prediction.terminal:
-            if prediction.id in self._canceling:
-                return
-            await asyncio.sleep(0.005)
+        if prediction is None or not prediction.congested():
+            return
+        if len(self.running) > 1:
+            prediction.shed_lagging()
+            return
+        self._paced = True
+        try:
+            while prediction.congested() and not prediction.terminal and len(self.running) == 1:
+                if prediction.id in self._canceling:
+                    return
+                await asyncio.sleep(0.005)
+        finally:
+            self._paced = False
+        if len(self.running) > 1:  # one started meanwhile
+            prediction.shed_lagging()
 
     def _handle(self, message: ipc.WorkerMessage) -> None:
         # the per-prediction messages first: they are the hot path. Class patterns without
@@ -386,6 +399,8 @@ class Supervisor:
     async def user_healthcheck(self, timeout: float = 5.0) -> str | None:
         """Run the model's ``healthcheck()``; the error text, or None when healthy."""
         if not self.has_healthcheck or self.state != Health.READY:
+            return None
+        if self._paced:  # alive: it is waiting to send output; its answer could not be read now
             return None
         request_id = next(self._health_ids)
         future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()

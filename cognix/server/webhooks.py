@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
+from collections.abc import AsyncIterator
 from typing import Any
 
 from cognix._version import __version__
@@ -19,6 +21,7 @@ TERMINAL_ATTEMPTS = 12
 BACKOFF_BASE = 0.1
 BACKOFF_MAX = 30.0
 TIMEOUT = 30.0
+MAX_REDIRECTS = 5
 
 
 class Webhooks:
@@ -102,6 +105,24 @@ class _Delivery:
         if not self.prediction.terminal:  # the terminal webhook carries everything anyway
             await self.send(terminal=False)
 
+    async def _post(self, body: Any) -> Any:
+        """POST ``body``, following 307 and 308, which carry the POST to the new URL, with the
+        body encoded anew each time (a spilled output is a stream, read once). Any other
+        redirect is returned as it is, for the caller to call a failure."""
+        url = self.url
+        for _ in range(MAX_REDIRECTS):
+            encoded = bodies.encode(body)  # a spilled output is read from disk as it is sent
+            content: bytes | AsyncIterator[bytes]
+            if isinstance(encoded, bytes):
+                content, headers = encoded, self.headers
+            else:
+                content, headers = bodies.stream(encoded), {**self.headers, "Content-Length": str(encoded.length)}
+            resp = await self.hooks.client.get().post(url, content=content, headers=headers, timeout=TIMEOUT)
+            if resp.status_code not in (307, 308) or "location" not in resp.headers:
+                return resp
+            url = urllib.parse.urljoin(str(resp.url), resp.headers["location"])
+        return resp
+
     async def send(self, *, terminal: bool) -> None:
         import httpx
 
@@ -111,21 +132,14 @@ class _Delivery:
             attempts = TERMINAL_ATTEMPTS if terminal else 1
             for attempt in range(attempts):
                 try:
-                    # 307 and 308 carry the POST to the new URL; 301-303 would turn it into a GET
-                    # without the body, so they are a failure, said in the log, not a delivery
-                    encoded = bodies.encode(body)  # a spilled output is read from disk as it is sent
-                    content = encoded if isinstance(encoded, bytes) else bodies.stream(encoded)
-                    resp = await self.hooks.client.get().post(
-                        self.url, content=content, headers=self.headers, timeout=TIMEOUT, follow_redirects=True
-                    )
-                    lost = [r.status_code for r in resp.history if r.status_code in (301, 302, 303)]
-                    if lost or resp.is_redirect:
-                        reason = f"redirected with HTTP {(lost or [resp.status_code])[0]}, which drops the body"
+                    resp = await self._post(body)
+                    if resp.is_redirect:  # 301-303 would turn the POST into a GET without the body
+                        reason = f"redirected with HTTP {resp.status_code}, which drops the body"
                         break
                     if resp.status_code not in RETRY_STATUSES:
                         return
                     reason = f"HTTP {resp.status_code}"
-                except httpx.HTTPError as e:
+                except (httpx.HTTPError, httpx.StreamError, OSError) as e:  # OSError: a spilled output unread
                     reason = f"{type(e).__name__}: {e}"
                 self.failure = reason
                 if attempt + 1 < attempts:

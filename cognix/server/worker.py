@@ -64,6 +64,8 @@ class WorkerChannel(ipc.BlockingChannel):
             message = dataclasses.replace(message, text=self.scrubber.scrub(message.text))
         elif isinstance(message, ipc.Failed):
             message = dataclasses.replace(message, error=self.scrubber.scrub(message.error))
+        elif isinstance(message, ipc.Metric) and isinstance(message.value, str):
+            message = dataclasses.replace(message, value=self.scrubber.scrub(message.value))
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
         try:
             super().send(message)
@@ -75,7 +77,7 @@ class _LogStream(io.TextIOBase):
     """``sys.stdout``/``sys.stderr`` replacement: each write goes to the prediction running
     in this context (per task or thread), so logs stay separate under concurrency."""
 
-    def __init__(self, channel: ipc.BlockingChannel, name: str, fallback: Callable[[], str | None]) -> None:
+    def __init__(self, channel: WorkerChannel, name: str, fallback: Callable[[], str | None]) -> None:
         self.channel = channel
         self.name = name
         self.fallback = fallback
@@ -95,9 +97,14 @@ class _LogStream(io.TextIOBase):
                 self.partial[owner] = rest
         return len(text)
 
-    def flush(self) -> None:
+    def flush(self, final: bool = False) -> None:
+        """Send the partial line, but for an end that could begin a secret value, kept until
+        more is written or, ``final``, the prediction reports."""
         owner = _current.get() or self.fallback()
-        if rest := self.partial.pop(owner, ""):
+        rest = self.partial.pop(owner, "")
+        if not final and (keep := self.channel.scrubber.unfinished(rest)):
+            rest, self.partial[owner] = rest[:-keep], rest[-keep:]
+        if rest:
             self.channel.send(ipc.Log(owner, self.name, rest))
 
     def fileno(self) -> int:
@@ -390,7 +397,9 @@ class Worker:
         from the thread that runs predictions (or setup). The wait blocks the event loop of an
         async model briefly: it is bounded, and it has no await, so the report follows at once."""
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
-            if stream is not None:
+            if isinstance(stream, _LogStream):
+                stream.flush(final=True)
+            elif stream is not None:
                 stream.flush()
         _libc.fflush(None)  # C stdio on a pipe is fully buffered
         deadline = time.monotonic() + DRAIN_TIMEOUT

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+from collections.abc import Iterator
 
 import orjson
 
-from cognix.server.predictions import Ended, History, Prediction
+from cognix.server import bodies
+from cognix.server.predictions import BACKLOG, Ended, History, Prediction
+from cognix.server.spill import OutputItems
 from cognix.server.states import Health, Status
 
 
@@ -76,3 +80,51 @@ def test_states_are_written_as_cogs_plain_strings() -> None:
     assert orjson.loads(orjson.dumps(body))["status"] == "succeeded"
     assert json.dumps({"status": Health.SETUP_FAILED}) == '{"status": "SETUP_FAILED"}'
     assert f"{Status.CANCELED} {Health.BUSY}" == str(Status.CANCELED) + " BUSY" == "canceled BUSY"
+
+
+def test_one_prediction_over_the_byte_budget_does_not_push_out_the_others() -> None:
+    history = History(capacity=1000, max_bytes=10_000)
+    for i in range(5):
+        small = _finished(i, output="y" * 100)
+        history.add(small)
+        history.retire(small)
+    big = _finished(99, output="z" * 20_000)
+    history.add(big)
+    history.retire(big)
+    assert all(isinstance(history.get(f"p{i}"), Prediction) for i in range(5))
+    assert isinstance(history.get("p99"), Ended)
+
+
+def test_a_spilled_output_reads_whole_while_items_are_added_from_another_thread() -> None:
+    """Responses stream a spilled output from Starlette's thread pool while the event loop
+    adds items: each read is the items as they were when it was asked for, as valid JSON."""
+    items = OutputItems(bodies.dumps, 1 << 30, memory_bytes=1000)
+    for i in range(2000):
+        items.append(f"item {i}")
+    snapshots = [(items.count, items.chunks()) for _ in range(4)]
+    results: list[bytes] = []
+
+    def read(pieces: Iterator[bytes]) -> None:
+        results.append(b"".join(pieces))
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(read, pieces) for _, pieces in snapshots]
+        for i in range(2000, 60_000):  # meanwhile, on this thread, as the server's loop does
+            items.append(f"item {i}")
+        for future in futures:
+            future.result()
+    assert all(json.loads(r) == [f"item {i}" for i in range(2000)] for r in results)
+    assert json.loads(b"".join(items.chunks())) == [f"item {i}" for i in range(60_000)]
+
+
+def test_a_lagging_sse_client_is_let_go_with_an_error_after_what_it_has() -> None:
+    p = Prediction(id="p", input={}, shown_input={}, history_capacity=8)
+    queue, _, _ = p.subscribe()
+    for i in range(BACKLOG):
+        p.add_output(f"t{i}")
+    assert p.congested()
+    p.shed_lagging()
+    assert not p.subscribers and not p.congested()
+    events = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert [e[1] for e in events] == ["output"] * BACKLOG + ["error"]
+    assert "reconnect" in events[-1][2]["error"]

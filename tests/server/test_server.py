@@ -231,6 +231,20 @@ def test_a_307_webhook_is_followed_and_a_302_is_a_logged_failure() -> None:
         assert not p.webhooks("lost")
 
 
+def test_a_307_webhook_carries_a_spilled_output_in_full() -> None:
+    """A spilled output is a stream, read once; the 307 is followed with it encoded anew."""
+    with peer() as p, serve(MODELS / "stream") as server:
+        body = {
+            "id": "spilled",
+            "input": {"n": 9_000, "pad": 1000, "quiet": True},  # 9 MB: past what is kept in memory
+            "webhook": p.url + "/307/hooks/spilled",
+            "webhook_events_filter": ["completed"],
+        }
+        predict(server, body, Prefer="respond-async")
+        p.wait_for(lambda: p.webhooks("spilled"), timeout=60)
+        assert p.webhooks("spilled")[-1]["output"] == [f"t{i}{'.' * 1000} " for i in range(9_000)]
+
+
 def test_put_is_idempotent(kitchen) -> None:
     first = httpx.put(kitchen.url + "/predictions/same-id", json={"input": {"action": "count"}}, timeout=30).json()
     again = httpx.put(kitchen.url + "/predictions/same-id", json={"input": {"action": "count"}}, timeout=30).json()
@@ -460,7 +474,7 @@ def test_a_secret_value_the_model_prints_or_raises_is_masked(kitchen) -> None:
         shown = json.dumps(p.webhooks("leaky")) + json.dumps(final)
     assert "s3cr3t" not in shown and "t0ken" not in shown and "s3cr3t" not in kitchen.log
     assert final["error"] == "bad token **********"
-    for line in ("python sees **********", "c-level sees **********", "split ********** end"):
+    for line in ("python sees **********", "c-level sees **********", "split ********** end", "flushed ********** end"):
         assert line in final["logs"]
 
 
@@ -608,8 +622,10 @@ def test_ctrl_c_twice_fails_the_work_in_flight_and_exits_1() -> None:
         async_body = {"id": "async-one", "input": {"action": "sleep", "seconds": 30}, "webhook": p.url}
         predict(server, async_body, Prefer="respond-async")
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            sync = pool.submit(predict, server, {"input": {"action": "sleep", "seconds": 30}})
-            server.wait_for("BUSY")
+            sync_body = {"input": {"action": "sleep", "seconds": 30}}
+            sync = pool.submit(lambda: httpx.put(server.url + "/predictions/sync-one", json=sync_body, timeout=60))
+            while httpx.get(server.url + "/predictions/sync-one", timeout=10).status_code == 404:  # admitted
+                time.sleep(0.05)
             server.process.send_signal(signal.SIGINT)
             time.sleep(0.5)
             assert server.process.poll() is None  # draining: the predictions run on

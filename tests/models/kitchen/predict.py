@@ -55,6 +55,8 @@ class Runner(BaseRunner):
         if action == "leak":  # the secret's own value, everywhere a model can put it
             value = token.get_secret_value() if token else ""
             print(f"python sees {value}")
+            print(f"flushed {value[:4]}", end="", flush=True)  # one value over two flushes
+            print(f"{value[4:]} end")
             os.system(f"echo c-level sees {value}")
             os.write(1, f"split {value[:3]}".encode())  # one value over two writes to the fd
             time.sleep(0.05)
