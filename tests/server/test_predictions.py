@@ -21,32 +21,31 @@ def _finished(i: int, output: str = "x") -> Prediction:
     return p
 
 
-def test_history_keeps_at_most_capacity_finished_predictions() -> None:
-    history = History(capacity=3)
-    for i in range(10):
-        p = _finished(i)
+def _retire(history: History, numbers: range, output: str = "x") -> None:
+    """Finished predictions p0, p1, ... handed to ``history`` as the server does."""
+    for i in numbers:
+        p = _finished(i, output=output)
         history.add(p)
         history.retire(p)
+
+
+def test_history_keeps_at_most_capacity_finished_predictions() -> None:
+    history = History(capacity=3)
+    _retire(history, range(10))
     assert [isinstance(history.get(f"p{i}"), Prediction) for i in range(10)] == [False] * 7 + [True] * 3
     assert all(isinstance(history.get(f"p{i}"), Ended) for i in range(7))  # their ids still answer
 
 
 def test_history_is_bounded_in_bytes() -> None:
     history = History(capacity=1000, max_bytes=10_000)
-    for i in range(50):
-        p = _finished(i, output="y" * 1_000)
-        history.add(p)
-        history.retire(p)
+    _retire(history, range(50), output="y" * 1_000)
     assert history.bytes <= 10_000
     assert isinstance(history.get("p49"), Prediction) and isinstance(history.get("p0"), Ended)
 
 
 def test_a_dropped_prediction_is_remembered_by_id_for_the_window() -> None:
     history = History(capacity=2, max_bytes=10_000, ended=5)
-    for i in range(10):
-        p = _finished(i, output="y" * 20_000)  # each alone is over the byte budget
-        history.add(p)
-        history.retire(p)
+    _retire(history, range(10), output="y" * 20_000)  # each alone is over the byte budget
     assert history.bytes == 0 and not history.finished
     assert [history.get(f"p{i}") is not None for i in range(10)] == [False] * 5 + [True] * 5
     kept = history.get("p9")
@@ -58,10 +57,7 @@ def test_active_predictions_are_never_forgotten() -> None:
     history = History(capacity=1)
     running = Prediction(id="running", input={}, shown_input={})
     history.add(running)
-    for i in range(5):
-        p = _finished(i)
-        history.add(p)
-        history.retire(p)
+    _retire(history, range(5))
     assert history.get("running") is running
 
 
@@ -84,10 +80,7 @@ def test_states_are_written_as_cogs_plain_strings() -> None:
 
 def test_one_prediction_over_the_byte_budget_does_not_push_out_the_others() -> None:
     history = History(capacity=1000, max_bytes=10_000)
-    for i in range(5):
-        small = _finished(i, output="y" * 100)
-        history.add(small)
-        history.retire(small)
+    _retire(history, range(5), output="y" * 100)
     big = _finished(99, output="z" * 20_000)
     history.add(big)
     history.retire(big)
