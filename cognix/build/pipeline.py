@@ -89,9 +89,8 @@ def prepare(
     """Everything before Nix builds: Nix present, a current lock of wheels, the toolchain, the
     system packages it can provide, and ``flake.nix`` + ``.cognix/`` written."""
     nixcli.build_users_options()  # before any slow step: no (usable) Nix, no build
-    for key, ref in (("run", project.config.runner), ("train", project.config.train)):
-        if ref:
-            project.entry(key)  # a missing predictor file or class, named at its cog.yaml line
+    for key in project.entry_keys:
+        project.entry(key)  # a missing predictor file, named at its cog.yaml line
     lock = ensure_lock(project, toolchain=toolchain, locked=locked, progress=progress, secrets=secrets)
     if sdists := [f"{p.name} {p.version}" for p in lock.packages if p.wheel is None]:
         raise CognixError(

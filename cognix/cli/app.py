@@ -60,17 +60,6 @@ def _warn_drift(project: config.Project) -> None:
         err.print(styled(("warning: ", "yellow"), line))
 
 
-def _ref(project: config.Project, mode: str) -> str:
-    ref = project.config.train if mode == "train" else project.config.runner
-    if not ref:
-        key = "train" if mode == "train" else "run"
-        raise CognixError(
-            f"cog.yaml has no '{key}:' entry",
-            hint=f'add {key}: "{"train.py:train" if mode == "train" else "run.py:Runner"}" to cog.yaml',
-        )
-    return project.entry("train" if mode == "train" else "run")
-
-
 def _predict(
     mode: str, input_args: list[str], json_input: str | None, output: str | None, config_file: str | None
 ) -> None:
@@ -79,7 +68,6 @@ def _predict(
     project = _project(config_file)
     _warn_drift(project)
     try:
-        _ref(project, mode)  # no entry at all: said with what to add
         run_once(project, mode, input_args, json_input, output)
     except PredictionFailed:
         raise typer.Exit(1) from None
@@ -131,7 +119,6 @@ def schema_cmd(
 
     project = _project(config_file)
     mode = "train" if train else "predict"
-    _ref(project, mode)  # no entry at all: said with what to add
     with in_process.stdout_to_stderr():
         loaded = in_process.load(project, mode)
     print(schema.dumps(schema.openapi(loaded.signature, mode=mode), indent=None if compact else 2))
@@ -212,11 +199,8 @@ def serve_cmd(
     project = _project(config_file)
     _warn_drift(project)
     config = project.config
-    if not config.runner and not config.train:
-        _ref(project, "predict")  # raises the "no run:" error
-    for key, ref in (("run", config.runner), ("train", config.train)):
-        if ref:
-            project.entry(key)  # a missing predictor file, named at its cog.yaml line, before serving
+    for key in project.entry_keys or ["run"]:  # none at all: the "no run:" error
+        project.entry(key)  # a missing predictor file, named at its cog.yaml line, before serving
     os.environ.update(config.environment_dict)  # Cog applies `environment` at run time too
     settings = server.settings_from_env(
         project_dir=project.dir,

@@ -144,12 +144,18 @@ class Project:
         at the same line (:meth:`entry_error`)."""
         ref = self.config.train if key == "train" else self.config.runner
         if ref is None:
-            raise CognixError(f"cog.yaml has no '{key}:' entry")
+            example = "train.py:train" if key == "train" else "run.py:Runner"
+            raise CognixError(f"cog.yaml has no '{key}:' entry", hint=f'add {key}: "{example}" to cog.yaml')
         filename = ref.partition(":")[0]
         if not (self.dir / filename).is_file():
             hint = f"create {filename} next to cog.yaml, or fix {self._entry_key(key)}:"
             raise self.entry_error(key, f"file does not exist: {filename}", hint)
         return ref
+
+    @property
+    def entry_keys(self) -> list[str]:
+        """The entries cog.yaml names, as :meth:`entry` takes them: "run" (or ``predict:``), "train"."""
+        return [key for key, ref in (("run", self.config.runner), ("train", self.config.train)) if ref]
 
     def _entry_key(self, key: str) -> str:
         """The key cog.yaml spells: ``train``, or ``run`` or its deprecated alias ``predict``."""
