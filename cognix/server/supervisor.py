@@ -133,8 +133,7 @@ class Supervisor:
         log.exception("the server failed on the model's %s message", type(message).__name__)
         prediction = self.running.get(getattr(message, "prediction_id", None) or "")
         if prediction is not None:
-            self._send(ipc.Cancel(prediction.id))
-            self._finish(prediction, Status.FAILED, error=f"internal error: {type(error).__name__}: {error}")
+            self._fail(prediction, f"internal error: {type(error).__name__}: {error}")
 
     async def _keep_pace(self, prediction_id: str) -> None:
         """Backpressure: while an SSE client is far behind, the worker is not read, so its sends
@@ -245,7 +244,7 @@ class Supervisor:
             try:  # small files now; what is left (uploads, big files) below, without redoing these
                 done, value = self.outputs.resolve_now(value) if has_files(value) else (True, value)
             except OSError as e:
-                self._output_failed(prediction, e)
+                self._fail(prediction, f"cannot read an output file: {e}")
                 return
             if done:
                 apply(prediction, value)
@@ -259,7 +258,7 @@ class Supervisor:
                 try:
                     resolved = await self.outputs.resolve(value)
                 except OSError as e:
-                    self._output_failed(prediction, e)
+                    self._fail(prediction, f"cannot read an output file: {e}")
                     return
                 apply(prediction, resolved)
 
@@ -269,16 +268,13 @@ class Supervisor:
         try:
             prediction.add_output(value)
         except OutputTooLarge as error:
-            self._send(ipc.Cancel(prediction.id))  # the iterator is still producing
-            self._finish(
-                prediction,
-                Status.FAILED,
-                error=f"{error}; return files for large outputs, or raise the limit",
-            )
+            self._fail(prediction, f"{error}; return files for large outputs, or raise the limit")
 
-    def _output_failed(self, prediction: Prediction, error: OSError) -> None:
-        self._send(ipc.Cancel(prediction.id))  # an iterator may still be producing
-        self._finish(prediction, Status.FAILED, error=f"cannot read an output file: {error}")
+    def _fail(self, prediction: Prediction, error: str) -> None:
+        """End a running prediction as failed here, and stop it in the worker, where an
+        iterator may still be producing for it."""
+        self._send(ipc.Cancel(prediction.id))
+        self._finish(prediction, Status.FAILED, error=error)
 
     def _background(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
