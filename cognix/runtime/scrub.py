@@ -11,7 +11,7 @@ masking every "ab" would garble the logs and hide nothing.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, AnyStr
 
 from cognix.sdk.types import Secret
 
@@ -65,11 +65,12 @@ class Scrubber:
         """How many bytes (or characters) at the end of ``data`` could begin a secret value,
         whose rest is not written yet: held back until it is, so a value split across two
         reads, or two flushes, is still masked."""
-        longest = 0
-        values: tuple[bytes, ...] | tuple[str, ...] = self._encoded if isinstance(data, bytes) else self._values
-        for value in values:
-            for n in range(min(len(value) - 1, len(data)), longest, -1):
-                if data.endswith(value[:n]):  # type: ignore[arg-type]  # bytes with bytes, str with str
-                    longest = n
-                    break
-        return longest
+        if isinstance(data, bytes):
+            return max((begun(data, value) for value in self._encoded), default=0)
+        return max((begun(data, value) for value in self._values), default=0)
+
+
+def begun(data: AnyStr, value: AnyStr) -> int:
+    """How long the end of ``data`` is a beginning of ``value`` (never all of it): what a
+    reader of a stream holds back until it knows whether ``value`` follows."""
+    return next((n for n in range(min(len(value) - 1, len(data)), 0, -1) if data.endswith(value[:n])), 0)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from cognix.runtime import inputs, outputs, predictor
-from cognix.runtime.scrub import Scrubber, secret_values
+from cognix.runtime.scrub import Scrubber, begun, secret_values
 from cognix.sdk import CancelationException
 from cognix.sdk.scope import prediction_scope
 from cognix.server import ipc
@@ -113,7 +113,7 @@ class _LogStream(io.TextIOBase):
 
 def _marker_start(data: bytes) -> int:
     """How many bytes at the end of ``data`` could begin a marker (the rest of it not read yet)."""
-    return next((n for n in range(len(_DRAIN_MARKER) - 1, 0, -1) if data.endswith(_DRAIN_MARKER[:n])), 0)
+    return begun(data, _DRAIN_MARKER)
 
 
 class _Pump:
