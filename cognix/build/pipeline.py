@@ -129,7 +129,9 @@ def build_image(
     check_server_starts(env)
     progress("computing the OpenAPI schema with the image's Python")
     runner = project.config.runner
-    labels = {"run.cog.openapi_schema": openapi_schema(runner, env, src)} if runner else {}
+    concurrency = project.config.concurrency
+    slots = concurrency.max if concurrency else None
+    labels = {"run.cog.openapi_schema": openapi_schema(runner, env, src, slots)} if runner else {}
     progress("writing the SBOM")
     document = write_sbom(lock, env, roots, src, folder / SBOM_NAME)
     labels[sbom.LABEL] = hashlib.sha256(document.encode()).hexdigest()
@@ -192,11 +194,21 @@ def check_server_starts(env: Path) -> None:
         )
 
 
-def openapi_schema(runner: str, env: Path, src: Path) -> str:
-    """Run by the image's Python, isolated from this host's environment, on exactly /src."""
+def openapi_schema(runner: str, env: Path, src: Path, concurrency: int | None) -> str:
+    """Run by the image's Python, isolated from this host's environment, on exactly /src; it also
+    refuses a ``concurrency`` (cog.yaml's ``concurrency.max``) the predictor cannot take."""
+    from cognix.runtime.schema import CONCURRENCY_REFUSED
+
     command = [str(env / "bin" / "python"), "-I", "-B", "-m", "cognix.runtime.schema", str(src), runner, "predict"]
     clean = {"PATH": f"{env}/bin", "HOME": tempfile.gettempdir(), "LANG": "C.UTF-8"}
+    if concurrency is not None:
+        clean["COG_MAX_CONCURRENCY"] = str(concurrency)
     result = subprocess.run(command, cwd=src, capture_output=True, text=True, env=clean)
+    if result.returncode == CONCURRENCY_REFUSED:
+        raise CognixError(
+            f"cog.yaml: {result.stderr.strip().splitlines()[-1]}",
+            hint=f"make {runner}'s run() an `async def`, or set concurrency.max to 1",
+        )
     if result.returncode != 0:
         raise CognixError(
             f"the image's Python could not load {runner} to compute its schema",

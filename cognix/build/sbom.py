@@ -115,8 +115,9 @@ def build_sbom(
             bom_ref=f"pypi:{key}",
             purl=PackageURL("pypi", name=key, version=package.version),
             hashes=[HashType(alg=HashAlgorithm.SHA_256, content=artifact.sha256)] if artifact else [],
+            # a file of the project's (``path``) has no address but the image it is in
             external_references=[ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=XsUri(artifact.url))]
-            if artifact
+            if artifact and artifact.url
             else [],
             licenses=[licenses.make_from_string(license_text)] if license_text else [],
         )

@@ -6,6 +6,7 @@ import gc
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -60,6 +61,23 @@ def _warn_drift(project: config.Project) -> None:
         err.print(styled(("warning: ", "yellow"), line))
 
 
+def _program() -> str:
+    """``cog`` when invoked through a ``cog`` alias (Cog's words then name Cog's command), else ``cognix``."""
+    return "cog" if Path(sys.argv[0]).name == "cog" else "cognix"
+
+
+def _image_environment(project: config.Project, extra: Sequence[str] = ()) -> dict[str, str]:
+    """cog.yaml's ``environment`` (which the image sets too), then ``-e NAME=VALUE``: what the model
+    sees when it runs here."""
+    variables = dict(project.config.environment_dict)
+    for item in extra:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise CognixError(f"-e {item!r} is not NAME=VALUE", hint="e.g. -e HF_TOKEN=abc")
+        variables[name] = value
+    return variables
+
+
 def _predict(
     mode: str, input_args: list[str], json_input: str | None, output: str | None, config_file: str | None
 ) -> None:
@@ -67,6 +85,7 @@ def _predict(
 
     project = _project(config_file)
     _warn_drift(project)
+    os.environ.update(_image_environment(project))  # as in the image, where it is the process's
     try:
         run_once(project, mode, input_args, json_input, output)
     except PredictionFailed:
@@ -82,18 +101,22 @@ JsonInput = Annotated[
 OutputOpt = Annotated[str | None, typer.Option("-o", "--output", help="Write the output to this path.")]
 
 
-@app.command("predict")
-def predict_cmd(
+@app.command("run")
+def run_cmd(
+    ctx: typer.Context,
     input_args: Inputs = [],  # noqa: B006 - typer reads the default
     json_input: JsonInput = None,
     output: OutputOpt = None,
     config_file: ConfigFile = None,
 ) -> None:
     """Run setup and one prediction in this Python environment (no container)."""
+    if ctx.info_name == "predict":
+        program = _program()
+        err.print(styled(("warning: ", "yellow"), f'"{program} predict" is deprecated, use "{program} run"'))
     _predict("predict", input_args, json_input, output, config_file)
 
 
-app.command("run", help="Alias of predict (Cog's new name).")(predict_cmd)
+app.command("predict", help="Deprecated name of run (as in Cog).")(run_cmd)
 
 
 @app.command("train")
@@ -104,6 +127,13 @@ def train_cmd(
     config_file: ConfigFile = None,
 ) -> None:
     """Run one training with the 'train:' entry of cog.yaml."""
+    if _program() == "cog":  # Cog deprecates train; cognix keeps it, so only Cog's name warns
+        err.print(
+            styled(
+                ("warning: ", "yellow"),
+                'Command "train" is deprecated, the train command will be removed in a future version of Cog',
+            )
+        )
     _predict("train", input_args, json_input, output, config_file)
 
 
@@ -201,7 +231,7 @@ def serve_cmd(
     config = project.config
     for key in project.entry_keys or ["run"]:  # none at all: the "no run:" error
         project.entry(key)  # a missing predictor file, named at its cog.yaml line, before serving
-    os.environ.update(config.environment_dict)  # Cog applies `environment` at run time too
+    os.environ.update(_image_environment(project))  # Cog applies `environment` at run time too
     settings = server.settings_from_env(
         project_dir=project.dir,
         predict_ref=config.runner,
@@ -502,30 +532,49 @@ def diff_cmd(
 
 
 @app.command("develop", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def develop_cmd(
-    ctx: typer.Context,
+def develop_cmd(ctx: typer.Context, toolchain: Toolchain = None, config_file: ConfigFile = None) -> None:
+    """Open a shell with exactly the image's Python environment and cog.yaml's environment
+    (nix develop; the default toolchain needs no nixpkgs). Arguments after the options run as
+    a command instead, as `cognix exec` runs them."""
+    _nix_develop(_project(config_file), toolchain, ctx.args)
+
+
+@app.command("exec", context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
+def exec_cmd(
+    command: Annotated[list[str], typer.Argument(help="The command and its arguments.", show_default=False)],
+    env: Annotated[
+        list[str], typer.Option("-e", "--env", metavar="NAME=VALUE", help="Set this variable too (repeatable).")
+    ] = [],  # noqa: B006
     toolchain: Toolchain = None,
     config_file: ConfigFile = None,
 ) -> None:
-    """Open a shell with exactly the image's Python environment (nix develop); arguments after
-    the options run as a command in it instead, e.g. `cognix develop python -c 'import torch'`."""
+    """Run a command in exactly the image's environment (Cog's `exec`, once `cog run CMD`), with
+    stdin and the terminal passed through and its exit status returned, e.g. `cognix exec python train.py`."""
+    project = _project(config_file)
+    _nix_develop(project, toolchain, command, env)
+
+
+def _nix_develop(project: config.Project, toolchain: str | None, command: list[str], env: Sequence[str] = ()) -> None:
+    """Replace this process with ``nix develop`` on the image's devShell: a shell, or ``command`` in it.
+    exec keeps stdin, the terminal and the exit status the command's own."""
     from cognix.build import generate, nixcli, pipeline, sources
 
-    project = _project(config_file)
+    variables = _image_environment(project, env)
     tag = generate.default_tag(project)
     _, chosen = pipeline.prepare(
         project, toolchain=toolchain, tag=tag, locked=False, progress=lambda t: err.print(f"{t}…")
     )
     folder = project.dir / sources.GENERATED
-    command = ["nix", "develop", *nixcli.options(chosen.kind == "offline"), "-f", ".cognix/build.nix", "devShell"]
+    argv = ["nix", "develop", *nixcli.options(chosen.kind == "offline"), "-f", ".cognix/build.nix", "devShell"]
     if chosen.kind == "offline":  # no registry to look bashInteractive up in: don't wait for GitHub
         registry = folder / "flake-registry.json"
         registry.write_text('{"flakes": [], "version": 2}\n')
-        command += ["--option", "flake-registry", str(registry)]
-    if ctx.args:
-        command += ["--command", *ctx.args]
+        argv += ["--option", "flake-registry", str(registry)]
+    if command:
+        argv += ["--command", *command]
+    os.environ.update(variables)
     os.chdir(project.dir)
-    os.execvp("nix", command)
+    os.execvp("nix", argv)
 
 
 @app.command("init")
@@ -538,6 +587,20 @@ def init_cmd(
     for path in scaffold.init(directory):
         err.print(f"Wrote {path}")
     err.print("Next: [bold]cognix predict -i prompt=world[/]")
+
+
+@app.command("install-cog-alias")
+def install_cog_alias_cmd(
+    bin_dir: Annotated[
+        Path | None, typer.Option("--bin-dir", help="Where to put `cog` (default: the folder cognix is in).")
+    ] = None,
+) -> None:
+    """Add a `cog` command that runs cognix, so scripts written for Cog work unchanged; refused
+    while a real Cog is on PATH."""
+    from cognix.cli import cog_alias
+
+    link, target = cog_alias.install(bin_dir)
+    err.print(f"{link} → {target}: `cog run`, `cog serve`, … now run cognix")
 
 
 def main() -> None:

@@ -41,7 +41,7 @@ let
   systemPackages = toolchain.systemPackages { names = lock.systemPackages; inherit (lock) debs; };
 
   python = import ./python.nix {
-    inherit toolchain;
+    inherit toolchain root;
     inherit (lock) wheels;
     server = { name = "cognix"; version = spec.cognixVersion; wheel = root + "/.cognix/${spec.cognixWheel}"; };
     # wheels dlopen system libraries (libGL for opencv, …) and, on GPUs, the host's driver

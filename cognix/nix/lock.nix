@@ -11,18 +11,20 @@ in
 {
   # lock text -> { python, gpu, cuda, cudnn, systemPackages, runSteps = [ { command secrets hash } ],
   #               debs = [ { name version url sha256 } ],
-  #               wheels = [ { name version url sha256 size filename } ] }
+  #               wheels = [ { name version url path sha256 size filename } ] }
+  #   (a wheel has a url, or a path relative to the project: a file of its own, ./wheels/x.whl)
   read = text:
     let
       doc = builtins.fromTOML text;
       tool = doc.tool.cognix or (throw "pylock.toml was not written by `cognix lock` (no [tool.cognix] table): run `cognix lock`");
       wheel = pkg: let w = wheelOf pkg; in {
         inherit (pkg) name version;
-        inherit (w) url;
+        url = w.url or null;
+        path = w.path or null;
         sha256 = w.hashes.sha256 or (throw "pylock.toml: the wheel of ${pkg.name} has no sha256: run `cognix lock`");
         size = w.size or 0;
         # PyTorch's URLs quote the local version (torch-2.5.1%2Bcu124-…); store names may hold "+"
-        filename = builtins.replaceStrings [ "%2B" "%2b" ] [ "+" "+" ] (baseNameOf w.url);
+        filename = builtins.replaceStrings [ "%2B" "%2b" ] [ "+" "+" ] (baseNameOf (w.url or w.path));
       };
     in
     {

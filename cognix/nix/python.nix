@@ -1,7 +1,9 @@
 # The image's Python environment: each locked wheel installed into a store path of its own,
 # then one virtual environment linking them (builders/install_wheel.py, builders/mkenv.py).
 # Shared by every toolchain: only the interpreter, fetcher, patchelf and runtime libraries differ.
-{ toolchain, wheels, server, extraRpaths ? [ ] }:
+# A wheel from an index is fetched by url; a file of the project's (`path`) is copied from `root`,
+# into the same flat fixed-output store path the fetch would make, checked against the same sha256.
+{ toolchain, wheels, server, root, extraRpaths ? [ ] }:
 let
   inherit (toolchain) python pythonVersion runPython;
   sitePackages = "lib/python${pythonVersion}/site-packages";
@@ -22,9 +24,12 @@ let
       rpath = toolchain.runtimeLibs ++ extraRpaths;
     };
 
-  installed = map
-    (w: w // { drv = install { inherit (w) name version; wheel = toolchain.fetchurl { inherit (w) url sha256; name = w.filename; }; }; })
-    wheels;
+  wheelFile = w:
+    if w.path != null
+    then builtins.path { path = root + "/${w.path}"; name = w.filename; recursive = false; inherit (w) sha256; }
+    else toolchain.fetchurl { inherit (w) url sha256; name = w.filename; };
+
+  installed = map (w: w // { drv = install { inherit (w) name version; wheel = wheelFile w; }; }) wheels;
 
   serverDrv = install server;
 in

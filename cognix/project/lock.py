@@ -67,6 +67,7 @@ class LockInputs:
 
     python: str
     requirements: list[str]  # requirement lines, options removed
+    project_dir: Path  # what a local file's path (./wheels/x.whl) is relative to
     index_url: str
     extra_index_urls: list[str]
     find_links: list[str]
@@ -126,6 +127,7 @@ def read_inputs(project: Project, *, allow_sdist: list[str] | None = None) -> Lo
     inputs = LockInputs(
         python=".".join(project.config.python_version.split(".")[:2]),
         requirements=lines,
+        project_dir=project.dir,
         index_url=index_url,
         extra_index_urls=extra,
         find_links=links,
@@ -213,6 +215,10 @@ def inputs_digest(project: Project) -> str:
     req = project.config.build_or_default.python_requirements
     if req:
         h.update(b"\0requirements\0" + (project.dir / req).read_bytes())
+    for line in project.requirements:  # a file of the project's (./wheels/x.whl) is locked by its content
+        named = project.dir / line.split(" #", 1)[0].strip().split(";", 1)[0].strip()
+        if line.strip() and not line.lstrip().startswith(("#", "-")) and named.is_file():
+            h.update(b"\0file\0" + hashlib.sha256(named.read_bytes()).digest())
     h.update(b"\0runtime\0" + "\n".join(runtime_requirements()).encode())
     return "sha256:" + h.hexdigest()
 
@@ -308,6 +314,7 @@ class Resolution:
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "UV_NO_PROGRESS": "1"},
+            cwd=inputs.project_dir,  # a local file's path is relative to the project, as in Cog
         )
 
     def result(self) -> dict[str, Any]:
@@ -315,7 +322,11 @@ class Resolution:
         _, stderr = self._process.communicate()
         if self._process.returncode != 0:
             raise _uv_error(stderr, self.inputs)
-        return tomllib.loads(self._out.read_text())
+        document = tomllib.loads(self._out.read_text())
+        for package in document.get("packages", []):
+            if "archive" in package:  # a file of the project's: its path made the project's
+                package["archive"] = _project_file(package, self._out.parent, self.inputs.project_dir)
+        return document
 
     def __enter__(self) -> Resolution:
         return self
@@ -325,6 +336,21 @@ class Resolution:
             self._process.kill()
             self._process.communicate()
         self._work.cleanup()
+
+
+def _project_file(package: dict[str, Any], relative_to: Path, project_dir: Path) -> dict[str, Any]:
+    """uv's ``archive`` (a local wheel or sdist, by a path relative to its output file) as PEP 751
+    has it in cognix's lock: a path relative to the project, with the file's size and sha256."""
+    where = (relative_to / package["archive"]["path"]).resolve()
+    try:
+        path = where.relative_to(project_dir.resolve()).as_posix()
+    except ValueError:
+        raise LockError(
+            f"{package['name']}: {where} is outside the project",
+            hint="copy the file into the project (e.g. ./wheels/) and name it there: the image is built "
+            "from the project alone",
+        ) from None
+    return {"path": path, "size": where.stat().st_size, "hashes": dict(package["archive"]["hashes"])}
 
 
 def resolve(inputs: LockInputs, previous: Path | None, **options: Any) -> dict[str, Any]:
@@ -404,6 +430,10 @@ def build_lock(inputs: LockInputs, uv_lock: dict[str, Any], progress: Callable[[
         entry: dict[str, Any] = {"name": pkg["name"], "version": pkg["version"]}
         if "index" in pkg:
             entry["index"] = pkg["index"]
+        if "archive" in pkg:
+            entry.update(_local_artifact(pkg, ranking, inputs.allow_sdist))
+            entries.append(entry)
+            continue
         wheel = _best_wheel(pkg.get("wheels", []), ranking)
         if wheel is not None:
             entry["wheels"] = [_artifact(wheel)]
@@ -451,6 +481,27 @@ def build_lock(inputs: LockInputs, uv_lock: dict[str, Any], progress: Callable[[
         requires_python=f"=={inputs.python}.*",
         packages=[Package.model_validate(entry) for entry in entries],
         tool=ToolTable(cognix=table),
+    )
+
+
+def _local_artifact(pkg: dict[str, Any], ranking: dict[Tag, int], allow_sdist: list[str]) -> dict[str, Any]:
+    """A file of the project's as the lock's ``wheels`` (one the image can install) or, opted
+    into, ``sdist``; any other file is named, with what to do instead."""
+    archive = pkg["archive"]
+    path = archive["path"]
+    if path.endswith(".whl"):
+        if _best_wheel([{"url": path}], ranking) is None:
+            raise LockError(
+                f"{path} is not a wheel for the image (CPython on linux x86_64)",
+                hint="build the wheel for linux x86_64 (manylinux), or name a wheel of the package from an index",
+            )
+        return {"wheels": [archive]}
+    if canonicalize_name(pkg["name"]) in allow_sdist:
+        return {"sdist": archive}
+    raise LockError(
+        f"{path} ({pkg['name']}) is a source distribution, and cognix images are built from wheels only",
+        hint=f"build its wheel (`pip wheel --no-deps {path} -w wheels`) and name the .whl in the requirements; "
+        f"`cognix lock --allow-sdist {pkg['name']}` locks the sdist itself, for local use",
     )
 
 

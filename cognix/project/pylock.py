@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 import tomli_w
 import tomllib
 from packaging.version import InvalidVersion, Version
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
 from cognix._version import __version__
 from cognix.errors import CognixError
@@ -55,11 +55,19 @@ Hashes = Annotated[dict[str, str], AfterValidator(_has_sha256)]
 
 
 class Artifact(_Table):
-    """One file of a package (a wheel or an sdist), by URL, size and sha256."""
+    """One file of a package (a wheel or an sdist), by size and sha256, and where it is: a ``url``,
+    or (a file of the project's own, as PEP 751 allows) a ``path`` relative to the project."""
 
-    url: str
+    url: str | None = None
+    path: str | None = None
     size: int
     hashes: Hashes
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Artifact:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("a file is locked by exactly one of url and path")
+        return self
 
     @property
     def sha256(self) -> str:

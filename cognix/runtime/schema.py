@@ -273,10 +273,14 @@ def dumps(document: dict[str, Any], *, indent: int | None = None) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+CONCURRENCY_REFUSED = 3  # main()'s exit status when cog.yaml's concurrency.max cannot be honoured
+
+
 def main(argv: list[str]) -> None:
     """``python -m cognix.runtime.schema DIR REF MODE``: print the compact schema. ``cognix build`` runs
     it with the image's own Python environment, so the label describes what the image serves."""
     import contextlib
+    import os
     import sys
     import warnings
     from pathlib import Path
@@ -291,6 +295,12 @@ def main(argv: list[str]) -> None:
             loaded = predictor.load(Path(project_dir), ref, mode=mode)
     except CognixError as e:
         sys.exit(f"{e.message}\n{e.details or ''}".strip())
+    # the image's COG_MAX_CONCURRENCY is cog.yaml's concurrency.max: refused at build time, as Cog does
+    slots = os.environ.get("COG_MAX_CONCURRENCY")
+    refused = loaded.signature.concurrency_error(int(slots) if slots else None, "concurrency.max")
+    if refused:
+        print(refused, file=sys.stderr)
+        sys.exit(CONCURRENCY_REFUSED)
     print(dumps(openapi(loaded.signature, mode=mode)))
 
 

@@ -144,6 +144,13 @@ class Signature:
     def input(self, name: str) -> InputField | None:
         return next((f for f in self.inputs if f.name == name), None)
 
+    def concurrency_error(self, slots: int | None, source: str) -> str | None:
+        """Cog's refusal of ``slots`` > 1 for a synchronous ``run()`` (``source`` names who asked:
+        ``COG_MAX_CONCURRENCY`` at run time, ``concurrency.max`` at build time); None when it fits."""
+        if slots is not None and slots > 1 and not self.is_async:
+            return f"{source} > 1 requires an async run() or predict() method"
+        return None
+
 
 def _name(tpe: Any) -> str:
     return getattr(tpe, "__name__", None) or repr(tpe).replace("typing.", "")

@@ -107,9 +107,14 @@ class Supervisor:
     async def _enforce_setup_timeout(self, process: subprocess.Popen[bytes], timeout: float) -> None:
         await asyncio.sleep(timeout)
         if process is self._process and self.setup.status == Status.STARTING:
-            self.setup.logs.append(f"setup did not finish within COG_SETUP_TIMEOUT={timeout:g}s\n")
-            self._setup_failed()
-            process.kill()
+            self._refuse_setup(f"setup did not finish within COG_SETUP_TIMEOUT={timeout:g}s")
+
+    def _refuse_setup(self, reason: str) -> None:
+        """Fail setup for ``reason`` and stop the model process, whatever it is doing."""
+        self.setup.logs.append(reason + "\n")
+        self._setup_failed()
+        if self._process is not None:
+            self._process.kill()
 
     def _setup_failed(self) -> None:
         self.setup.status = Status.FAILED
@@ -214,12 +219,18 @@ class Supervisor:
 
     def _loaded(self, signature: Signature, has_healthcheck: bool) -> None:
         self.signature, self.has_healthcheck = signature, has_healthcheck
+        refused = signature.concurrency_error(self.settings.concurrency, "COG_MAX_CONCURRENCY")
+        if refused:  # before setup() runs: a synchronous run() must not be called concurrently
+            self._refuse_setup(refused)
+            return
         self.slots = self._concurrency(signature)
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.slots)
         self._signature_seen.set()
 
     def _setup_done(self, succeeded: bool, error: str | None) -> None:
+        if self.setup.status == Status.FAILED:
+            return  # refused already (timed out, or a concurrency the model cannot take)
         if not succeeded:
             if error:
                 self.setup.logs.append(error + "\n")
@@ -288,12 +299,10 @@ class Supervisor:
         prediction.finish(status, **result)
 
     def _concurrency(self, signature: Signature) -> int:
-        """The settings' (``COG_MAX_CONCURRENCY``, then cog.yaml), then ``@concurrent``, then 1."""
-        wanted = self.settings.concurrency or signature.concurrency or 1
-        if wanted > 1 and not signature.is_async:
-            log.warning("concurrency %d needs an async run(); using 1", wanted)
-            return 1
-        return wanted
+        """The settings' (``COG_MAX_CONCURRENCY``, then cog.yaml), then ``@concurrent``, then 1.
+        (``@concurrent`` itself refuses max > 1 on a synchronous ``run()``; the settings are
+        refused when the model loads, as Cog's setup does.)"""
+        return self.settings.concurrency or signature.concurrency or 1
 
     async def _worker_exited(self, returncode: int | None) -> None:
         reason = _exit_reason(returncode)

@@ -315,6 +315,89 @@ def test_develop_runs_commands_in_the_image_environment(hello: tuple[Path, str])
     assert verified.returncode == 0, verified.stderr
 
 
+def test_exec_passes_stdin_environment_and_exit_status(hello: tuple[Path, str], tmp_path: Path) -> None:
+    """`cognix exec` (Cog's `exec`) with the default toolchain: the image's Python, cog.yaml's
+    environment and `-e`, stdin piped through, and the command's own exit status."""
+    project = tmp_path / "hello-world"
+    shutil.copytree(hello[0], project, symlinks=True, ignore=shutil.ignore_patterns("image.tar"))
+    with (project / "cog.yaml").open("a") as f:
+        f.write("environment:\n  - GREETING=from-cog-yaml\n")
+    probe = (
+        "import os, sys; print(sys.stdin.read().strip(), os.environ['GREETING'], os.environ['EXTRA'], sys.prefix);"
+        "sys.exit(7)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "cognix", "exec", "-e", "EXTRA=x=1", "python", "-c", probe],
+        cwd=project,
+        input="piped in\n",
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 7, result.stderr
+    *words, prefix = result.stdout.split()
+    assert words == ["piped", "in", "from-cog-yaml", "x=1"]
+    assert prefix.startswith("/nix/store/") and prefix.endswith("-python-env")
+
+
+def test_exec_gives_the_command_the_terminal(hello: tuple[Path, str]) -> None:
+    """On a terminal (a pseudo-terminal here), the command sees one: `cognix exec python` is interactive."""
+    import pty
+
+    seen: list[bytes] = []
+
+    def read(fd: int) -> bytes:
+        data = os.read(fd, 4096)
+        seen.append(data)
+        return data
+
+    probe = "import sys; print('tty:', sys.stdin.isatty() and sys.stdout.isatty())"
+    here = os.getcwd()
+    os.chdir(hello[0])
+    try:
+        status = pty.spawn([sys.executable, "-m", "cognix", "exec", "python", "-c", probe], read)
+    finally:
+        os.chdir(here)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"tty: True" in b"".join(seen)
+
+
+def test_exec_refuses_a_malformed_variable(hello: tuple[Path, str]) -> None:
+    result = run_cli("exec", "-e", "NOEQUALS", "true", cwd=hello[0])
+    assert result.returncode == 1
+    assert "-e 'NOEQUALS' is not NAME=VALUE" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_concurrency_a_synchronous_run_cannot_take_fails_the_build(hello: tuple[Path, str], tmp_path: Path) -> None:
+    """Cog refuses `concurrency.max > 1` on a sync run() at build time; so does cognix, before packing."""
+    project = tmp_path / "hello-world"
+    shutil.copytree(hello[0], project, symlinks=True, ignore=shutil.ignore_patterns("image.tar"))
+    with (project / "cog.yaml").open("a") as f:
+        f.write("concurrency:\n  max: 2\n")
+    result = run_cli("build", "--toolchain", "offline", "-o", str(tmp_path / "image.tar"), cwd=project)
+    assert result.returncode == 1
+    assert "cog.yaml: concurrency.max > 1 requires an async run() or predict() method" in result.stderr
+    assert "make predict.py:Runner's run() an `async def`" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "image.tar").exists()
+
+
+def test_a_wheel_file_of_the_project_is_built_into_the_image(hello: tuple[Path, str], tmp_path: Path) -> None:
+    """`./wheels/x.whl` in the requirements: locked by its sha256, copied into the store by Nix
+    from the project (no index involved) and installed in the image's environment."""
+    from tests.package_index import build_wheel
+
+    project = tmp_path / "hello-world"
+    shutil.copytree(hello[0], project, symlinks=True, ignore=shutil.ignore_patterns("image.tar"))
+    (project / "wheels").mkdir()
+    build_wheel(project / "wheels", "localpkg", "1.0")
+    (project / "requirements.txt").write_text("./wheels/localpkg-1.0-py3-none-any.whl\n")
+    cog_yaml = (project / "cog.yaml").read_text()
+    (project / "cog.yaml").write_text(cog_yaml.replace("build:\n", "build:\n  python_requirements: requirements.txt\n"))
+    build(project)
+    env_python = project / ".cognix" / "python-env" / "bin" / "python"
+    probe = subprocess.run([str(env_python), "-c", "import localpkg; print(localpkg.__version__)"], capture_output=True)
+    assert probe.stdout.decode().strip() == "1.0", probe.stderr
+
+
 @needs_skopeo
 def test_docker_archive_output_for_docker_load(hello: tuple[Path, str]) -> None:
     project, digest = hello

@@ -298,6 +298,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "sbom": ("sbom",),
     "inspect": ("inspect",),
     "develop": ("develop",),
+    "exec": ("exec", "true"),
 }
 PROJECT_COMMANDS = [c for c in COMMANDS if c != "diff"]  # each reads cog.yaml first (init and diff do not)
 
@@ -317,7 +318,7 @@ def _pairs() -> list[tuple[str, str, Case]]:
     add(["predict", "lock"], CONFIG_CASES)
     add([c for c in PROJECT_COMMANDS if c not in ("predict", "lock")], some(CONFIG_CASES, "not-yaml", "wrong-types"))
     add(
-        ["predict", "run", "schema", "serve", "build --locked", "verify", "sbom", "develop", "push", "load"],
+        ["predict", "run", "schema", "serve", "build --locked", "verify", "sbom", "develop", "exec", "push", "load"],
         ENTRY_CASES,
     )
     # the predictor's import: serve is left out, as Cog's server starts and reports the failed setup
@@ -327,13 +328,13 @@ def _pairs() -> list[tuple[str, str, Case]]:
     # the requirements are read by locking; build, sbom and develop lock a stale project first
     # (`cognix lock` proper then asks uv and Debian, which these cases must never reach)
     add(["lock", "build"], REQUIREMENTS_CASES)
-    add(["sbom", "develop"], some(REQUIREMENTS_CASES, "requirements-not-utf8", "requirements-bad-line"))
+    add(["sbom", "develop", "exec"], some(REQUIREMENTS_CASES, "requirements-not-utf8", "requirements-bad-line"))
     # the lock, wherever it is read: one reader (`pylock.read`), every case through a few commands.
     # `cognix lock` itself is left out: it reads an unreadable lock as none and locks anew, which
     # resolves with uv (the network)
     add(["predict", "lock --check", "build --locked", "diff"], LOCK_CASES)
     add(
-        ["serve", "build", "verify", "sbom", "develop", "push", "load"],
+        ["serve", "build", "verify", "sbom", "develop", "exec", "push", "load"],
         some(LOCK_CASES, "lock-garbage", "lock-future-version"),
     )
     return pairs
@@ -375,7 +376,11 @@ def test_broken_project(command: str, name: str, case: Case, root: Path) -> None
 # --- bad arguments ----------------------------------------------------------------------
 
 ARG_CASES: list[tuple[str, tuple[str, ...], str]] = [
-    *((f"{c} -f missing", (*COMMANDS[c], "-f", "nope/cog.yaml"), "nope/cog.yaml") for c in PROJECT_COMMANDS),
+    # right after the command's name: exec's arguments after its command are the command's
+    *(
+        (f"{c} -f missing", (COMMANDS[c][0], "-f", "nope/cog.yaml", *COMMANDS[c][1:]), "nope/cog.yaml")
+        for c in PROJECT_COMMANDS
+    ),
     *(
         (f"{c} -f directory", (*COMMANDS[c], "-f", "sub"), "sub is not a file")
         for c in ("predict", "lock", "build", "serve")
@@ -421,6 +426,9 @@ ARG_CASES: list[tuple[str, tuple[str, ...], str]] = [
     ("diff not utf8 lock", ("diff", "latin1.toml", "pylock.toml"), "latin1.toml"),
     ("diff lock and image", ("diff", "pylock.toml", "garbage.tar"), "garbage.tar"),
     ("init into a file", ("init", "predict.py"), "predict.py"),
+    ("exec -e not NAME=VALUE", ("exec", "-e", "NOEQUALS", "true"), "-e 'NOEQUALS' is not NAME=VALUE"),
+    ("exec no command", ("exec",), "COMMAND"),
+    ("install-cog-alias --bin-dir a file", ("install-cog-alias", "--bin-dir", "predict.py"), "predict.py"),
     ("init under a file", ("init", "predict.py/new"), "predict.py"),
 ]
 

@@ -304,3 +304,25 @@ def test_class_trainer_with_setup(project) -> None:
     assert "Written output to: weights" in result.stderr
     schema = run_cli("schema", "--train", cwd=root)
     assert '"TrainingInput"' in schema.stdout and '"/trainings"' in schema.stdout
+
+
+def test_cog_yaml_environment_applies_to_run_and_train(project) -> None:
+    """The image sets cog.yaml's `environment`; running here must see the same, setup() included."""
+    probe = "import os\ndef read():\n    return os.environ['GREETING'] + ' ' + os.environ['LOCALE_HINT']\n"
+    root = project(
+        'run: "run.py:Runner"\ntrain: "train.py:train"\n'
+        "environment:\n  - GREETING=from-cog-yaml\n  - LOCALE_HINT=a=b\n",
+        probe__py=probe,
+        run__py=(
+            "from cog import BaseRunner\nfrom probe import read\n"
+            "class Runner(BaseRunner):\n    def setup(self):\n        self.seen = read()\n"
+            "    def run(self) -> str:\n        return self.seen + ' / ' + read()\n"
+        ),
+        train__py="from probe import read\ndef train() -> str:\n    return read()\n",
+    )
+    ran = run_cli("run", cwd=root, env={"GREETING": "from-the-shell"})
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "from-cog-yaml a=b / from-cog-yaml a=b"  # cog.yaml wins, as in the image
+    trained = run_cli("train", cwd=root)
+    assert trained.returncode == 0, trained.stderr
+    assert (root / "weights").read_text() == "from-cog-yaml a=b"

@@ -10,7 +10,7 @@ import pytest
 import tomllib
 
 from tests.conftest import run_cli
-from tests.package_index import package_index
+from tests.package_index import build_sdist, build_wheel, package_index
 
 COG_YAML = 'build:\n  python_version: "3.11"\n  python_requirements: requirements.txt\nrun: "run.py:Runner"\n'
 
@@ -132,6 +132,58 @@ def test_sdist_only_package_needs_an_explicit_opt_in(index, project) -> None:
     assert oldlib["sdist"]["url"].endswith("oldlib-0.9.tar.gz") and "wheels" not in oldlib
     assert document["tool"]["cognix"]["build-from-source"] == ["oldlib"]
     assert _lock(root)["tool"]["cognix"]["build-from-source"] == ["oldlib"]  # the opt-in is kept
+
+
+def test_a_wheel_file_of_the_project_is_locked_by_its_sha256(index, project) -> None:
+    """Cog 0.22's local artifacts: `./wheels/x.whl` in the requirements, pinned by content, found
+    by its path in the project (PEP 751's `path`), wherever cognix is run from."""
+    root = project("./wheels/localpkg-1.0-py3-none-any.whl")
+    (root / "wheels").mkdir()
+    wheel = build_wheel(root / "wheels", "localpkg", "1.0")
+    result = run_cli(
+        "lock", "-f", str(root / "cog.yaml"), cwd=root.parent, env={"UV_CACHE_DIR": str(root.parent / "uvc")}
+    )
+    assert result.returncode == 0, result.stderr
+    locked = next(p for p in tomllib.loads((root / "pylock.toml").read_text())["packages"] if p["name"] == "localpkg")
+    assert locked["wheels"] == [
+        {
+            "path": "wheels/localpkg-1.0-py3-none-any.whl",
+            "size": wheel.stat().st_size,
+            "hashes": {"sha256": hashlib.sha256(wheel.read_bytes()).hexdigest()},
+        }
+    ]
+    assert run_cli("lock", "--check", cwd=root).returncode == 0
+    build_wheel(root / "wheels", "localpkg", "1.0", requires=("alpha",))  # rebuilt: same name, new bytes
+    stale = run_cli("lock", "--check", cwd=root)
+    assert stale.returncode == 1 and "stale" in stale.stderr
+
+
+def test_a_source_distribution_of_the_project_is_named_when_refused(index, project) -> None:
+    root = project("./wheels/localpkg-1.0.tar.gz")
+    (root / "wheels").mkdir()
+    build_sdist(root / "wheels", "localpkg", "1.0")
+    refused = run_cli("lock", cwd=root)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "wheels/localpkg-1.0.tar.gz (localpkg) is a source distribution" in refused.stderr
+    assert "pip wheel --no-deps wheels/localpkg-1.0.tar.gz -w wheels" in refused.stderr
+    assert not (root / "pylock.toml").exists()
+    locked = next(p for p in _lock(root, "--allow-sdist", "localpkg")["packages"] if p["name"] == "localpkg")
+    assert locked["sdist"]["path"] == "wheels/localpkg-1.0.tar.gz" and "wheels" not in locked
+
+
+def test_a_wheel_file_the_image_cannot_use_or_build_from_is_refused(tmp_path: Path, index, project) -> None:
+    root = project("./wheels/maclib-1.0-cp311-cp311-macosx_11_0_arm64.whl")
+    (root / "wheels").mkdir()
+    build_wheel(root / "wheels", "maclib", "1.0", tag="cp311-cp311-macosx_11_0_arm64")
+    wrong = run_cli("lock", cwd=root)
+    assert wrong.returncode == 1
+    assert "wheels/maclib-1.0-cp311-cp311-macosx_11_0_arm64.whl is not a wheel for the image" in wrong.stderr
+    (tmp_path / "elsewhere").mkdir()
+    outside = build_wheel(tmp_path / "elsewhere", "farpkg", "1.0")
+    project(str(outside))
+    far = run_cli("lock", cwd=root)
+    assert far.returncode == 1 and f"farpkg: {outside} is outside the project" in far.stderr
+    assert "copy the file into the project" in far.stderr
 
 
 def test_check_detects_a_stale_lock(index, project) -> None:

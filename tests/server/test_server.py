@@ -432,6 +432,16 @@ def test_setup_timeout() -> None:
         assert "COG_SETUP_TIMEOUT" in server.health()["setup"]["logs"]
 
 
+def test_concurrency_a_synchronous_run_cannot_take_fails_setup() -> None:
+    """As Cog's setup: COG_MAX_CONCURRENCY > 1 on a sync run() is refused before setup() runs,
+    never silently served one at a time."""
+    with serve(KITCHEN, env={"COG_MAX_CONCURRENCY": "2"}, wait=("SETUP_FAILED",)) as server:
+        health = server.health()
+        assert health["setup"]["status"] == "failed"
+        assert "COG_MAX_CONCURRENCY > 1 requires an async run() or predict() method" in health["setup"]["logs"]
+        assert predict(server, {"input": {}}).status_code == 503
+
+
 def test_starting_state_while_setup_runs() -> None:
     with serve(KITCHEN, env={"SETUP_SECONDS": "2"}, wait=("STARTING",)) as server:
         assert predict(server, {"input": {}}).status_code == 503
