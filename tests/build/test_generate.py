@@ -193,18 +193,30 @@ def nix_eval(expression: str, cwd: Path) -> object:
 
 @needs_nix
 def test_nix_reads_the_lock_as_cognix_wrote_it(tmp_path: Path) -> None:
-    doc = lock_doc(packages=[wheel("six", "1.17.0", 11000), wheel("torch", "2.5.1", 900 * MB)])
+    own = {"name": "mine", "version": "1.0", "wheels": [{"path": "wheels/mine-1.0-py3-none-any.whl", "size": 5}]}
+    own["wheels"][0]["hashes"] = {"sha256": "ef" * 32}
+    doc = lock_doc(packages=[own, wheel("six", "1.17.0", 11000), wheel("torch", "2.5.1", 900 * MB)])
     (tmp_path / "pylock.toml").write_text(doc.render())
     lib = generate.NIX_LIBRARY
     got = nix_eval(f"(import {lib}/lock.nix {{ }}).read (builtins.readFile ./pylock.toml)", tmp_path)
     assert got["python"] == "3.11" and got["gpu"] is False and got["cuda"] is None
-    assert got["wheels"][1] == {
+    assert got["wheels"][2] == {
         "name": "torch",
         "version": "2.5.1",
         "url": "https://files.example/torch-2.5.1-py3-none-any.whl",
+        "path": None,
         "sha256": "ab" * 32,
         "size": 900 * MB,
         "filename": "torch-2.5.1-py3-none-any.whl",
+    }
+    assert got["wheels"][0] == {  # a file of the project's: by its path, with the same checks
+        "name": "mine",
+        "version": "1.0",
+        "url": None,
+        "path": "wheels/mine-1.0-py3-none-any.whl",
+        "sha256": "ef" * 32,
+        "size": 5,
+        "filename": "mine-1.0-py3-none-any.whl",
     }
     sdist = {"name": "only-sdist", "version": "1.0", "sdist": {"url": "x", "size": 1, "hashes": {"sha256": "cd" * 32}}}
     doc = doc.model_copy(update={"packages": [*doc.packages, Package.model_validate(sdist)]})
