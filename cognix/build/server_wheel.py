@@ -18,12 +18,14 @@ PACKAGE = Path(__file__).resolve().parent.parent  # cognix/
 # host side (project/, build/, image/, cli/) needs libraries the image does not have (typer, uv, …).
 IMAGE_PACKAGES = ("sdk", "runtime", "server")
 IMAGE_MODULES = ("__init__.py", "_version.py", "errors.py")
+PAGES = ("server/playground",)  # the files the image's server serves besides its code (the playground)
 
 
 def server_wheel(folder: Path) -> Path:
     """A wheel of this cognix (the server the image runs), byte-identical for the same files."""
     files: dict[str, bytes] = {}
-    for path in sorted(PACKAGE.rglob("*.py")):  # code only: no editor backups, caches or build files
+    pages = [path for folder in PAGES for path in (PACKAGE / folder).iterdir() if path.is_file()]
+    for path in sorted([*PACKAGE.rglob("*.py"), *pages]):  # no editor backups, caches or build files
         rel = path.relative_to(PACKAGE).as_posix()
         if rel.split("/")[0] in IMAGE_PACKAGES or rel in IMAGE_MODULES:
             files[f"cognix/{rel}"] = path.read_bytes()

@@ -221,6 +221,12 @@ def serve_cmd(
     await_explicit_shutdown: Annotated[
         bool, typer.Option("--await-explicit-shutdown", help="Ignore SIGTERM; stop on POST /shutdown.")
     ] = False,
+    playground: Annotated[
+        bool,
+        typer.Option(
+            "--playground", envvar="COGNIX_PLAYGROUND", help="Also serve a web page to try the model at /playground/."
+        ),
+    ] = False,
     config_file: ConfigFile = None,
 ) -> None:
     """Run Cog's HTTP prediction API for this project, in this Python environment."""
@@ -240,6 +246,7 @@ def serve_cmd(
         port=port,
         queue_depth=queue_depth,
         concurrency=config.concurrency.max if config.concurrency else None,
+        playground=playground,
     )
     err.print(f"Serving {config.runner or config.train} on http://{host}:{port} (Ctrl-C to stop)")
     status = server.serve(settings, host=host, await_explicit_shutdown=await_explicit_shutdown)

@@ -34,6 +34,7 @@ from cognix.server.webhooks import Webhooks
 log = logging.getLogger("cognix.server")
 EVENTS = frozenset({"start", "output", "logs", "completed"})
 FORCED_DRAIN = 2.0  # seconds a forced stop gives the terminal webhooks it sends
+PLAYGROUND = Path(__file__).parent / "playground"  # the page's HTML, JS and CSS (Settings.playground)
 
 
 def _depth(value: Any) -> int:
@@ -521,6 +522,11 @@ def _fastapi_app(api: CogAPI) -> Any:
 
     for mode in api.settings.refs:
         _routes(app, api, mode, "training" if mode == "train" else "prediction")
+    if api.settings.playground:
+        from starlette.staticfiles import StaticFiles
+
+        # the folder is checked at the first /playground/ request: were it missing, only the page fails
+        app.mount("/playground", StaticFiles(directory=PLAYGROUND, html=True, check_dir=False))
     return app
 
 

@@ -70,5 +70,7 @@ def serve(settings: Settings, *, host: str, await_explicit_shutdown: bool = Fals
     )
     server = Server(config)
     log.info("serving %s on http://%s:%d", ", ".join(settings.refs.values()), host, settings.port)
+    if settings.playground:
+        log.info("playground on http://%s:%d/playground/", host, settings.port)
     server.run()
     return 1 if app.api.lost else 0

@@ -40,6 +40,7 @@ class Settings:
     max_request_bytes: int = 128 << 20  # COGNIX_MAX_REQUEST_BYTES, a request body (data URIs included)
     max_input_depth: int = 100  # COGNIX_MAX_INPUT_DEPTH, lists and objects nested in an input
     fetch_timeout: float = 120.0  # COGNIX_FETCH_TIMEOUT, seconds per downloaded input file
+    playground: bool = False  # COGNIX_PLAYGROUND, the web page at /playground/ (cognix serve --playground)
 
     @property
     def refs(self) -> dict[str, str]:
@@ -53,6 +54,11 @@ def _env_float(name: str, default: float | None) -> float | None:
     except (KeyError, ValueError):
         return default
     return value if value > 0 else default
+
+
+def _env_flag(name: str) -> bool:
+    """Whether a yes/no variable says yes (1, true, yes, on; any case), as click reads cognix serve's flags."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -84,6 +90,7 @@ def settings_from_env(**settings: Any) -> Settings:
     settings.setdefault("max_request_bytes", _env_int("COGNIX_MAX_REQUEST_BYTES", 128 << 20) or sys.maxsize)
     settings.setdefault("max_input_depth", _env_int("COGNIX_MAX_INPUT_DEPTH", 100) or sys.maxsize)
     settings.setdefault("fetch_timeout", float(os.environ.get("COGNIX_FETCH_TIMEOUT", 120)))
+    settings.setdefault("playground", _env_flag("COGNIX_PLAYGROUND"))
     settings.setdefault("history_bytes", _env_int("COGNIX_HISTORY_BYTES", 256 << 20))
     settings.setdefault("max_output_bytes", _env_int("COGNIX_MAX_OUTPUT_BYTES", 1 << 30) or sys.maxsize)
     settings.setdefault("webhook_drain", _env_float("COGNIX_WEBHOOK_DRAIN_SECONDS", 10.0))

@@ -99,6 +99,9 @@ def test_the_server_wheel_holds_only_what_the_image_runs(tmp_path: Path) -> None
     tops = {name.split(".")[1] for name in modules if name.count(".") >= 1}
     assert tops == {"sdk", "runtime", "server", "errors", "_version"}
     assert "cognix" in modules  # the package root: `from cognix import BasePredictor`
+    with zipfile.ZipFile(next(tmp_path.glob("cognix-*.whl"))) as wheel:
+        pages = sorted(n for n in wheel.namelist() if n.startswith("cognix/server/playground/"))
+    assert pages == [f"cognix/server/playground/{n}" for n in ("index.html", "playground.css", "playground.js")]
     on_disk = sorted(p for p in (REPO / "cognix").iterdir() if p.is_dir() and not p.name.startswith("_"))
     host = {p.name for p in on_disk} - set(server_wheel.IMAGE_PACKAGES) - {"nix"}
     assert host == {"build", "cli", "image", "project"}  # a new package must be placed on one side
