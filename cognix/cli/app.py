@@ -154,6 +154,21 @@ def schema_cmd(
     print(schema.dumps(schema.openapi(loaded.signature, mode=mode), indent=None if compact else 2))
 
 
+@app.command("doctor")
+def doctor_cmd(
+    fix: Annotated[bool, typer.Option("--fix", help="Apply the safe fixes and show what they changed.")] = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Check the project for deprecated and broken parts, as Cog's doctor does (exit 1 on errors)."""
+    from cognix.project import doctor
+
+    report = doctor.run(config.find_config(Path.cwd(), config_file), fix=fix)
+    for line in report.lines(_program()):
+        err.print(styled(*line), soft_wrap=True)
+    if report.errors:
+        raise typer.Exit(1)
+
+
 @app.command("lock")
 def lock_cmd(
     upgrade: Annotated[bool, typer.Option("--upgrade", "-U", help="Take the newest allowed versions.")] = False,

@@ -39,5 +39,7 @@ def install(bin_dir: Path | None) -> tuple[Path, Path]:
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(target)
     except OSError as error:
-        raise CognixError(f"cannot write {link}: {error.strerror}", hint="pick a writable folder with --bin-dir") from None
+        raise CognixError(
+            f"cannot write {link}: {error.strerror}", hint="pick a writable folder with --bin-dir"
+        ) from None
     return link, target

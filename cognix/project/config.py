@@ -143,9 +143,15 @@ class Project:
         missing class is found by the import, after any error of the module's own, and reported
         at the same line (:meth:`entry_error`)."""
         ref = self.config.train if key == "train" else self.config.runner
-        if ref is None:
-            example = "train.py:train" if key == "train" else "run.py:Runner"
-            raise CognixError(f"cog.yaml has no '{key}:' entry", hint=f'add {key}: "{example}" to cog.yaml')
+        if ref is None and key == "train":
+            raise CognixError("cog.yaml has no 'train:' entry", hint='add train: "train.py:train" to cog.yaml')
+        if ref is None:  # Cog's words (pkg/schema/openapi) when cog.yaml names nothing to run at all
+            problem = (
+                "cog.yaml has no 'run:' (or 'predict:') entry"
+                if self.config.train
+                else "no predict or train reference found in cog.yaml"
+            )
+            raise CognixError(problem, hint='add run: "run.py:Runner" to cog.yaml (predict: is its deprecated name)')
         filename = ref.partition(":")[0]
         if not (self.dir / filename).is_file():
             hint = f"create {filename} next to cog.yaml, or fix {self._entry_key(key)}:"
@@ -670,20 +676,33 @@ def _model_issues(data: dict[str, Any], invalid: Any) -> None:
                         invalid(loc, pat, "patterns must use forward slashes")
 
 
-def _deprecations(config: Config) -> list[str]:
-    def deprecated(field: str, replacement: str) -> str:
-        return f'deprecated field "{field}": use "{replacement}" instead'
+@dataclass(frozen=True)
+class Deprecation:
+    """A deprecated cog.yaml field in use: its dotted name, what replaces it, and Cog's reason."""
 
+    field: str
+    replacement: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f'deprecated field "{self.field}": use "{self.replacement}" instead'
+
+
+def deprecations(config: Config) -> list[Deprecation]:
+    """The deprecated fields ``config`` uses, in Cog's words (``checkDeprecatedFields``)."""
     build = config.build_or_default
     out = []
     if config.predict:
-        out.append(deprecated("predict", "run"))
+        out.append(Deprecation("predict", "run", "use run to point at run.py:Runner"))
     if build.python_packages:
-        out.append(deprecated("build.python_packages", "build.python_requirements"))
+        out.append(
+            Deprecation("build.python_packages", "build.python_requirements", "use a requirements.txt file instead")
+        )
     if build.pre_install:
-        out.append(deprecated("build.pre_install", "build.run"))
+        out.append(Deprecation("build.pre_install", "build.run", "use build.run commands instead"))
     if config.concurrency is not None:
-        out.append(deprecated("concurrency.max", "@cog.concurrent(max=...)"))
+        reason = "configure prediction concurrency with @cog.concurrent on your async run() method instead"
+        out.append(Deprecation("concurrency.max", "@cog.concurrent(max=...)", reason))
     return out
 
 
@@ -732,7 +751,7 @@ def parse(text: str, path: Path, project_dir: Path | None = None) -> tuple[Confi
         issues.append(ConfigIssue(field, msg, _line_of(lines, where), hint))
     if issues or config is None:
         raise ConfigError(path, issues)
-    return config, _deprecations(config)
+    return config, [str(d) for d in deprecations(config)]
 
 
 def load_project(cwd: Path, config_file: str | None = None) -> Project:

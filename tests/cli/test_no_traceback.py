@@ -299,6 +299,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "inspect": ("inspect",),
     "develop": ("develop",),
     "exec": ("exec", "true"),
+    "doctor": ("doctor",),
 }
 PROJECT_COMMANDS = [c for c in COMMANDS if c != "diff"]  # each reads cog.yaml first (init and diff do not)
 

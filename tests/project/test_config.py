@@ -272,7 +272,7 @@ def test_cli_reports_config_errors_without_traceback(tmp_path: Path) -> None:
             """
         )
     )
-    result = run_cli("predict", cwd=tmp_path)
+    result = run_cli("run", cwd=tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()

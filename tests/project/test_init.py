@@ -11,7 +11,7 @@ def test_init_then_predict(tmp_path: Path) -> None:
     created = run_cli("init", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cog.yaml", "predict.py", "requirements.txt"]
-    result = run_cli("predict", "-i", "prompt=cognix", "-i", "repeat=2", cwd=tmp_path)
+    result = run_cli("run", "-i", "prompt=cognix", "-i", "repeat=2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "hello cognix hello cognix\n"
     assert "warning" not in result.stderr  # the template uses no deprecated names
