@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path as FsPath
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Union
 
 from cognix.errors import CognixError
 from cognix.runtime.signature import MISSING, InputField, Kind, Signature, TypeSpec
@@ -102,22 +102,22 @@ class InvalidInputs(CognixError):
 
 
 def _python_type(spec: TypeSpec) -> Any:
+    """The pydantic type of an input's JSON value. Never Optional: an explicit ``null`` is
+    refused even where the schema says ``nullable`` (an omitted input gets its default), as
+    coglet's strict JSON Schema validation ignores OpenAPI's ``nullable``."""
     if spec.kind is Kind.UNION:
         t: Any = Union[tuple(_python_type(m) for m in spec.members)]  # noqa: UP007 - built at runtime
     elif spec.literal:
         t = Literal[spec.literal]
     else:
         t = _json_types()[spec.kind]
-    if spec.is_list:
-        t = list[t]
-    return Optional[t] if spec.nullable else t  # noqa: UP045 - runtime-built type
+    return list[t] if spec.is_list else t
 
 
 def _field(f: InputField) -> tuple[Any, Any]:
     t = _python_type(f.type)
     if f.choices is not None and not f.type.literal:
         t = Literal[f.choices]
-        t = Optional[t] if f.type.nullable else t  # noqa: UP045
     default = ... if f.required else (None if f.default is MISSING else f.default)
     from pydantic import Field
 
@@ -143,6 +143,8 @@ def _model(signature: Signature) -> Any:
 def _reason(err: Mapping[str, Any], spec: TypeSpec | None) -> str:
     """A pydantic error in the words Cog's input validation uses."""
     kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
+    if value is None:  # Cog's words for an explicit null (its preflight's; its server refuses one too)
+        return "must not be null (omit the input to use its default)"
     if kind == "greater_than_equal":
         return f"number must be at least {_number(ctx['ge'])}"
     if kind == "less_than_equal":

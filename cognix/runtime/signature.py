@@ -160,8 +160,26 @@ def _is_union(tpe: Any) -> bool:
     return typing.get_origin(tpe) in (typing.Union, UnionType)
 
 
+def _typing_modules() -> tuple[Any, ...]:
+    """``typing``, and ``typing_extensions`` once model code has loaded it: before Python 3.13
+    its ``TypedDict`` (and on 3.10 its ``Required``/``NotRequired``) are its own."""
+    extensions = sys.modules.get("typing_extensions")
+    return (typing,) if extensions is None else (typing, extensions)
+
+
 def _is_typeddict(tpe: Any) -> bool:
-    return isinstance(tpe, type) and typing.is_typeddict(tpe)
+    return isinstance(tpe, type) and any(module.is_typeddict(tpe) for module in _typing_modules())
+
+
+def _key_qualifier(hint: Any) -> tuple[Any, bool | None]:
+    """A TypedDict key's type without ``Required[...]``/``NotRequired[...]``, and whether that
+    made it required (None: neither was written)."""
+    origin = typing.get_origin(hint)
+    for module in _typing_modules():
+        for qualifier, required in (("Required", True), ("NotRequired", False)):
+            if origin is not None and origin is getattr(module, qualifier, None):
+                return typing.get_args(hint)[0], required
+    return hint, None
 
 
 def _unwrap_annotated(tpe: Any) -> tuple[Any, bool]:
@@ -177,8 +195,11 @@ def _is_model(tpe: Any) -> bool:
 
 
 def _model_fields(tpe: type) -> tuple[ModelField, ...]:
-    """Fields of an output model in class order; required = no default and not Optional."""
+    """Fields of an output model in class order; required = no default and not Optional, but
+    a TypedDict's keys are required as its totality and ``Required``/``NotRequired`` say, Optional
+    or not (Cog's ``KeyRequired``)."""
     hints = typing.get_type_hints(tpe, include_extras=True)
+    optional_is_not_required = True
     if _is_pydantic_model(tpe):
         model_fields = tpe.model_fields  # type: ignore[attr-defined]  # a pydantic model, checked above
         names = list(model_fields)
@@ -190,16 +211,21 @@ def _model_fields(tpe: type) -> tuple[ModelField, ...]:
             for f in dataclasses.fields(tpe)
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         }
-    else:  # TypedDict
+    else:  # TypedDict: the qualifiers are read from the hints too: with `from __future__
+        # import annotations`, Python (3.11 at least) leaves them out of __required_keys__
         names = list(hints)
-        required = set(getattr(tpe, "__required_keys__", names))
+        by_totality = set(getattr(tpe, "__required_keys__", names))
+        qualified = {n: _key_qualifier(hint) for n, hint in hints.items()}
+        hints = {n: hint for n, (hint, _) in qualified.items()}
+        required = {n for n, (_, key) in qualified.items() if (n in by_totality if key is None else key)}
+        optional_is_not_required = False
     out = []
     for n in names:
         try:
             spec = parse_type(hints[n], output=True)
         except SignatureError as e:
             raise SignatureError(f'field "{n}": {e}') from None
-        out.append(ModelField(n, spec, n in required and not spec.nullable))
+        out.append(ModelField(n, spec, n in required and not (optional_is_not_required and spec.nullable)))
     return tuple(out)
 
 

@@ -21,11 +21,14 @@ from cognix.server.spill import OutputItems, Pieces
 _MARK = "\0cognix-spilled-output-" + os.urandom(8).hex()  # stands in for the items; never in a body
 
 
-def dumps(body: Any) -> bytes:
+def dumps(body: Any, *, sort_keys: bool = False) -> bytes:
+    """Compact JSON; ``sort_keys`` orders every object's keys, as coglet's SSE events are."""
     try:
-        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0))
     except TypeError:  # e.g. integers beyond 64 bits, which orjson refuses
-        return json.dumps(_finite(body), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        return json.dumps(
+            _finite(body), ensure_ascii=False, separators=(",", ":"), allow_nan=False, sort_keys=sort_keys
+        ).encode()
 
 
 def _finite(value: Any) -> Any:
@@ -39,14 +42,15 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def encode(body: Any) -> bytes | Pieces:
-    """``body`` as JSON: bytes, or pieces when its ``output`` is items partly on disk."""
+def encode(body: Any, *, sort_keys: bool = False) -> bytes | Pieces:
+    """``body`` as JSON: bytes, or pieces when its ``output`` is items partly on disk (those
+    items are written as they were spilled, whatever ``sort_keys`` says)."""
     output = body.get("output") if isinstance(body, dict) else None
     if not isinstance(output, OutputItems):
-        return dumps(body)
+        return dumps(body, sort_keys=sort_keys)
     if not output.spilled:
-        return dumps({**body, "output": output.items})
-    head, tail = dumps({**body, "output": _MARK}).split(dumps(_MARK), 1)
+        return dumps({**body, "output": output.items}, sort_keys=sort_keys)
+    head, tail = dumps({**body, "output": _MARK}, sort_keys=sort_keys).split(dumps(_MARK), 1)
     items = output.chunks()  # the items as they are now, whoever reads them later
     return Pieces(_joined(head, items, tail), len(head) + items.length + len(tail))
 

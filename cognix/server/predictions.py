@@ -85,6 +85,7 @@ class Prediction:
     history: collections.deque[tuple[int, str, Any]] = field(init=False)
     subscribers: set[asyncio.Queue[tuple[int, str, Any]]] = field(default_factory=set)
     listeners: list[Callable[[Prediction, str], None]] = field(default_factory=list)
+    dropped: int = 0  # events the full history has let go: a replay's "skipped", as Cog counts them
     _seq: int = 0
 
     def __post_init__(self) -> None:
@@ -129,7 +130,7 @@ class Prediction:
         if self._started:
             self.metrics["predict_time"] = round(time.monotonic() - self._started, 6)
         self.completed_at = time.time()
-        self._emit("completed", self.response(), webhook="completed")
+        self._emit("completed", self.response(with_input=False), webhook="completed")  # Cog's has no input
         self.done.set()
 
     # --- views ------------------------------------------------------------------------
@@ -155,7 +156,9 @@ class Prediction:
     def _emit(self, event: str, data: Any, webhook: str | None = "") -> None:
         self._seq += 1
         item = (self._seq, event, data)
-        if self.history_capacity:
+        if self.history_capacity:  # 0: no replay at all, and so nothing counted as dropped
+            if len(self.history) == self.history.maxlen:
+                self.dropped += 1
             self.history.append(item)
         for queue in self.subscribers:
             queue.put_nowait(item)
@@ -177,12 +180,10 @@ class Prediction:
             queue.put_nowait((self._seq + 1, "error", {"error": LAGGED, "behind": queue.qsize()}))
 
     def subscribe(self) -> tuple[asyncio.Queue[tuple[int, str, Any]], list[tuple[int, str, Any]], int]:
-        """A live queue, the replayed events, and how many earlier events were dropped."""
+        """A live queue, the replayed events, and how many earlier events the history dropped."""
         queue: asyncio.Queue[tuple[int, str, Any]] = asyncio.Queue()
         self.subscribers.add(queue)
-        replay = list(self.history)
-        first = replay[0][0] if replay else self._seq + 1
-        return queue, replay, first - 1
+        return queue, list(self.history), self.dropped
 
 
 @dataclass(frozen=True, slots=True)

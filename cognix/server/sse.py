@@ -1,4 +1,9 @@
-"""Server-Sent Events for streaming predictions: live events, replay for reconnecting clients."""
+"""Server-Sent Events for streaming predictions: live events, replay for reconnecting clients.
+
+Each event's ``data:`` is compact JSON with its keys sorted, the bytes coglet writes (its
+serde_json maps are ordered by key): ``{"chunk":"t0","index":0}``, ``{"data":"…","source":"stdout"}``,
+``{"mode":"increment","name":"count","value":1}``.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +21,15 @@ Event = tuple[int, str, Any]
 def events(prediction: Prediction | Ended) -> AsyncIterator[bytes]:
     """The prediction's events as SSE. Subscribes now, not at the first read, so nothing
     emitted between this call and the response starting is lost. Of an :class:`Ended` one,
-    whose events the history dropped, only the terminal event is left to send."""
-    if isinstance(prediction, Ended):
+    whose events the history dropped, or a finished one that kept none
+    (``COG_STREAM_HISTORY_CAPACITY=0``), only the terminal event is left to send."""
+    if isinstance(prediction, Ended) or (prediction.terminal and not prediction.history_capacity):
         return _ended(prediction)
     return _stream(prediction, *prediction.subscribe())
 
 
-async def _ended(prediction: Ended) -> AsyncIterator[bytes]:
-    for piece in _format("completed", prediction.response()):
+async def _ended(prediction: Prediction | Ended) -> AsyncIterator[bytes]:
+    for piece in _format("completed", prediction.response(with_input=False)):
         yield piece
 
 
@@ -31,8 +37,8 @@ async def _stream(
     prediction: Prediction, queue: asyncio.Queue[Event], replay: list[Event], skipped: int
 ) -> AsyncIterator[bytes]:
     try:
-        if skipped:  # a reconnecting client asked for more than the replay buffer holds
-            truncated = {"error": "SSE stream replay truncated: earlier events were dropped", "skipped": skipped}
+        if skipped:  # the replay buffer no longer holds the first events: Cog says so, and stops
+            truncated = {"error": "SSE stream replay truncated; events were dropped", "skipped": skipped}
             for piece in _format("error", truncated):
                 yield piece
             return
@@ -62,7 +68,7 @@ async def _stream(
 def _format(event: str, data: Any) -> Iterator[bytes]:
     """One event, in pieces when its data holds an output spilled to disk. JSON has no newline,
     so the data is one line."""
-    encoded = bodies.encode(data)
+    encoded = bodies.encode(data, sort_keys=True)
     yield b"event: " + event.encode() + b"\ndata: "
     yield from [encoded] if isinstance(encoded, bytes) else encoded
     yield b"\n\n"

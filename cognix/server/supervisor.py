@@ -401,8 +401,10 @@ class Supervisor:
     def busy(self) -> bool:
         return len(self.running) >= self.slots
 
-    async def user_healthcheck(self, timeout: float = 5.0) -> str | None:
-        """Run the model's ``healthcheck()``; the error text, or None when healthy."""
+    async def user_healthcheck(self, timeout: float = 10.0) -> str | None:
+        """Run the model's ``healthcheck()``; the error text, or None when healthy. The worker
+        gives it 5 s and says so; ``timeout`` is for a worker that does not answer (as
+        coglet's orchestrator waits 10 s, with its message)."""
         if not self.has_healthcheck or self.state != Health.READY:
             return None
         if self._paced:  # alive: it is waiting to send output; its answer could not be read now
@@ -415,7 +417,7 @@ class Supervisor:
             return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:  # not the builtin TimeoutError on Python 3.10
             self._health_waiters.pop(request_id, None)
-            return f"healthcheck timed out after {timeout:g}s"
+            return "healthcheck timed out"
 
     async def stop(self) -> None:
         self._stopping = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import concurrent.futures
 import contextvars
 import ctypes
 import dataclasses
@@ -240,7 +241,7 @@ class Worker:
         except BaseException as e:  # SystemExit in setup fails setup too
             traceback.print_exception(e)
             self._flush()
-            self.channel.send(ipc.SetupDone(False, f"{type(e).__name__}: {e}"))
+            self.channel.send(ipc.SetupDone(False, exception_text(e)))
             return
         gc.freeze()  # the loaded model is long-lived: collections need not walk it again
         self._flush()
@@ -265,15 +266,37 @@ class Worker:
         os._exit(0)  # the server closed the channel: nothing more to do
 
     def healthcheck(self, request_id: int) -> None:
-        assert self.predictor is not None and self.predictor.healthcheck_fn is not None
+        """Cog's: the model's ``healthcheck()`` gets :data:`HEALTHCHECK_TIMEOUT` seconds; only a
+        False is unhealthy (coglet reads any other result as healthy); coglet's messages."""
+        call = self._start_healthcheck()
         try:
-            result = self.predictor.healthcheck_fn()
-            if inspect.isawaitable(result):
-                result = asyncio.run(asyncio.wait_for(_awaitable(result), HEALTHCHECK_TIMEOUT))
-            error = None if result else "healthcheck returned False"
+            result = call.result(HEALTHCHECK_TIMEOUT)
+            error = "Healthcheck failed: user-defined healthcheck returned False" if _is_false(result) else None
+        except concurrent.futures.TimeoutError:  # not the builtin TimeoutError on Python 3.10
+            call.cancel()
+            error = f"Healthcheck failed: user-defined healthcheck timed out after {HEALTHCHECK_TIMEOUT:.1f} seconds"
         except BaseException as e:  # a healthcheck that raises, even SystemExit, is unhealthy
-            error = f"healthcheck raised {type(e).__name__}: {e}"
+            error = f"Healthcheck failed: {exception_text(e)}"
         self.channel.send(ipc.HealthcheckResult(request_id, error))
+
+    def _start_healthcheck(self) -> concurrent.futures.Future[Any]:
+        """``healthcheck()`` started: an async one on the model's event loop (where its
+        objects live), when it has one; anything else in a thread of its own."""
+        assert self.predictor is not None and self.predictor.healthcheck_fn is not None
+        check = self.predictor.healthcheck_fn
+        if self.loop is not None and inspect.iscoroutinefunction(check):
+            return asyncio.run_coroutine_threadsafe(check(), self.loop)
+        call: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                result = check()
+                call.set_result(asyncio.run(_awaitable(result)) if inspect.isawaitable(result) else result)
+            except BaseException as e:
+                call.set_exception(e)
+
+        threading.Thread(target=run, daemon=True).start()
+        return call
 
     # --- predictions ------------------------------------------------------------------
 
@@ -420,10 +443,22 @@ async def _aiter(result: Any) -> Any:
             yield item
 
 
+def exception_text(e: BaseException) -> str:
+    """An exception as coglet shows one (PyO3's ``PyErr`` display): ``SystemExit: 3``."""
+    return f"{type(e).__qualname__}: {e}"
+
+
 def _error_text(e: BaseException) -> str:
-    if isinstance(e, SystemExit):
-        return f"prediction called sys.exit({e.code})"
-    return str(e) or type(e).__name__
+    """A failed prediction's error: the message of an ``Exception``, as Cog's tests match it
+    (``.*<msg>``); coglet's ``Type: message`` for what is not one (``sys.exit(3)`` gives
+    ``SystemExit: 3``, as Cog's ``predict_sys_exit`` expects), or when there is no message."""
+    message = str(e)
+    return message if message and isinstance(e, Exception) else exception_text(e)
+
+
+def _is_false(result: Any) -> bool:
+    """What coglet reads as False: a bool (or numpy's) that is False; None, 0 and the rest are not."""
+    return type(result).__name__ in ("bool", "bool_") and not result
 
 
 def main(argv: list[str]) -> None:

@@ -73,21 +73,56 @@ def test_metrics_nest_and_accumulate() -> None:
     assert scope.metrics.as_dict() == {"timing": {"inference": 0.25}, "tokens": 5, "seen": ["a", "b"]}
 
 
-@pytest.mark.parametrize("key", ["predict_time", "cog.x", "_a", "a_", "a__b", "1a", "a.b.c.d.e", "x" * 129])
-def test_metric_key_rules(key: str) -> None:
-    with prediction_scope(), pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("predict_time", "'predict_time' is reserved by the runtime"),
+        ("cog.x", "the 'cog.' prefix is reserved for system metrics"),
+        ("_a", "metric name segment '_a' must start with a letter"),
+        ("a_", "metric name segment 'a_' must end with a letter or digit"),
+        ("a__b", "metric name segment 'a__b' must not contain consecutive underscores"),
+        ("a.b.c.d.e", "metric name must have at most 4 dot-separated segments (got 5)"),
+        ("é" * 65, "metric name must be 128 characters or fewer (got 130 characters)"),  # bytes, as Rust counts
+        ("aé", "metric name segment 'aé' contains invalid character 'é'"),
+    ],
+)
+def test_metric_key_rules(key: str, message: str) -> None:
+    with prediction_scope(), pytest.raises(ValueError) as refused:
         current_scope().record_metric(key, 1)
+    assert str(refused.value) == message
 
 
-def test_metric_type_cannot_change() -> None:
-    with prediction_scope(), pytest.raises(TypeError, match="delete it before"):
+def test_metric_type_and_mode_rules() -> None:
+    """coglet's MetricRecorder: a key keeps its type until deleted; increment takes numbers;
+    "incr" and "increment" are one mode, sent as "increment"."""
+    sent: list[tuple[str, object, str]] = []
+    with prediction_scope(on_metric=lambda *metric: sent.append(metric)) as scope:
         current_scope().record_metric("a", 1)
+        with pytest.raises(TypeError, match="^Metric 'a' has type int, cannot set to str without deleting first$"):
+            current_scope().record_metric("a", "x")
+        del current_scope().metrics["a"]
         current_scope().record_metric("a", "x")
+        with pytest.raises(TypeError, match="^Increment mode requires int or float, got str$"):
+            current_scope().record_metric("a", "y", mode="incr")
+        with pytest.raises(TypeError, match="^Invalid metric mode: 'add'. Expected 'replace', 'incr', or 'append'.$"):
+            current_scope().record_metric("n", 1, mode="add")
+        current_scope().record_metric("n", 1, mode="increment")
+        current_scope().record_metric("n", 2, mode="incr")
+    assert scope.metrics.as_dict() == {"a": "x", "n": 3}
+    assert sent == [
+        ("a", 1, "replace"),
+        ("a", None, "replace"),
+        ("a", "x", "replace"),
+        ("n", 1, "increment"),
+        ("n", 2, "increment"),
+    ]
 
 
 def test_scope_outside_prediction_is_a_noop() -> None:
-    current_scope().record_metric("x", 1)
+    current_scope().record_metric("not a valid name", 1)  # unchecked, as in Cog: dropped
     assert len(current_scope().metrics) == 0
+    with pytest.raises(TypeError, match="Invalid metric mode"):  # Cog checks the mode even here
+        current_scope().record_metric("x", 1, mode="add")
 
 
 def test_concurrent_decorator_rules() -> None:

@@ -89,10 +89,22 @@ def test_failure_is_data_not_http_error(kitchen) -> None:
     assert "bad text: zz" in body["error"]
 
 
-def test_sys_exit_fails_only_the_prediction(kitchen) -> None:
-    body = predict(kitchen, {"input": {"action": "exit"}}).json()
-    assert body["status"] == "failed" and "sys.exit(3)" in body["error"]
-    assert predict(kitchen, {"input": {"text": "still here"}}).json()["output"] == "still here"
+@pytest.mark.parametrize("define", ["def", "async def"])
+def test_sys_exit_fails_only_the_prediction(tmp_path, define: str) -> None:
+    """Cog's predict_sys_exit: the error names SystemExit (coglet shows ``SystemExit: 3``), and the
+    same worker, its state intact, serves the next prediction."""
+    (tmp_path / "cog.yaml").write_text('run: "run.py:Runner"\n')
+    (tmp_path / "run.py").write_text(
+        "import sys\nfrom cog import BaseRunner\n"
+        f"class Runner(BaseRunner):\n    calls = 0\n    {define} run(self, code: int = 0) -> int:\n"
+        "        type(self).calls += 1\n        if code:\n            sys.exit(code)\n        return self.calls\n"
+    )
+    with serve(tmp_path) as server:
+        assert predict(server, {"input": {}}).json()["output"] == 1
+        body = predict(server, {"input": {"code": 3}}).json()
+        assert (body["status"], body["error"]) == ("failed", "SystemExit: 3")
+        assert predict(server, {"input": {}}).json()["output"] == 3  # not restarted: the count goes on
+        assert server.health()["status"] == "READY"
 
 
 def test_logs_are_captured_per_prediction(kitchen) -> None:
@@ -126,6 +138,59 @@ def test_metrics_and_context(kitchen) -> None:
     assert body["metrics"]["tokens"] == 3
     assert body["metrics"]["timing"] == {"total": 1.5}
     assert body["metrics"]["predict_time"] > 0
+
+
+METRIC_NAMES = {  # coglet's validate_metric_name, one message per rule
+    "": "metric name must not be empty",
+    "predict_time": "'predict_time' is reserved by the runtime",
+    "cog.gpu": "the 'cog.' prefix is reserved for system metrics",
+    "a" * 129: "metric name must be 128 characters or fewer (got 129 characters)",
+    "a.b.c.d.e": "metric name must have at most 4 dot-separated segments (got 5)",
+    ".a": "metric name must not start with a dot",
+    "a.": "metric name must not end with a dot",
+    "a..b": "metric name must not contain empty segments (consecutive dots)",
+    "timing.1st": "metric name segment '1st' must start with a letter",
+    "a__b": "metric name segment 'a__b' must not contain consecutive underscores",
+    "a-b": "metric name segment 'a-b' contains invalid character '-'",
+    "tokens_": "metric name segment 'tokens_' must end with a letter or digit",
+}
+
+
+def test_each_invalid_metric_name_gets_cogs_message(kitchen) -> None:
+    for name, message in METRIC_NAMES.items():
+        body = predict(kitchen, {"input": {"action": "metric_name", "text": name}}).json()
+        assert (body["status"], body["error"]) == ("failed", message), name
+    body = predict(kitchen, {"input": {"action": "metric_name", "text": "T2I.a_b.c9"}}).json()
+    assert body["status"] == "succeeded" and body["metrics"]["T2I"] == {"a_b": {"c9": 1}}
+
+
+def test_union_input_and_typeddict_output_as_cog() -> None:
+    """Cog's union_input_http (``value: str | float | None = Input(default=None)``): members
+    accepted as they come, an omitted value is None, an explicit null refused like any other
+    input's (coglet validates strictly, ignoring ``nullable``). The TypedDict output's
+    NotRequired/total=False keys are left out of ``required``, its Required and total keys kept,
+    Optional or not, and an output without the optional keys succeeds."""
+    with serve(MODELS / "unions") as server:
+        doc = httpx.get(server.url + "/openapi.json").json()
+        output = doc["components"]["schemas"]["Output"]
+        assert output["required"] == ["kind", "length"]
+        assert list(output["properties"]) == ["kind", "shown", "note", "length"]
+        assert output["properties"]["length"] == {"nullable": True, "title": "Length", "type": "integer"}
+        for value, kind in (("hello", "str"), (1.5, "float"), (1, "int")):
+            body = predict(server, {"input": {"value": value}}).json()
+            assert body["output"] == {"kind": kind, "shown": str(value), "length": len(str(value))}
+        assert predict(server, {"input": {}}).json()["output"] == {"kind": "NoneType", "length": None}
+        refused = predict(server, {"input": {"value": None}})
+        assert refused.status_code == 422
+        assert refused.json()["detail"] == [
+            {
+                "loc": ["body", "input", "value"],
+                "msg": "must not be null (omit the input to use its default)",
+                "type": "value_error",
+            }
+        ]
+        for wrong in (True, {"x": 1}):
+            assert predict(server, {"input": {"value": wrong}}).status_code == 422
 
 
 # --- files -----------------------------------------------------------------------------------
@@ -418,6 +483,21 @@ def test_segfault_fails_one_prediction_and_the_model_restarts() -> None:
 # --- setup, health ----------------------------------------------------------------------------
 
 
+def test_a_project_with_nothing_to_run_is_refused_with_cogs_words(tmp_path) -> None:
+    """Neither run: nor predict: (nor train:): Cog's "no predict or train reference found in
+    cog.yaml", and a hint naming run: and its old name predict:; with only train:, predicting
+    says which two keys it looked for."""
+    (tmp_path / "cog.yaml").write_text('build:\n  python_version: "3.11"\n')
+    refused = run_cli("serve", "-p", str(free_port()), cwd=tmp_path)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "no predict or train reference found in cog.yaml" in refused.stderr
+    assert 'add run: "run.py:Runner" to cog.yaml (predict: is its deprecated name)' in refused.stderr
+    (tmp_path / "cog.yaml").write_text('build:\n  python_version: "3.11"\ntrain: "train.py:train"\n')
+    (tmp_path / "train.py").write_text("def train(steps: int = 1) -> int:\n    return steps\n")
+    refused = run_cli("predict", cwd=tmp_path)
+    assert refused.returncode != 0 and "cog.yaml has no 'run:' (or 'predict:') entry" in refused.stderr
+
+
 def test_setup_failure() -> None:
     with serve(KITCHEN, env={"FAIL_SETUP": "1"}, wait=("SETUP_FAILED",)) as server:
         health = server.health()
@@ -448,11 +528,21 @@ def test_starting_state_while_setup_runs() -> None:
         server.wait_for("READY")
 
 
-@pytest.mark.parametrize(("health", "error"), [("bad", "healthcheck returned False"), ("slow", "timed out after 5s")])
-def test_user_healthcheck(health: str, error: str) -> None:
-    with serve(KITCHEN, env={"HEALTH": health}, wait=("UNHEALTHY",)) as server:
+@pytest.mark.parametrize(
+    ("health", "error"),
+    [
+        ("bad", "Healthcheck failed: user-defined healthcheck returned False"),
+        ("slow", "Healthcheck failed: user-defined healthcheck timed out after 5.0 seconds"),
+        ("raise", "Healthcheck failed: RuntimeError: sick"),
+        ("none", None),  # coglet reads a result that is not a bool as healthy
+    ],
+)
+def test_user_healthcheck(health: str, error: str | None) -> None:
+    """coglet's messages (coglet-python's predictor.rs), in GET /health-check's user_healthcheck_error."""
+    status = "READY" if error is None else "UNHEALTHY"
+    with serve(KITCHEN, env={"HEALTH": health}, wait=(status,)) as server:
         body = server.health()
-        assert body["status"] == "UNHEALTHY" and error in body["user_healthcheck_error"]
+        assert (body["status"], body.get("user_healthcheck_error")) == (status, error)
 
 
 # --- secrets ---------------------------------------------------------------------------------
@@ -528,6 +618,17 @@ def test_sse_stream() -> None:
             timeout=30,
         )
         assert r.headers["content-type"].startswith("text/event-stream")
+        # coglet's bytes: compact JSON, keys sorted (serde_json's maps), Cog's mode names
+        for line in (
+            'event: start\ndata: {"id":"s1","status":"processing"}\n\n',
+            'event: output\ndata: {"chunk":"t0 ","index":0}\n\n',
+            'event: log\ndata: {"data":"token 0\\n","source":"stdout"}\n\n',
+            'event: metric\ndata: {"mode":"increment","name":"count","value":1}\n\n',
+        ):
+            assert line in r.text
+        completed = r.text.rsplit("event: completed\ndata: ", 1)[1]
+        keys = list(json.loads(completed))  # in the order written
+        assert keys == sorted(keys) and "input" not in keys  # coglet's snapshot has no input
         events = _events(r.text)
         kinds = [e for e, _ in events]
         assert kinds[0] == "start" and kinds[-1] == "completed"
@@ -756,9 +857,33 @@ def test_sse_replay_capacity() -> None:
             headers={"Accept": "text/event-stream"},
             timeout=30,
         )
+        # 32 events, the last 4 kept: coglet says so, with its words, and replays nothing
+        assert (
+            again.text
+            == 'event: error\ndata: {"error":"SSE stream replay truncated; events were dropped","skipped":28}\n\n'
+        )
+
+
+def test_sse_without_replay_a_reconnecting_client_follows_the_live_stream(tmp_path) -> None:
+    """COG_STREAM_HISTORY_CAPACITY=0: no replay and nothing said about dropped events (coglet
+    counts only what a full buffer let go), then every live event through completed."""
+    progress = tmp_path / "progress"
+    with serve(MODELS / "stream", env={"COG_STREAM_HISTORY_CAPACITY": "0"}) as server, server.client() as client:
+        body = {"id": "live", "input": {"n": 8, "delay": 0.3, "progress": str(progress)}}
+        sse = {"Accept": "text/event-stream"}
+        with client.stream("POST", "/predictions", json=body, headers=sse) as first:
+            lines = first.iter_lines()
+            while next(lines) != "event: output":  # the first client is in, and the model has begun
+                pass
+            again = client.put("/predictions/live", json={"input": body["input"]}, headers=sse)
+            rest = "\n".join(lines)
         events = _events(again.text)
-        assert events[0][0] == "error" and "replay truncated" in events[0][1]["error"]
-        assert events[0][1]["skipped"] > 0
+        assert events and events[-1][0] == "completed" and events[-1][1]["status"] == "succeeded"
+        kinds = {e for e, _ in events}
+        assert "error" not in kinds and "start" not in kinds  # no replay: it joined after the start
+        indexes = [d["index"] for e, d in events if e == "output"]
+        assert indexes and indexes[0] > 0 and indexes == list(range(indexes[0], 8))
+        assert "event: completed" in rest  # the first client got to the end too
 
 
 def test_input_files_are_bounded_in_size() -> None:

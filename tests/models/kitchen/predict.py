@@ -18,16 +18,33 @@ class Runner(BaseRunner):
             raise RuntimeError("setup exploded")
         time.sleep(float(os.environ.get("SETUP_SECONDS", "0")))
 
-    def healthcheck(self) -> bool:
-        if os.environ.get("HEALTH") == "slow":
+    def healthcheck(self) -> bool | None:
+        health = os.environ.get("HEALTH")
+        if health == "slow":
             time.sleep(10)
-        return os.environ.get("HEALTH") != "bad"
+        if health == "raise":
+            raise RuntimeError("sick")
+        if health == "none":  # not a bool: Cog counts it healthy
+            return None
+        return health != "bad"
 
     def run(
         self,
         action: str = Input(
             default="echo",
-            choices=["echo", "sleep", "crash", "exit", "fail", "log", "leak", "file", "ghost", "metric", "count"],
+            choices=[
+                "echo",
+                "sleep",
+                "crash",
+                "fail",
+                "log",
+                "leak",
+                "file",
+                "ghost",
+                "metric",
+                "metric_name",
+                "count",
+            ],
         ),
         text: str = "hi",
         seconds: float = Input(default=0.0, ge=0, le=60),
@@ -43,8 +60,6 @@ class Runner(BaseRunner):
             return f"slept {seconds}"
         if action == "crash":
             ctypes.string_at(0)  # segfault
-        if action == "exit":
-            sys.exit(3)
         if action == "fail":
             raise ValueError(f"bad text: {text}")
         if action == "log":
@@ -72,6 +87,9 @@ class Runner(BaseRunner):
             self.record_metric("tokens", 3)
             current_scope().record_metric("timing.total", 1.5)
             return dict(current_scope().context)
+        if action == "metric_name":  # text names the metric: Cog's message for each bad name
+            current_scope().record_metric(text, 1)
+            return "recorded"
         if action == "count":
             return self.calls
         raise AssertionError(action)
